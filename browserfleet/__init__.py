@@ -1,0 +1,1 @@
+"""browserfleet: a self-hosted browser automation platform."""

@@ -1,0 +1,1 @@
+"""The domain: jobs and their states, the action vocabulary, accounts, billing, geo."""

@@ -1,0 +1,144 @@
+"""The one error vocabulary of browserfleet.
+
+Core code raises these; each API family maps them to its own wire envelope in exactly one
+place (``api/errors.py``). Nothing here knows about HTTP beyond the ``status`` hint.
+
+::
+
+    BrowserfleetError                 base of everything a client may see
+    ├── InvalidRequest      400       bad input; ``details`` lists the offending fields
+    ├── Unauthenticated     401       missing, unknown or revoked API key
+    ├── PaymentRequired     402       balance spent or quota exceeded
+    ├── NotFound            404       unknown id, or another project's id
+    ├── Conflict            409       the resource is in a state that forbids the call
+    ├── RateLimited         429       concurrency or request-rate limit reached
+    └── Unavailable         503       the service cannot accept work right now
+
+    JobFailure                        raised inside an executor: ends one job with an ErrorCode
+    IllegalTransition                 a programming error: a job state change the machine forbids
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+
+class BrowserfleetError(Exception):
+    """Base class; ``status`` is the HTTP status an API family should use."""
+
+    status: int = 500
+    kind: str = "Internal Server Error"
+
+    def __init__(self, message: str, *, details: list[dict[str, Any]] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+
+class InvalidRequest(BrowserfleetError):
+    status = 400
+    kind = "Bad Request"
+
+
+class Unauthenticated(BrowserfleetError):
+    status = 401
+    kind = "Unauthorized"
+
+
+class PaymentRequired(BrowserfleetError):
+    status = 402
+    kind = "Payment Required"
+
+
+class NotFound(BrowserfleetError):
+    status = 404
+    kind = "Not Found"
+
+
+class Conflict(BrowserfleetError):
+    status = 409
+    kind = "Conflict"
+
+
+class RateLimited(BrowserfleetError):
+    """``limit`` and ``in_use`` let a family render its own phrasing and headers."""
+
+    status = 429
+    kind = "Too Many Requests"
+
+    def __init__(self, message: str, *, limit: int, in_use: int, retry_after_s: int = 1) -> None:
+        super().__init__(message)
+        self.limit = limit
+        self.in_use = in_use
+        self.retry_after_s = retry_after_s
+
+
+class Unavailable(BrowserfleetError):
+    status = 503
+    kind = "Service Unavailable"
+
+
+class IllegalTransition(RuntimeError):
+    """A job state change that the state machine in core/jobs.py does not allow."""
+
+
+@dataclass(frozen=True)
+class ErrorCodeInfo:
+    billable: bool
+    message: str
+
+
+class ErrorCode(StrEnum):
+    """Why a job failed. The table below is the documented errorCode table (docs/errors.md).
+
+    User-caused failures are billable; system failures never are. When you add a code, also add
+    its row to ``ERROR_CODES`` and to docs/errors.md.
+    """
+
+    WAIT_TIMEOUT = "WAIT_TIMEOUT"
+    RENDER_TIMEOUT = "RENDER_TIMEOUT"
+    NAVIGATION_FAILED = "NAVIGATION_FAILED"
+    INVALID_SELECTOR = "INVALID_SELECTOR"
+    EGRESS_BLOCKED = "EGRESS_BLOCKED"
+    BROWSER_CRASHED = "BROWSER_CRASHED"
+    NODE_LOST = "NODE_LOST"
+    CANCELLED = "CANCELLED"
+    INTERNAL_ERROR = "INTERNAL_ERROR"
+
+    @property
+    def billable(self) -> bool:
+        return ERROR_CODES[self].billable
+
+    @property
+    def default_message(self) -> str:
+        return ERROR_CODES[self].message
+
+
+ERROR_CODES: dict[ErrorCode, ErrorCodeInfo] = {
+    ErrorCode.WAIT_TIMEOUT: ErrorCodeInfo(True, "A waitFor action did not complete within its timeout"),
+    ErrorCode.RENDER_TIMEOUT: ErrorCodeInfo(True, "Overall render exceeded the render timeout"),
+    ErrorCode.NAVIGATION_FAILED: ErrorCodeInfo(True, "The target site could not be loaded"),
+    ErrorCode.INVALID_SELECTOR: ErrorCodeInfo(True, "A waitFor selector is not a valid CSS selector"),
+    ErrorCode.EGRESS_BLOCKED: ErrorCodeInfo(
+        False, "The destination is a private, loopback or metadata address blocked by the egress policy"
+    ),
+    ErrorCode.BROWSER_CRASHED: ErrorCodeInfo(False, "The browser crashed and the retry failed too"),
+    ErrorCode.NODE_LOST: ErrorCodeInfo(False, "The node running the job was lost"),
+    ErrorCode.CANCELLED: ErrorCodeInfo(False, "The job was cancelled"),
+    ErrorCode.INTERNAL_ERROR: ErrorCodeInfo(False, "Internal error"),
+}
+
+
+class JobFailure(Exception):
+    """Ends a job as ``failed`` with ``code``; raised by executors and the step runner."""
+
+    def __init__(self, code: ErrorCode, message: str | None = None) -> None:
+        super().__init__(message or code.default_message)
+        self.code = code
+        self.message = message or code.default_message
+
+
+class BrowserCrashed(Exception):
+    """The browser under a job died. The node retries the job once on a fresh browser."""

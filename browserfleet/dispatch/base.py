@@ -1,0 +1,114 @@
+"""The dispatcher and node-registry protocols.
+
+The API and core submit *tickets* (a job id plus its route); nodes *claim* tickets when they have
+a free slot. Job data itself lives in the store, so a ticket is small and any dispatcher that can
+move it between processes (a Redis stream, say) slots in without touching api/ or node/.
+
+Durability contract: the store is the source of truth. A dispatcher may lose tickets when the
+process stops; at start-up core re-submits every job the store still has as ``queued`` (and
+requeues ``assigned``/``running`` jobs whose node is gone), so nothing accepted is lost.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from browserfleet.core.jobs import JobKind, JobState, NodeLabels, Route
+
+
+@dataclass(frozen=True)
+class Ticket:
+    job_id: str
+    project_id: str
+    kind: JobKind
+    route: Route
+
+
+@dataclass(frozen=True)
+class JobEvent:
+    """Published by a node whenever a job changes state; ``kind="cancel"`` asks nodes to stop it."""
+
+    job_id: str
+    project_id: str
+    state: JobState | None = None
+    kind: str = "state"
+
+
+@dataclass
+class NodeInfo:
+    labels: NodeLabels
+    slots: int
+    in_use: int = 0
+    version: str = ""
+    advertised_url: str | None = None
+    last_seen: datetime | None = None
+    browsers: list[dict[str, int | str]] = field(default_factory=list)
+
+    @property
+    def node_id(self) -> str:
+        return self.labels.node_id
+
+
+class NodeRegistry(ABC):
+    """Who is alive and what they can run. A node missing its heartbeats is considered gone."""
+
+    @abstractmethod
+    async def heartbeat(self, info: NodeInfo) -> None:
+        """Register or refresh a node."""
+
+    @abstractmethod
+    async def remove(self, node_id: str) -> None: ...
+
+    @abstractmethod
+    async def nodes(self) -> list[NodeInfo]: ...
+
+
+class Subscription(ABC):
+    """A stream of job events; close it when done."""
+
+    @abstractmethod
+    def __aiter__(self) -> AsyncIterator[JobEvent]: ...
+
+    @abstractmethod
+    async def close(self) -> None: ...
+
+
+class Dispatcher(ABC):
+    """Moves tickets from submitters to nodes and events back.
+
+    - ``submit`` queues a ticket for the nodes its route matches.
+    - ``claim`` blocks until a ticket matching the node's labels is available; a node calls it
+      only while it has a free slot (nodes pull, the dispatcher never pushes).
+    - ``withdraw`` removes a not-yet-claimed ticket (True if it was still queued).
+    - ``publish``/``subscribe`` carry job events to whoever waits (sync waits, SSE, webhooks).
+    """
+
+    registry: NodeRegistry
+
+    async def start(self) -> None:  # noqa: B027 - optional hook
+        """Connect to whatever the dispatcher needs; called once before use."""
+
+    async def close(self) -> None:  # noqa: B027 - optional hook
+        """Release resources; pending ``claim`` calls are cancelled."""
+
+    @abstractmethod
+    async def submit(self, ticket: Ticket) -> None: ...
+
+    @abstractmethod
+    async def claim(self, labels: NodeLabels) -> Ticket: ...
+
+    @abstractmethod
+    async def withdraw(self, job_id: str) -> bool: ...
+
+    @abstractmethod
+    async def queued(self) -> int:
+        """Tickets waiting for a node."""
+
+    @abstractmethod
+    async def publish(self, event: JobEvent) -> None: ...
+
+    @abstractmethod
+    def subscribe(self) -> Subscription: ...

@@ -1,0 +1,79 @@
+"""The in-process dispatcher of embedded mode: a list of tickets and a condition variable."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+from browserfleet.core.jobs import NodeLabels, utcnow
+from browserfleet.dispatch.base import Dispatcher, JobEvent, NodeInfo, NodeRegistry, Subscription, Ticket
+
+
+class LocalRegistry(NodeRegistry):
+    def __init__(self) -> None:
+        self._nodes: dict[str, NodeInfo] = {}
+
+    async def heartbeat(self, info: NodeInfo) -> None:
+        info.last_seen = utcnow()
+        self._nodes[info.node_id] = info
+
+    async def remove(self, node_id: str) -> None:
+        self._nodes.pop(node_id, None)
+
+    async def nodes(self) -> list[NodeInfo]:
+        return list(self._nodes.values())
+
+
+class _LocalSubscription(Subscription):
+    def __init__(self, owner: LocalDispatcher) -> None:
+        self._owner = owner
+        self.queue: asyncio.Queue[JobEvent] = asyncio.Queue()
+
+    async def __aiter__(self) -> AsyncIterator[JobEvent]:  # type: ignore[override]
+        while True:
+            yield await self.queue.get()
+
+    async def close(self) -> None:
+        self._owner._subscribers.discard(self)
+
+
+class LocalDispatcher(Dispatcher):
+    """FIFO per route match: a node takes the oldest ticket whose route it satisfies."""
+
+    def __init__(self) -> None:
+        self.registry = LocalRegistry()
+        self._tickets: list[Ticket] = []
+        self._changed = asyncio.Condition()
+        self._subscribers: set[_LocalSubscription] = set()
+
+    async def submit(self, ticket: Ticket) -> None:
+        async with self._changed:
+            if all(t.job_id != ticket.job_id for t in self._tickets):
+                self._tickets.append(ticket)
+            self._changed.notify_all()
+
+    async def claim(self, labels: NodeLabels) -> Ticket:
+        async with self._changed:
+            while True:
+                for index, ticket in enumerate(self._tickets):
+                    if ticket.route.matches(labels):
+                        return self._tickets.pop(index)
+                await self._changed.wait()
+
+    async def withdraw(self, job_id: str) -> bool:
+        async with self._changed:
+            before = len(self._tickets)
+            self._tickets = [t for t in self._tickets if t.job_id != job_id]
+            return len(self._tickets) != before
+
+    async def queued(self) -> int:
+        return len(self._tickets)
+
+    async def publish(self, event: JobEvent) -> None:
+        for subscriber in list(self._subscribers):
+            subscriber.queue.put_nowait(event)
+
+    def subscribe(self) -> Subscription:
+        subscription = _LocalSubscription(self)
+        self._subscribers.add(subscription)
+        return subscription

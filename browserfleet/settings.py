@@ -1,0 +1,104 @@
+"""One typed settings object, read from the environment (prefix ``BROWSERFLEET_``) and CLI flags.
+
+Built by :func:`load_settings` at start-up and passed down; nothing reads the environment at
+import time. See docs/configuration.md for the reference table (keep it in step with this file).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+CHROMIUM_FLAGS = (
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+    "--force-webrtc-ip-handling-policy=disable_non_proxied_udp",
+    "--password-store=basic",
+)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="BROWSERFLEET_", extra="ignore")
+
+    # --- server -------------------------------------------------------------------------------
+    host: str = "127.0.0.1"
+    port: int = Field(default=8700, ge=0, le=65535)
+    data_dir: Path = Path("./data")
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy async URL; default: SQLite (WAL) under data_dir"
+    )
+    public_url: str | None = Field(default=None, description="URL clients use to reach this server")
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_format: Literal["console", "json"] = "console"
+
+    # --- accounts -----------------------------------------------------------------------------
+    new_project_free_cents: int = Field(default=100_000, ge=0)
+    default_concurrency: int = Field(default=10, ge=1)
+    default_job_timeout_s: int = Field(default=120, ge=1)
+
+    # --- node ---------------------------------------------------------------------------------
+    node_id: str = "local-1"
+    node_region: str = "local"
+    node_region_name: str = "Local"
+    node_country: str | None = None
+    node_city: str | None = None
+    node_slots: int = Field(default=4, ge=1, le=256, description="jobs a node runs at once")
+    browsers: int = Field(default=1, ge=1, le=32, description="warm Chromium processes per node")
+    browser_recycle_after: int = Field(default=200, ge=1, description="contexts before a restart")
+    headless_shell_path: Path = Path("/usr/lib/chromium/chromium-headless-shell")
+    chromium_path: Path = Path("/usr/bin/chromium")
+    max_attempts: int = Field(default=2, ge=1, le=5, description="attempts when a browser crashes")
+
+    # --- egress -------------------------------------------------------------------------------
+    allow_private_networks: bool = False
+    egress_allow: list[str] = Field(
+        default_factory=list, description="CIDRs reachable even though private (e.g. 10.1.0.0/16)"
+    )
+
+    # --- renders ------------------------------------------------------------------------------
+    render_timeout_s: float = Field(default=120.0, gt=0)
+    render_navigation_timeout_s: float = Field(default=60.0, gt=0)
+    api_retention_hours: float = Field(default=24.0, gt=0)
+    debug_retention_days: float = Field(default=7.0, gt=0)
+    retention_days: float = Field(default=365.0, gt=0)
+    purge_interval_s: float = Field(default=3600.0, gt=0)
+
+    @model_validator(mode="after")
+    def _check(self) -> Settings:
+        if self.retention_days * 24 < self.api_retention_hours:
+            raise ValueError("retention_days must cover api_retention_hours")
+        if self.debug_retention_days > self.retention_days:
+            raise ValueError("debug_retention_days cannot exceed retention_days")
+        return self
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'browserfleet.db').resolve()}"
+
+    @property
+    def blob_dir(self) -> Path:
+        return self.data_dir / "blobs"
+
+    @property
+    def base_url(self) -> str:
+        return self.public_url or f"http://{self.host}:{self.port}"
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Environment first, then explicit overrides (CLI flags); ``None`` overrides are ignored."""
+    given = {k: v for k, v in overrides.items() if v is not None}
+    settings = Settings(**given)
+    os.makedirs(settings.data_dir, exist_ok=True)
+    return settings

@@ -1,0 +1,53 @@
+"""Plain, immutable records the store hands to the layers above (never ORM rows)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from browserfleet.core.jobs import JobKind, JobState, Route
+
+
+@dataclass(frozen=True)
+class ProjectRecord:
+    id: str
+    name: str
+    concurrency_limit: int
+    default_timeout_s: int
+    monthly_quota: int | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class JobRecord:
+    id: str
+    project_id: str
+    kind: JobKind
+    state: JobState
+    route: Route
+    spec: dict[str, Any]
+    result: dict[str, Any] | None
+    error_code: str | None
+    error_message: str | None
+    billable: bool
+    charged_cents: int
+    attempts: int
+    node_id: str | None
+    keep_blobs_days: float | None
+    created_at: datetime
+    updated_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    blobs_purged: bool
+
+
+@dataclass(frozen=True)
+class JobOutcome:
+    """What finishing a job writes, atomically with its charge."""
+
+    state: JobState
+    result: dict[str, Any] | None = None
+    error_code: str | None = None
+    error_message: str | None = None
+    billable: bool = False

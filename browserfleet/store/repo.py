@@ -1,0 +1,290 @@
+"""The repository: every query browserfleet runs. Returns records from store/records.py.
+
+On SQLite (embedded mode, one process) writes are serialised by an asyncio lock so that a
+read-then-write transaction never meets SQLITE_BUSY; readers are never blocked (WAL).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from browserfleet.core.errors import Conflict, IllegalTransition
+from browserfleet.core.jobs import JobKind, JobState, Route, transition, utcnow
+from browserfleet.store.db import create_engine, migrate
+from browserfleet.store.models import ApiKeyRow, JobRow, LedgerRow, ProjectRow
+from browserfleet.store.records import JobOutcome, JobRecord, ProjectRecord
+
+LEDGER_KINDS = ("free", "bonus", "paid")  # spending order
+
+
+class Store:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self._sessions = async_sessionmaker(engine, expire_on_commit=False)
+        self._is_sqlite = engine.dialect.name == "sqlite"
+        self._write_lock = asyncio.Lock()
+
+    @classmethod
+    async def open(cls, url: str) -> Store:
+        engine = create_engine(url)
+        await migrate(engine)
+        return cls(engine)
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+    @property
+    def backend(self) -> str:
+        return self.engine.dialect.name
+
+    @contextlib.asynccontextmanager
+    async def _read(self) -> AsyncIterator[AsyncSession]:
+        async with self._sessions() as session:
+            yield session
+
+    @contextlib.asynccontextmanager
+    async def _write(self) -> AsyncIterator[AsyncSession]:
+        lock = self._write_lock if self._is_sqlite else contextlib.nullcontext()
+        async with lock, self._sessions() as session, session.begin():
+            yield session
+
+    # --- projects and keys --------------------------------------------------------------------
+    async def create_project(
+        self, *, project_id: str, name: str, concurrency: int, timeout_s: int, quota: int | None
+    ) -> ProjectRecord:
+        row = ProjectRow(
+            id=project_id,
+            name=name,
+            concurrency_limit=concurrency,
+            default_timeout_s=timeout_s,
+            monthly_quota=quota,
+            created_at=utcnow(),
+        )
+        try:
+            async with self._write() as session:
+                session.add(row)
+        except IntegrityError as exc:
+            raise Conflict(f"Project {name!r} already exists") from exc
+        return _project(row)
+
+    async def project_by_name(self, name: str) -> ProjectRecord | None:
+        async with self._read() as session:
+            row = await session.scalar(select(ProjectRow).where(ProjectRow.name == name))
+        return _project(row) if row else None
+
+    async def projects(self) -> list[ProjectRecord]:
+        async with self._read() as session:
+            rows = await session.scalars(select(ProjectRow).order_by(ProjectRow.created_at))
+        return [_project(r) for r in rows]
+
+    async def add_api_key(self, key_id: str, project_id: str, key_hash: str, prefix: str) -> None:
+        async with self._write() as session:
+            session.add(
+                ApiKeyRow(
+                    id=key_id, project_id=project_id, key_hash=key_hash, prefix=prefix, created_at=utcnow()
+                )
+            )
+
+    async def count_api_keys(self) -> int:
+        async with self._read() as session:
+            return int(await session.scalar(select(func.count()).select_from(ApiKeyRow)) or 0)
+
+    async def project_for_key(self, key_hash: str) -> ProjectRecord | None:
+        query = (
+            select(ProjectRow)
+            .join(ApiKeyRow, ApiKeyRow.project_id == ProjectRow.id)
+            .where(ApiKeyRow.key_hash == key_hash, ApiKeyRow.revoked_at.is_(None))
+        )
+        async with self._read() as session:
+            row = await session.scalar(query)
+        return _project(row) if row else None
+
+    # --- ledger -------------------------------------------------------------------------------
+    async def add_ledger_entry(self, project_id: str, kind: str, cents: int, reason: str) -> None:
+        async with self._write() as session:
+            session.add(
+                LedgerRow(project_id=project_id, kind=kind, cents=cents, reason=reason, created_at=utcnow())
+            )
+
+    async def balance(self, project_id: str) -> dict[str, int]:
+        async with self._read() as session:
+            return await _balance(session, project_id)
+
+    # --- jobs ---------------------------------------------------------------------------------
+    async def insert_job(
+        self,
+        *,
+        job_id: str,
+        project_id: str,
+        kind: JobKind,
+        route: Route,
+        spec: dict[str, Any],
+        keep_blobs_days: float | None = None,
+    ) -> JobRecord:
+        now = utcnow()
+        row = JobRow(
+            id=job_id,
+            project_id=project_id,
+            kind=kind.value,
+            state=JobState.QUEUED.value,
+            route=route.to_dict(),
+            spec=spec,
+            billable=False,
+            charged_cents=0,
+            attempts=0,
+            keep_blobs_days=keep_blobs_days,
+            blobs_purged=False,
+            created_at=now,
+            updated_at=now,
+        )
+        async with self._write() as session:
+            session.add(row)
+        return _job(row)
+
+    async def get_job(self, job_id: str) -> JobRecord | None:
+        async with self._read() as session:
+            row = await session.get(JobRow, job_id)
+        return _job(row) if row else None
+
+    async def count_active(self, project_id: str, kind: JobKind) -> int:
+        query = select(func.count()).where(
+            JobRow.project_id == project_id,
+            JobRow.kind == kind.value,
+            JobRow.state.in_([JobState.QUEUED, JobState.ASSIGNED, JobState.RUNNING]),
+        )
+        async with self._read() as session:
+            return int(await session.scalar(query) or 0)
+
+    async def count_by_state(self) -> dict[str, int]:
+        query = select(JobRow.state, func.count()).group_by(JobRow.state)
+        async with self._read() as session:
+            rows = (await session.execute(query)).all()
+        return {state: int(count) for state, count in rows}
+
+    async def jobs_in_states(self, states: Iterable[JobState]) -> list[JobRecord]:
+        query = select(JobRow).where(JobRow.state.in_([s.value for s in states])).order_by(JobRow.created_at)
+        async with self._read() as session:
+            return [_job(r) for r in await session.scalars(query)]
+
+    async def move_job(self, job_id: str, target: JobState, **fields: Any) -> JobRecord:
+        """Perform one non-terminal transition (checked by core.jobs.transition)."""
+        async with self._write() as session:
+            row = await _locked_job(session, job_id)
+            row.state = transition(JobState(row.state), target).value
+            for name, value in fields.items():
+                setattr(row, name, value)
+            row.updated_at = utcnow()
+        return _job(row)
+
+    async def finish_job(self, job_id: str, outcome: JobOutcome) -> JobRecord:
+        """Move a job to a terminal state and charge it (1 cent if billable) in one transaction.
+
+        A job already terminal raises IllegalTransition, so a job is never finished — or
+        charged — twice.
+        """
+        async with self._write() as session:
+            row = await _locked_job(session, job_id)
+            now = utcnow()
+            row.state = transition(JobState(row.state), outcome.state).value
+            row.result = outcome.result
+            row.error_code = outcome.error_code
+            row.error_message = outcome.error_message
+            row.billable = outcome.billable
+            row.finished_at = row.updated_at = now
+            if outcome.billable:
+                row.charged_cents = await _charge(session, row.project_id, job_id, now)
+        return _job(row)
+
+    # --- retention ----------------------------------------------------------------------------
+    async def jobs_with_blobs(self, finished_before: datetime) -> list[JobRecord]:
+        query = select(JobRow).where(
+            JobRow.blobs_purged.is_(False),
+            JobRow.state.in_([JobState.COMPLETED, JobState.FAILED, JobState.CANCELLED]),
+            JobRow.finished_at < finished_before,
+        )
+        async with self._read() as session:
+            return [_job(r) for r in await session.scalars(query)]
+
+    async def mark_blobs_purged(self, job_ids: Sequence[str]) -> None:
+        if not job_ids:
+            return
+        async with self._write() as session:
+            await session.execute(update(JobRow).where(JobRow.id.in_(job_ids)).values(blobs_purged=True))
+
+    async def delete_jobs_created_before(self, cutoff: datetime) -> list[str]:
+        async with self._write() as session:
+            ids = list(await session.scalars(select(JobRow.id).where(JobRow.created_at < cutoff)))
+            if ids:
+                await session.execute(delete(JobRow).where(JobRow.id.in_(ids)))
+        return ids
+
+
+async def _locked_job(session: AsyncSession, job_id: str) -> JobRow:
+    row = await session.scalar(select(JobRow).where(JobRow.id == job_id).with_for_update())
+    if row is None:
+        raise IllegalTransition(f"job {job_id} does not exist")
+    return row
+
+
+async def _balance(session: AsyncSession, project_id: str) -> dict[str, int]:
+    query = select(LedgerRow.kind, func.sum(LedgerRow.cents)).where(LedgerRow.project_id == project_id)
+    rows = (await session.execute(query.group_by(LedgerRow.kind))).all()
+    found = {kind: int(total or 0) for kind, total in rows}
+    return {kind: found.get(kind, 0) for kind in LEDGER_KINDS}
+
+
+async def _charge(session: AsyncSession, project_id: str, job_id: str, now: datetime) -> int:
+    """Take one cent from the first kind with money left (free, then bonus, then paid)."""
+    balance = await _balance(session, project_id)
+    kind = next((k for k in LEDGER_KINDS if balance[k] > 0), None)
+    if kind is None:
+        return 0
+    session.add(
+        LedgerRow(
+            project_id=project_id, kind=kind, cents=-1, charge_job_id=job_id, reason="render", created_at=now
+        )
+    )
+    return 1
+
+
+def _project(row: ProjectRow) -> ProjectRecord:
+    return ProjectRecord(
+        id=row.id,
+        name=row.name,
+        concurrency_limit=row.concurrency_limit,
+        default_timeout_s=row.default_timeout_s,
+        monthly_quota=row.monthly_quota,
+        created_at=row.created_at,
+    )
+
+
+def _job(row: JobRow) -> JobRecord:
+    return JobRecord(
+        id=row.id,
+        project_id=row.project_id,
+        kind=JobKind(row.kind),
+        state=JobState(row.state),
+        route=Route.from_dict(row.route),
+        spec=row.spec,
+        result=row.result,
+        error_code=row.error_code,
+        error_message=row.error_message,
+        billable=row.billable,
+        charged_cents=row.charged_cents,
+        attempts=row.attempts,
+        node_id=row.node_id,
+        keep_blobs_days=row.keep_blobs_days,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        started_at=row.started_at,
+        finished_at=row.finished_at,
+        blobs_purged=row.blobs_purged,
+    )

@@ -1,0 +1,128 @@
+#!/usr/bin/env bash
+# Set up everything browserfleet needs on a Debian 12 machine: system packages,
+# the .venv and the locked Python dependencies.
+#
+# Idempotent and fast when already done: each step writes a stamp under .stamps/
+# holding a hash of its inputs, and is skipped while that hash is unchanged.
+#   apt  <- scripts/apt-packages.txt
+#   venv <- the Python interpreter's version
+#   deps <- uv.lock, pyproject.toml, UV_VERSION and the venv's Python
+set -euo pipefail
+
+UV_VERSION="${UV_VERSION:-0.13.8}"   # the one place the uv version is pinned
+PY_VERSION="3.11"
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+ROOT="$PWD"
+STAMPS="$ROOT/.stamps"
+VENV="$ROOT/.venv"
+APT_LIST="$ROOT/scripts/apt-packages.txt"
+
+mkdir -p "$STAMPS"
+# Serialise concurrent `make install` runs in this work tree.
+exec 9>"$STAMPS/.lock"
+flock 9
+
+log() { printf '==> %s\n' "$*" >&2; }
+die() { printf 'install.sh: error: %s\n' "$*" >&2; exit 1; }
+
+hash_of() { cat "$@" | sha256sum | cut -d' ' -f1; }
+stamp_ok() { [[ -f "$STAMPS/$1" && "$(cat "$STAMPS/$1")" == "$2" ]]; }
+stamp_write() { printf '%s\n' "$2" >"$STAMPS/$1"; }
+
+as_root() {
+    if [[ "$(id -u)" == 0 ]]; then "$@"; else sudo "$@"; fi
+}
+
+updated=0
+
+# --- 1. Debian packages -------------------------------------------------------
+apt_packages() { sed -e 's/#.*//' -e 's/[[:space:]]//g' "$APT_LIST" | grep -v '^$'; }
+
+step_apt() {
+    local key
+    key="$(hash_of "$APT_LIST")"
+    stamp_ok apt "$key" && return 0
+
+    local missing=() pkg
+    while read -r pkg; do
+        if [[ "$(dpkg-query -W -f='${db:Status-Status}' "$pkg" 2>/dev/null)" != installed ]]; then
+            missing+=("$pkg")
+        fi
+    done < <(apt_packages)
+
+    if ((${#missing[@]})); then
+        log "Installing Debian packages: ${missing[*]}"
+        as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q
+        as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+        updated=1
+    fi
+    stamp_write apt "$key"
+}
+
+# --- 2. Virtual environment ---------------------------------------------------
+find_python() {
+    local candidate
+    for candidate in "python$PY_VERSION" python3; do
+        if command -v "$candidate" >/dev/null 2>&1 &&
+            [[ "$("$candidate" -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)" == "$PY_VERSION" ]]; then
+            command -v "$candidate"
+            return 0
+        fi
+    done
+    die "Python $PY_VERSION not found (tried python$PY_VERSION and python3)"
+}
+
+venv_python_version() {
+    "$VENV/bin/python" -c 'import sys; print("%d.%d.%d" % sys.version_info[:3])' 2>/dev/null || true
+}
+
+step_venv() {
+    local version
+    version="$(venv_python_version)"
+    if [[ "$version" == "$PY_VERSION".* ]] && stamp_ok venv "$version"; then
+        return 0
+    fi
+    if [[ "$version" != "$PY_VERSION".* ]]; then
+        local python
+        python="$(find_python)"
+        log "Creating .venv with $python"
+        rm -rf "$VENV"
+        "$python" -m venv "$VENV"
+        rm -f "$STAMPS/deps"
+        version="$(venv_python_version)"
+        updated=1
+    fi
+    stamp_write venv "$version"
+}
+
+# --- 3. Python dependencies ---------------------------------------------------
+step_deps() {
+    local key
+    key="$(
+        {
+            cat "$ROOT/uv.lock" "$ROOT/pyproject.toml"
+            echo "uv=$UV_VERSION python=$(venv_python_version)"
+        } | sha256sum | cut -d' ' -f1
+    )"
+    stamp_ok deps "$key" && [[ -x "$VENV/bin/uv" ]] && return 0
+
+    if [[ "$("$VENV/bin/uv" --version 2>/dev/null)" != "uv $UV_VERSION"* ]]; then
+        log "Installing uv==$UV_VERSION into .venv"
+        "$VENV/bin/pip" install --disable-pip-version-check -q "uv==$UV_VERSION"
+    fi
+    log "Syncing Python dependencies from uv.lock"
+    env -u UV_PROJECT_ENVIRONMENT VIRTUAL_ENV="$VENV" "$VENV/bin/uv" sync --locked
+    updated=1
+    stamp_write deps "$key"
+}
+
+step_apt
+step_venv
+step_deps
+
+if ((updated)); then
+    log "Install complete."
+else
+    log "Everything is up to date (apt packages, .venv, Python dependencies)."
+fi

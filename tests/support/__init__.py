@@ -1,0 +1,1 @@
+"""Test infrastructure: throwaway servers (PostgreSQL, Redis) and shared pytest fixtures."""

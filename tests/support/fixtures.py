@@ -1,0 +1,33 @@
+"""Session-wide pytest fixtures for the throwaway servers in tests.support.
+
+Session scope is per process: under pytest-xdist each worker starts its own server, lazily,
+the first time one of its tests asks for it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.support.postgres import PostgresNotInstalledError, PostgresServer
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """A running throwaway PostgreSQL server (one per test process)."""
+    server = PostgresServer(database="browserfleet_test")
+    try:
+        server.start()
+    except PostgresNotInstalledError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_url(postgres_server: PostgresServer) -> str:
+    """SQLAlchemy async URL (``postgresql+asyncpg://...``) of an empty database on that server."""
+    return postgres_server.url
