@@ -97,6 +97,12 @@ step_venv() {
 }
 
 # --- 3. Python dependencies ---------------------------------------------------
+# uv trusts its own bundled CA roots unless told otherwise; on Debian use the system
+# store (which also holds any CA a proxy in front of the registries needs).
+if [[ -z "${SSL_CERT_FILE:-}" && -f /etc/ssl/certs/ca-certificates.crt ]]; then
+    export SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt
+fi
+
 step_deps() {
     local key
     key="$(

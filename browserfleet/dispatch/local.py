@@ -29,7 +29,7 @@ class _LocalSubscription(Subscription):
         self._owner = owner
         self.queue: asyncio.Queue[JobEvent] = asyncio.Queue()
 
-    async def __aiter__(self) -> AsyncIterator[JobEvent]:  # type: ignore[override]
+    async def __aiter__(self) -> AsyncIterator[JobEvent]:
         while True:
             yield await self.queue.get()
 

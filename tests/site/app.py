@@ -59,6 +59,12 @@ API_ITEMS: list[dict[str, Any]] = [
     {"id": 3, "name": "Gamma"},
 ]
 
+# Site keys used by the captcha fixtures (the public test keys' shapes; nothing is loaded remotely).
+RECAPTCHA_V2_SITEKEY = "6LeTestV2SiteKey000000000000000000000000"
+RECAPTCHA_V3_SITEKEY = "6LeTestV3SiteKey000000000000000000000000"
+HCAPTCHA_SITEKEY = "10000000-ffff-ffff-ffff-000000000001"
+TURNSTILE_SITEKEY = "1x00000000000000000000AA"
+
 REPORT_CSV = "id,name,amount\n1,Alpha,10.00\n2,Beta,20.00\n3,Gamma,30.00\n"
 
 HANG_SECONDS = 3600.0

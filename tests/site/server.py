@@ -1,9 +1,9 @@
 """Run the test site with uvicorn in a background thread (or standalone).
 
-    with SiteServer() as site:
-        httpx.get(site.url + "/api/text")
+with SiteServer() as site:
+    httpx.get(site.url + "/api/text")
 
-    python -m tests.site.server [--port P]     # prints "Test site listening on http://127.0.0.1:P"
+python -m tests.site.server [--port P]     # prints "Test site listening on http://127.0.0.1:P"
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ import time
 from types import FrameType, TracebackType
 
 import uvicorn
-from uvicorn.config import LOGGING_CONFIG
 from starlette.applications import Starlette
+from uvicorn.config import LOGGING_CONFIG
 
 from tests.site.app import begin_shutdown, create_site
 

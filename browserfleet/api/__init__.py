@@ -1,0 +1,1 @@
+"""HTTP façades: one module per API family; they validate, authenticate, call core, shape replies."""

@@ -1,0 +1,101 @@
+"""Mapping core errors to each API family's own error envelope, in one place.
+
+Every family registers an :class:`Envelope` for its path prefixes; requests outside any family get
+the default (the Renders family's ``{"error", "message", "details"?}``). Validation errors from
+FastAPI become 400 with ``details``; unknown routes 404; unexpected exceptions 500 without internals.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from browserfleet.core.errors import BrowserfleetError, InvalidRequest, RateLimited
+
+log = structlog.get_logger(__name__)
+
+Envelope = Callable[[BrowserfleetError], JSONResponse]
+_ENVELOPES: list[tuple[str, Envelope]] = []
+
+
+def simple_envelope(error: BrowserfleetError) -> JSONResponse:
+    body: dict[str, Any] = {"error": error.kind, "message": error.message}
+    if error.details:
+        body["details"] = error.details
+    headers: dict[str, str] = {}
+    if isinstance(error, RateLimited):
+        headers = {
+            "Retry-After": str(error.retry_after_s),
+            "X-RateLimit-Limit": str(error.limit),
+            "X-RateLimit-Remaining": str(max(0, error.limit - error.in_use)),
+            "x-should-retry": "true",
+        }
+    return JSONResponse(body, status_code=error.status, headers=headers)
+
+
+def register_envelope(prefix: str, envelope: Envelope) -> None:
+    """Use ``envelope`` for every path starting with ``prefix`` (longest prefix wins)."""
+    _ENVELOPES.append((prefix, envelope))
+    _ENVELOPES.sort(key=lambda item: len(item[0]), reverse=True)
+
+
+def envelope_for(path: str) -> Envelope:
+    return next((env for prefix, env in _ENVELOPES if path.startswith(prefix)), simple_envelope)
+
+
+def validation_details(exc: RequestValidationError) -> list[dict[str, Any]]:
+    details = []
+    for err in exc.errors():
+        loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path")]
+        message = str(err.get("msg", "invalid value")).removeprefix("Value error, ")
+        details.append({"field": ".".join(loc) or "body", "message": message})
+    return details
+
+
+def _validation_error(exc: RequestValidationError) -> InvalidRequest:
+    details = validation_details(exc)
+    first = details[0] if details else {"field": "body", "message": "invalid request"}
+    if any(e.get("type") == "json_invalid" for e in exc.errors()):
+        return InvalidRequest("Invalid JSON body", details=details)
+    message = first["message"] if first["field"] == "url" else f"{first['field']}: {first['message']}"
+    return InvalidRequest(message, details=details)
+
+
+def install(app: FastAPI) -> None:
+    async def on_core(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, BrowserfleetError)
+        return envelope_for(request.url.path)(exc)
+
+    async def on_validation(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        return envelope_for(request.url.path)(_validation_error(exc))
+
+    async def on_http(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, StarletteHTTPException)
+        error = BrowserfleetError(str(exc.detail))
+        error.status, error.kind = exc.status_code, _reason(exc.status_code)
+        return envelope_for(request.url.path)(error)
+
+    async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("api.unhandled", path=request.url.path)
+        return envelope_for(request.url.path)(BrowserfleetError("Internal server error"))
+
+    app.add_exception_handler(BrowserfleetError, on_core)
+    app.add_exception_handler(RequestValidationError, on_validation)
+    app.add_exception_handler(StarletteHTTPException, on_http)
+    app.add_exception_handler(Exception, on_unexpected)
+
+
+def _reason(status: int) -> str:
+    from http import HTTPStatus
+
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"

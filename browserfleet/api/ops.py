@@ -1,0 +1,28 @@
+"""Operations endpoints: health, pressure, Prometheus metrics."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.responses import Response
+
+from browserfleet.api.deps import FleetDep
+from browserfleet.fleet import VERSION
+
+router = APIRouter(tags=["operations"])
+
+
+@router.get("/health")
+async def health(fleet: FleetDep) -> dict[str, object]:
+    nodes = await fleet.dispatcher.registry.nodes()
+    return {"status": "ok", "version": VERSION, "store": fleet.store.backend, "nodes": len(nodes)}
+
+
+@router.get("/pressure")
+async def pressure(fleet: FleetDep) -> dict[str, object]:
+    return await fleet.pressure()
+
+
+@router.get("/metrics")
+async def metrics(fleet: FleetDep) -> Response:
+    await fleet.pressure()  # refreshes the gauges
+    return Response(fleet.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")

@@ -1,0 +1,41 @@
+"""The ASGI app factory: one FastAPI app, one Fleet, every family's router."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from browserfleet.api import errors, ops, renders
+from browserfleet.fleet import VERSION, Fleet
+from browserfleet.node.pool import BrowserPool
+from browserfleet.settings import Settings
+
+
+def create_app(settings: Settings, *, pool: BrowserPool | None = None, fleet: Fleet | None = None) -> FastAPI:
+    """``pool``: share warm browsers with other apps; ``fleet``: an already started fleet."""
+    owned = fleet is None
+    the_fleet = fleet or Fleet(settings, pool=pool)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if owned:
+            await the_fleet.start()
+        app.state.fleet = the_fleet
+        try:
+            yield
+        finally:
+            if owned:
+                await the_fleet.stop()
+
+    app = FastAPI(
+        title="browserfleet",
+        version=VERSION,
+        description="Self-hosted browser automation: renders, sessions, automations, browsing agents.",
+        lifespan=lifespan,
+    )
+    errors.install(app)
+    app.include_router(renders.router)
+    app.include_router(ops.router)
+    return app

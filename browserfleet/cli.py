@@ -1,0 +1,213 @@
+"""The ``browserfleet`` command: serve, accounts, embedded renders, maintenance."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import gzip
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+import uvicorn
+from rich.console import Console
+
+from browserfleet import logs
+from browserfleet.core.errors import BrowserfleetError
+from browserfleet.fleet import Fleet
+from browserfleet.settings import Settings, load_settings
+
+app = typer.Typer(help="browserfleet: self-hosted browser automation.", no_args_is_help=True)
+keys_app = typer.Typer(help="API keys.", no_args_is_help=True)
+projects_app = typer.Typer(help="Projects.", no_args_is_help=True)
+balance_app = typer.Typer(help="Project balances.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+app.add_typer(projects_app, name="projects")
+app.add_typer(balance_app, name="balance")
+
+err = Console(stderr=True)
+T = TypeVar("T")
+
+DataDir = Annotated[
+    Path | None, typer.Option("--data-dir", envvar="BROWSERFLEET_DATA_DIR", help="Where the data lives.")
+]
+DatabaseUrl = Annotated[
+    str | None,
+    typer.Option("--database-url", envvar="BROWSERFLEET_DATABASE_URL", help="SQLAlchemy async URL."),
+]
+
+
+def _fail(message: str) -> typer.Exit:
+    err.print(f"[red]error:[/red] {message}")
+    return typer.Exit(code=1)
+
+
+def _run(settings: Settings, work: Callable[[Fleet], Awaitable[T]], *, nodes: bool = False) -> T:
+    """Run ``work`` against a started fleet (no browsers unless ``nodes``)."""
+
+    async def main() -> T:
+        fleet = Fleet(settings)
+        await fleet.start(run_nodes=nodes)
+        try:
+            return await work(fleet)
+        finally:
+            await fleet.stop()
+
+    try:
+        return asyncio.run(main())
+    except BrowserfleetError as exc:
+        raise _fail(exc.message) from exc
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Interface to bind (default 127.0.0.1).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default 8700).")] = None,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Run the server in embedded mode (API + nodes + browsers in one process)."""
+    settings = load_settings(host=host, port=port, data_dir=data_dir, database_url=database_url)
+    logs.configure(settings.log_level, settings.log_format)
+    first = _run(settings, lambda fleet: fleet.accounts.bootstrap())
+    if first:
+        err.print(
+            f"[bold]First start:[/bold] created project '{first.project.name}'. Its API key (shown once):"
+        )
+        print(first.key, flush=True)
+    from browserfleet.app import create_app
+
+    err.print(f"browserfleet listening on http://{settings.host}:{settings.port}  (docs: /docs)")
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level="warning",
+        access_log=False,
+        ws_max_size=256 * 1024 * 1024,
+    )
+
+
+@app.command()
+def migrate(data_dir: DataDir = None, database_url: DatabaseUrl = None) -> None:
+    """Bring the database schema up to date (serve does this too)."""
+    settings = load_settings(data_dir=data_dir, database_url=database_url)
+    _run(settings, lambda fleet: asyncio.sleep(0))
+    err.print(f"schema is up to date ({settings.resolved_database_url.split('://')[0]})")
+
+
+@app.command()
+def purge(data_dir: DataDir = None, database_url: DatabaseUrl = None) -> None:
+    """Apply the retention policy now (the server also does it every purge_interval_s)."""
+    settings = load_settings(data_dir=data_dir, database_url=database_url)
+    report = _run(settings, lambda fleet: fleet.purge_once())
+    print(f"blobs purged: {report.blobs_purged}, jobs deleted: {report.jobs_deleted}")
+
+
+@keys_app.command("create")
+def keys_create(
+    project: Annotated[str, typer.Option(help="Project name.")] = "default",
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Create an API key; the key alone is printed on the last line of stdout."""
+    settings = load_settings(data_dir=data_dir, database_url=database_url)
+    new = _run(settings, lambda fleet: fleet.accounts.create_key(project))
+    err.print(
+        f"API key for project '{new.project.name}' ({new.project.id}); store it now, it is not shown again:"
+    )
+    print(new.key)
+
+
+@projects_app.command("create")
+def projects_create(
+    name: str,
+    concurrency: Annotated[int | None, typer.Option(min=1, help="Concurrent jobs allowed.")] = None,
+    timeout: Annotated[int | None, typer.Option(min=1, help="Default job timeout, seconds.")] = None,
+    quota: Annotated[int | None, typer.Option(min=0, help="Monthly quota of runs.")] = None,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Create a project (with the configured free starting balance)."""
+    settings = load_settings(data_dir=data_dir, database_url=database_url)
+    project = _run(
+        settings,
+        lambda fleet: fleet.accounts.create_project(
+            name, concurrency=concurrency, timeout_s=timeout, quota=quota
+        ),
+    )
+    limits = f"concurrency={project.concurrency_limit} timeout={project.default_timeout_s}s"
+    print(f"{project.id} {project.name} {limits}")
+
+
+@balance_app.command("add")
+def balance_add(
+    project: Annotated[str, typer.Option(help="Project name.")],
+    cents: Annotated[int, typer.Option(help="Cents to add (negative to remove).")],
+    kind: Annotated[str, typer.Option(help="free, bonus or paid.")] = "paid",
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Add credit to a project's balance."""
+    settings = load_settings(data_dir=data_dir, database_url=database_url)
+    totals = _run(settings, lambda fleet: fleet.accounts.add_balance(project, cents, kind))
+    print(" ".join(f"{k}={v}" for k, v in totals.items()) + f" total={sum(totals.values())}")
+
+
+@app.command()
+def render(
+    url: str,
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="Write the HTML here (default: stdout).")
+    ] = None,
+    screenshot: Annotated[Path | None, typer.Option(help="Also save a screenshot (.png or .jpg).")] = None,
+    wait_for: Annotated[
+        list[str] | None,
+        typer.Option("--wait-for", help="selector:CSS, text:TEXT, click:CSS or delay:MS (repeatable)."),
+    ] = None,
+    country: Annotated[str | None, typer.Option(help="Country code, e.g. DE.")] = None,
+    city: Annotated[str | None, typer.Option(help="City, e.g. new.york.")] = None,
+    server: Annotated[str | None, typer.Option(help="A browserfleet server URL; default: embedded.")] = None,
+    key: Annotated[
+        str | None, typer.Option(envvar="BROWSERFLEET_API_KEY", help="API key for --server.")
+    ] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Render one page, embedded in-process or through a server, with a progress display."""
+    from browserfleet.cli_render import RenderRequestError, build_request, render_embedded, render_remote
+
+    try:
+        body = build_request(url, wait_for or [], country, city, screenshot)
+    except RenderRequestError as exc:
+        raise _fail(str(exc)) from exc
+    if server:
+        if not key:
+            raise _fail("--server needs --key (or BROWSERFLEET_API_KEY)")
+        result = render_remote(server, key, body, err)
+    else:
+        settings = load_settings(data_dir=data_dir)
+        logs.configure("warning")
+        result = render_embedded(settings, body, err)
+    _write_outputs(result, output, screenshot)
+
+
+def _write_outputs(result: dict[str, Any], output: Path | None, screenshot: Path | None) -> None:
+    if result.get("status") != "completed":
+        raise _fail(f"{result.get('errorCode')}: {result.get('errorMessage')}")
+    html = gzip.decompress(base64.b64decode(result["html"])).decode("utf-8")
+    if output:
+        output.write_text(html, encoding="utf-8")
+        err.print(f"HTML written to {output} ({len(html):,} chars)")
+    else:
+        sys.stdout.write(html)
+    if screenshot and result.get("screenshot"):
+        screenshot.write_bytes(base64.b64decode(result["screenshot"]))
+        err.print(f"screenshot written to {screenshot}")
+    timing = result.get("timingBreakdown") or {}
+    err.print(f"done in {timing.get('totalMs', '?')} ms")
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,104 @@
+"""The render service: admit and queue renders, read them back within the API window."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass
+from datetime import timedelta
+
+from browserfleet.core.accounts import new_id
+from browserfleet.core.admission import Admission
+from browserfleet.core.errors import NotFound
+from browserfleet.core.jobs import JobKind, Route, utcnow
+from browserfleet.core.render_spec import RenderSpec
+from browserfleet.dispatch.base import Dispatcher, Ticket
+from browserfleet.store.blobs import BlobStore
+from browserfleet.store.records import JobRecord, ProjectRecord
+from browserfleet.store.repo import Store
+
+
+@dataclass(frozen=True)
+class RenderPolicy:
+    timeout_cap_s: float = 120.0
+    api_retention: timedelta = timedelta(hours=24)
+    debug_retention: timedelta = timedelta(days=7)
+
+
+@dataclass(frozen=True)
+class RenderView:
+    job: JobRecord
+    html_gz: bytes | None = None
+    screenshot: bytes | None = None
+    fetch_gz: bytes | None = None
+
+
+class Renders:
+    def __init__(
+        self,
+        store: Store,
+        blobs: BlobStore,
+        dispatcher: Dispatcher,
+        admission: Admission,
+        policy: RenderPolicy,
+    ) -> None:
+        self.store = store
+        self.blobs = blobs
+        self.dispatcher = dispatcher
+        self.admission = admission
+        self.policy = policy
+
+    async def create(self, project: ProjectRecord, spec: RenderSpec) -> JobRecord:
+        timeout_s = min(float(project.default_timeout_s), self.policy.timeout_cap_s)
+        spec = spec.model_copy(update={"timeout_s": timeout_s})
+        keep = self.policy.debug_retention if spec.debug else self.policy.api_retention
+        async with self.admission.admit(project, JobKind.RENDER):
+            job = await self.store.insert_job(
+                job_id=new_id("ren"),
+                project_id=project.id,
+                kind=JobKind.RENDER,
+                route=Route(),
+                spec=spec.model_dump(mode="json"),
+                keep_blobs_days=keep.total_seconds() / 86400,
+            )
+        await self.dispatcher.submit(Ticket(job.id, project.id, job.kind, job.route))
+        return job
+
+    async def get(self, project: ProjectRecord, render_id: str) -> RenderView:
+        job = await self._visible(project, render_id)
+        if not job.state.terminal or job.result is None:
+            return RenderView(job)
+        names = set(job.result.get("blobs", ()))
+        html, shot, fetched = await asyncio.gather(
+            self._blob(job, names, "html.gz"),
+            self._blob(job, names, "screenshot"),
+            self._blob(job, names, "fetch.json.gz"),
+        )
+        return RenderView(job, html_gz=html, screenshot=shot, fetch_gz=fetched)
+
+    async def wait(self, project: ProjectRecord, render_id: str, timeout_s: float) -> RenderView:
+        """Like :meth:`get`, but first waits up to ``timeout_s`` for the render to finish."""
+        subscription = self.dispatcher.subscribe()
+        try:
+            job = await self._visible(project, render_id)
+            if not job.state.terminal and timeout_s > 0:
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(timeout_s):
+                        async for event in subscription:
+                            if event.job_id == render_id and event.state and event.state.terminal:
+                                break
+        finally:
+            await subscription.close()
+        return await self.get(project, render_id)
+
+    async def _visible(self, project: ProjectRecord, render_id: str) -> JobRecord:
+        job = await self.store.get_job(render_id)
+        expired = job is not None and job.created_at < utcnow() - self.policy.api_retention
+        if job is None or job.project_id != project.id or job.kind is not JobKind.RENDER or expired:
+            raise NotFound("Render not found")
+        return job
+
+    async def _blob(self, job: JobRecord, names: set[str], name: str) -> bytes | None:
+        if name not in names or job.blobs_purged:
+            return None
+        return await self.blobs.get(job.id, name)

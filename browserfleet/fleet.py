@@ -1,0 +1,151 @@
+"""The engine, wired: store, blobs, dispatcher, nodes and the core services on top.
+
+Both the HTTP server (app.py) and the embedded CLI (``browserfleet render``) run a Fleet. A
+browser pool may be handed in so several fleets share one set of warm browsers (tests do this).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from datetime import timedelta
+from importlib.metadata import version
+
+import structlog
+
+from browserfleet.core.accounts import Accounts
+from browserfleet.core.admission import Admission
+from browserfleet.core.jobs import JobKind, NodeLabels, utcnow
+from browserfleet.core.recovery import recover
+from browserfleet.core.renders import RenderPolicy, Renders
+from browserfleet.core.retention import PurgeReport, purge
+from browserfleet.dispatch.base import Dispatcher
+from browserfleet.dispatch.local import LocalDispatcher
+from browserfleet.metrics import Metrics
+from browserfleet.node.egress import EgressPolicy, EgressProxy
+from browserfleet.node.executor import Executor
+from browserfleet.node.pool import BrowserPool
+from browserfleet.node.render import RenderExecutor
+from browserfleet.node.worker import Node
+from browserfleet.settings import CHROMIUM_FLAGS, Settings
+from browserfleet.store.blobs import BlobStore, FileBlobStore
+from browserfleet.store.repo import Store
+
+log = structlog.get_logger(__name__)
+VERSION = version("browserfleet")
+
+
+def build_pool(settings: Settings) -> BrowserPool:
+    return BrowserPool(
+        settings.headless_shell_path,
+        CHROMIUM_FLAGS,
+        size=settings.browsers,
+        recycle_after=settings.browser_recycle_after,
+    )
+
+
+class Fleet:
+    def __init__(self, settings: Settings, *, pool: BrowserPool | None = None) -> None:
+        self.settings = settings
+        self.metrics = Metrics()
+        self._given_pool = pool
+        self.pool: BrowserPool | None = pool
+        self.store: Store
+        self.blobs: BlobStore
+        self.dispatcher: Dispatcher
+        self.accounts: Accounts
+        self.renders: Renders
+        self.egress: EgressProxy | None = None
+        self.nodes: list[Node] = []
+        self._purger: asyncio.Task[None] | None = None
+
+    async def start(self, *, run_nodes: bool = True) -> None:
+        s = self.settings
+        self.store = await Store.open(s.resolved_database_url)
+        self.blobs = FileBlobStore(s.blob_dir)
+        self.dispatcher = LocalDispatcher()
+        await self.dispatcher.start()
+        self.accounts = Accounts(
+            self.store,
+            free_cents=s.new_project_free_cents,
+            concurrency=s.default_concurrency,
+            timeout_s=s.default_job_timeout_s,
+        )
+        policy = RenderPolicy(
+            timeout_cap_s=s.render_timeout_s,
+            api_retention=timedelta(hours=s.api_retention_hours),
+            debug_retention=timedelta(days=s.debug_retention_days),
+        )
+        self.renders = Renders(self.store, self.blobs, self.dispatcher, Admission(self.store), policy)
+        if run_nodes:
+            await self._start_node()
+        await recover(self.store, self.dispatcher, s.max_attempts)
+        self._purger = asyncio.create_task(self._purge_loop(), name="purge")
+
+    async def _start_node(self) -> None:
+        s = self.settings
+        if self.pool is None:
+            self.pool = build_pool(s)
+            await self.pool.start()
+        self.egress = EgressProxy(EgressPolicy.from_strings(s.allow_private_networks, s.egress_allow))
+        executors: dict[JobKind, Executor] = {
+            JobKind.RENDER: RenderExecutor(self.pool, self.egress, s.render_navigation_timeout_s),
+        }
+        labels = NodeLabels(node_id=s.node_id, region=s.node_region, country=s.node_country, city=s.node_city)
+        node = Node(
+            labels,
+            s.node_slots,
+            store=self.store,
+            blobs=self.blobs,
+            dispatcher=self.dispatcher,
+            executors=executors,
+            max_attempts=s.max_attempts,
+            version=VERSION,
+            on_finished=self.metrics.job_finished,
+        )
+        await node.start()
+        self.nodes.append(node)
+
+    async def stop(self) -> None:
+        if self._purger:
+            self._purger.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._purger
+        for node in self.nodes:
+            await node.stop()
+        self.nodes.clear()
+        if self.egress:
+            await self.egress.close()
+        if self.pool and self._given_pool is None:
+            await self.pool.close()
+        await self.dispatcher.close()
+        await self.store.close()
+
+    async def purge_once(self) -> PurgeReport:
+        return await purge(
+            self.store, self.blobs, now=utcnow(), retention=timedelta(days=self.settings.retention_days)
+        )
+
+    async def _purge_loop(self) -> None:
+        while True:
+            try:
+                await self.purge_once()
+            except Exception:
+                log.exception("retention.failed")
+            await asyncio.sleep(self.settings.purge_interval_s)
+
+    async def pressure(self) -> dict[str, object]:
+        queued = await self.dispatcher.queued()
+        slots = sum(n.slots for n in self.nodes)
+        running = sum(n.in_use for n in self.nodes)
+        self.metrics.queued.set(queued)
+        self.metrics.running.set(running)
+        self.metrics.slots.set(slots)
+        if self.pool:
+            self.metrics.browser_launches.set(self.pool.launches)
+        return {
+            "running": running,
+            "queued": queued,
+            "limits": {"slots": slots, "nodes": len(self.nodes), "maxQueued": slots * 50},
+            "accepting": slots > 0 and queued < slots * 50,
+        }

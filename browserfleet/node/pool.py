@@ -1,0 +1,169 @@
+"""A warm pool of Chromium processes; every job gets its own isolated BrowserContext.
+
+- ``size`` browsers are launched at start and kept running.
+- A lease picks the live browser with the fewest open contexts.
+- A browser is recycled (replaced by a fresh one) after ``recycle_after`` contexts, once its last
+  context closes, and replaced at once when it dies; a job whose browser died sees
+  :class:`~browserfleet.core.errors.BrowserCrashed` and the node retries it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import os
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import structlog
+from playwright.async_api import Browser, BrowserContext, Playwright, async_playwright
+from playwright.async_api import Error as PlaywrightError
+
+from browserfleet.core.errors import BrowserCrashed
+
+log = structlog.get_logger(__name__)
+_CLOSE_TIMEOUT_S = 5.0
+_ids = itertools.count(1)
+
+
+@dataclass
+class PooledBrowser:
+    browser: Browser
+    marker: str
+    contexts: int = 0
+    served: int = 0
+    retiring: bool = False
+    closed: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @property
+    def alive(self) -> bool:
+        return self.browser.is_connected()
+
+    def pid(self) -> int | None:
+        """The main Chromium process, found by the unique marker flag on its command line."""
+        return find_pid_with_arg(self.marker)
+
+
+class BrowserPool:
+    def __init__(
+        self,
+        executable: Path,
+        flags: Sequence[str],
+        *,
+        size: int = 1,
+        recycle_after: int = 200,
+    ) -> None:
+        self.executable = executable
+        self.flags = list(flags)
+        self.size = size
+        self.recycle_after = recycle_after
+        self._playwright: Playwright | None = None
+        self._browsers: list[PooledBrowser] = []
+        self._launch_lock = asyncio.Lock()
+        self.launches = 0
+        self.crashes = 0
+
+    async def start(self) -> None:
+        if not self.executable.exists():
+            raise RuntimeError(f"Chromium not found at {self.executable}; run `make install`")
+        self._playwright = await async_playwright().start()
+        for _ in range(self.size):
+            self._browsers.append(await self._launch())
+
+    async def close(self) -> None:
+        for pooled in self._browsers:
+            with contextlib.suppress(PlaywrightError, TimeoutError):
+                await asyncio.wait_for(pooled.browser.close(), _CLOSE_TIMEOUT_S)
+        self._browsers.clear()
+        if self._playwright:
+            await self._playwright.stop()
+            self._playwright = None
+
+    @property
+    def browsers(self) -> list[PooledBrowser]:
+        return list(self._browsers)
+
+    def stats(self) -> list[dict[str, int | str]]:
+        return [
+            {"marker": b.marker, "contexts": b.contexts, "served": b.served, "alive": int(b.alive)}
+            for b in self._browsers
+        ]
+
+    @contextlib.asynccontextmanager
+    async def context(self, **options: Any) -> AsyncIterator[BrowserContext]:
+        """An isolated context on a live browser; closed (with a time limit) on exit."""
+        pooled = await self._pick()
+        pooled.contexts += 1
+        pooled.served += 1
+        try:
+            try:
+                ctx = await pooled.browser.new_context(**options)
+            except PlaywrightError as exc:
+                raise self._translate(pooled, exc) from exc
+            try:
+                yield ctx
+            finally:
+                with contextlib.suppress(PlaywrightError, TimeoutError):
+                    await asyncio.wait_for(ctx.close(), _CLOSE_TIMEOUT_S)
+        finally:
+            pooled.contexts -= 1
+            await self._maybe_recycle(pooled)
+
+    def crashed(self, ctx: BrowserContext) -> bool:
+        browser = ctx.browser
+        return browser is None or not browser.is_connected()
+
+    def _translate(self, pooled: PooledBrowser, exc: Exception) -> Exception:
+        if not pooled.alive:
+            return BrowserCrashed(str(exc))
+        return exc
+
+    async def _pick(self) -> PooledBrowser:
+        async with self._launch_lock:
+            for index, pooled in enumerate(self._browsers):
+                if not pooled.alive:
+                    self.crashes += 1
+                    log.warning("browser.replaced", marker=pooled.marker, reason="died")
+                    self._browsers[index] = await self._launch()
+            candidates = [b for b in self._browsers if not b.retiring] or self._browsers
+            return min(candidates, key=lambda b: b.contexts)
+
+    async def _maybe_recycle(self, pooled: PooledBrowser) -> None:
+        if pooled.served < self.recycle_after or pooled.contexts or pooled not in self._browsers:
+            return
+        async with self._launch_lock:
+            if pooled not in self._browsers:
+                return
+            index = self._browsers.index(pooled)
+            self._browsers[index] = await self._launch()
+        log.info("browser.recycled", marker=pooled.marker, served=pooled.served)
+        with contextlib.suppress(PlaywrightError, TimeoutError):
+            await asyncio.wait_for(pooled.browser.close(), _CLOSE_TIMEOUT_S)
+
+    async def _launch(self) -> PooledBrowser:
+        assert self._playwright is not None, "pool not started"
+        marker = f"--browserfleet-browser={os.getpid()}-{next(_ids)}"
+        browser = await self._playwright.chromium.launch(
+            executable_path=str(self.executable), args=[*self.flags, marker], headless=True
+        )
+        self.launches += 1
+        return PooledBrowser(browser=browser, marker=marker)
+
+
+def find_pid_with_arg(arg: str) -> int | None:
+    """The first process whose command line contains ``arg`` and is not a Chromium child."""
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/cmdline", "rb") as fh:
+                argv = fh.read().split(b"\0")
+        except OSError:
+            continue
+        words = [a.decode(errors="replace") for a in argv]
+        if arg in words and not any(w.startswith("--type=") for w in words):
+            return int(entry.name)
+    return None

@@ -1,0 +1,293 @@
+"""The render executor: load a URL in a fresh context, wait, capture HTML / screenshot / fetches.
+
+Phases and their timings (``timingBreakdown``): browserInit (context + page), navigation (until
+DOMContentLoaded), loadStrategy (``load`` plus in-flight requests settling, or just ``load`` for
+custom waits), captcha (detection), waitActions (the translated ``waitFor``), screenshot,
+htmlCapture.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gzip
+import json
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from typing import Any
+from urllib.parse import urlsplit
+
+from playwright.async_api import Error as PlaywrightError
+from playwright.async_api import Page, Request, Route
+from playwright.async_api import TimeoutError as PlaywrightTimeout
+
+from browserfleet.core import actions as a
+from browserfleet.core.errors import BrowserCrashed, ErrorCode, JobFailure
+from browserfleet.core.geo import City, catalogue
+from browserfleet.core.jobs import JobKind
+from browserfleet.core.render_spec import RenderSpec
+from browserfleet.node import captcha
+from browserfleet.node.egress import EgressChannel, EgressProxy
+from browserfleet.node.executor import Execution, Executor
+from browserfleet.node.pool import BrowserPool
+from browserfleet.node.steps import StepRunner
+from browserfleet.store.records import JobRecord
+
+SETTLE_CAP_S = 5.0
+SETTLE_QUIET_S = 0.05
+BLOCKED_RESOURCES = frozenset({"image"})
+VIEWPORT = {"width": 1366, "height": 768}
+
+
+class Timings:
+    def __init__(self) -> None:
+        self.ms: dict[str, int] = {}
+
+    @contextmanager
+    def phase(self, name: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.ms[name] = self.ms.get(name, 0) + round((time.perf_counter() - start) * 1000)
+
+    def breakdown(self) -> dict[str, int]:
+        names = ("browserInit", "navigation", "loadStrategy", "captcha", "waitActions", "screenshot")
+        out = {f"{n}Ms": self.ms.get(n, 0) for n in (*names, "htmlCapture")}
+        out["totalMs"] = sum(out.values())
+        return out
+
+
+class InFlight:
+    """Counts the page's unfinished requests so the default strategy can wait for them."""
+
+    def __init__(self, page: Page) -> None:
+        self.count = 0
+        self.idle = asyncio.Event()
+        self.idle.set()
+        page.on("request", self._started)
+        page.on("requestfinished", self._ended)
+        page.on("requestfailed", self._ended)
+
+    def _started(self, _request: Request) -> None:
+        self.count += 1
+        self.idle.clear()
+
+    def _ended(self, _request: Request) -> None:
+        self.count = max(0, self.count - 1)
+        if self.count == 0:
+            self.idle.set()
+
+    async def settle(self) -> None:
+        """Wait until no request has been open for SETTLE_QUIET_S (at most SETTLE_CAP_S)."""
+        deadline = time.monotonic() + SETTLE_CAP_S
+        while self.count and time.monotonic() < deadline:
+            try:
+                await asyncio.wait_for(self.idle.wait(), deadline - time.monotonic())
+            except TimeoutError:
+                return
+            await asyncio.sleep(SETTLE_QUIET_S)
+
+
+class RenderExecutor(Executor):
+    kind = JobKind.RENDER
+
+    def __init__(self, pool: BrowserPool, egress: EgressProxy, navigation_timeout_s: float) -> None:
+        self.pool = pool
+        self.egress = egress
+        self.navigation_timeout_ms = navigation_timeout_s * 1000
+
+    async def run(self, job: JobRecord) -> Execution:
+        spec = RenderSpec.model_validate(job.spec)
+        city = catalogue().city(spec.city) if spec.city else None
+        timings = Timings()
+        channel = await self.egress.open_channel(job.id)
+        try:
+            async with self._page(spec, city, channel, timings) as page:
+                return await _RenderRun(spec, city, channel, page, timings, self.navigation_timeout_ms).run()
+        except PlaywrightError as exc:
+            raise _unexpected(exc) from exc
+        finally:
+            await channel.close()
+
+    @asynccontextmanager
+    async def _page(
+        self, spec: RenderSpec, city: City | None, channel: EgressChannel, timings: Timings
+    ) -> AsyncIterator[Page]:
+        with timings.phase("browserInit"):
+            context_cm = self.pool.context(**context_options(city, channel))
+            context = await context_cm.__aenter__()
+        try:
+            with timings.phase("browserInit"):
+                if spec.block_images:
+                    await context.route("**/*", _block_images)
+                page = await context.new_page()
+            yield page
+        except PlaywrightError as exc:
+            if self.pool.crashed(context):
+                raise BrowserCrashed(str(exc)) from exc
+            raise
+        finally:
+            await context_cm.__aexit__(None, None, None)
+
+
+def context_options(city: City | None, channel: EgressChannel) -> dict[str, Any]:
+    options: dict[str, Any] = {
+        "proxy": {"server": channel.server_url},
+        "viewport": VIEWPORT,
+        "service_workers": "block",
+    }
+    if city:
+        options |= {
+            "timezone_id": city.timezone,
+            "locale": city.locale,
+            "geolocation": {"latitude": city.latitude, "longitude": city.longitude, "accuracy": 50},
+            "permissions": ["geolocation"],
+            "extra_http_headers": {"Accept-Language": city.accept_language},
+        }
+    return options
+
+
+async def _block_images(route: Route) -> None:
+    if route.request.resource_type in BLOCKED_RESOURCES:
+        await route.abort("blockedbyclient")
+    else:
+        await route.fallback()
+
+
+def _unexpected(exc: PlaywrightError) -> Exception:
+    return JobFailure(ErrorCode.INTERNAL_ERROR, f"browser error: {str(exc).splitlines()[0]}")
+
+
+class _RenderRun:
+    """One render, phase by phase (kept apart from the executor so each phase stays small)."""
+
+    def __init__(
+        self,
+        spec: RenderSpec,
+        city: City | None,
+        channel: EgressChannel,
+        page: Page,
+        timings: Timings,
+        navigation_timeout_ms: float,
+    ) -> None:
+        self.spec = spec
+        self.city = city
+        self.channel = channel
+        self.page = page
+        self.timings = timings
+        self.navigation_timeout_ms = navigation_timeout_ms
+        self.runner = StepRunner(page)
+        self.blobs: dict[str, bytes] = {}
+
+    async def run(self) -> Execution:
+        in_flight = InFlight(self.page)
+        await self._navigate()
+        await self._load(in_flight)
+        detection = await self._detect_captcha()
+        await self._wait_actions()
+        await self._screenshot()
+        fetched = await self._fetch_urls()
+        await self._capture_html()
+        return Execution(result=self._result(detection, fetched), blobs=self.blobs)
+
+    async def _navigate(self) -> None:
+        host = urlsplit(self.spec.url).hostname or ""
+        with self.timings.phase("navigation"):
+            try:
+                response = await self.page.goto(
+                    self.spec.url, wait_until="domcontentloaded", timeout=self.navigation_timeout_ms
+                )
+            except PlaywrightTimeout as exc:
+                raise JobFailure(
+                    ErrorCode.NAVIGATION_FAILED,
+                    f"Navigation to {self.spec.url} timed out after {self.navigation_timeout_ms / 1000:g}s",
+                ) from exc
+            except PlaywrightError as exc:
+                self._raise_if_blocked(host)
+                if "net::ERR_" not in str(exc):
+                    raise
+                reason = str(exc).split("net::", 1)[1].split()[0]
+                raise JobFailure(ErrorCode.NAVIGATION_FAILED, f"{reason} loading {self.spec.url}") from exc
+        if response is not None and response.headers.get("x-browserfleet-egress") == "blocked":
+            self._raise_if_blocked(host, force=True)
+
+    def _raise_if_blocked(self, host: str, force: bool = False) -> None:
+        attempt = self.channel.blocked_host(host)
+        if attempt or force:
+            where = f"{host} ({attempt.ip})" if attempt and attempt.ip else host
+            raise JobFailure(ErrorCode.EGRESS_BLOCKED, f"Egress to {where} is blocked by the egress policy")
+
+    async def _load(self, in_flight: InFlight) -> None:
+        with self.timings.phase("loadStrategy"):
+            # a page that never reaches `load` is rendered as it stands
+            with contextlib.suppress(PlaywrightTimeout):
+                await self.page.wait_for_load_state("load", timeout=self.navigation_timeout_ms)
+            if self.spec.load_strategy == "default":
+                await in_flight.settle()
+
+    async def _detect_captcha(self) -> captcha.Detection | None:
+        if self.spec.captcha == "disabled":
+            return None
+        with self.timings.phase("captcha"):
+            return await captcha.detect(self.page)
+
+    async def _wait_actions(self) -> None:
+        with self.timings.phase("waitActions"):
+            for action in self.spec.wait_for:
+                await self.runner.run(action)
+
+    async def _screenshot(self) -> None:
+        shot = self.spec.screenshot
+        if shot is None:
+            return
+        with self.timings.phase("screenshot"):
+            act = a.Screenshot(format=shot.format, quality=shot.quality, full_page=shot.full_page)
+            self.blobs["screenshot"] = await self.runner.run(act)
+
+    async def _fetch_urls(self) -> int:
+        if not self.spec.fetch_urls:
+            return 0
+        results = [await self.runner.run(a.Fetch(url=url, timeout_ms=30_000)) for url in self.spec.fetch_urls]
+        self.blobs["fetch.json.gz"] = gzip.compress(json.dumps(results).encode(), compresslevel=6)
+        return len(results)
+
+    async def _capture_html(self) -> None:
+        with self.timings.phase("htmlCapture"):
+            html = await self.page.content()
+        self.blobs["html.gz"] = gzip.compress(html.encode("utf-8"), compresslevel=6)
+
+    def _result(self, detection: captcha.Detection | None, fetched: int) -> dict[str, Any]:
+        captcha_info: dict[str, Any] = {"detected": detection is not None, "handled": False}
+        if detection and detection.sitekey:
+            captcha_info["sitekey"] = detection.sitekey
+        if detection:
+            captcha_info["type"] = detection.type
+        stats = self.channel.stats
+        return {
+            "loadStrategy": self.spec.load_strategy,
+            "selectedCity": selected_city(self.city),
+            "bandwidthMetrics": {
+                "networkBytes": stats.bytes_received,
+                "cachedBytes": 0,
+                "cacheHitRate": "0.0%",
+            },
+            "captcha": captcha_info,
+            "timingBreakdown": self.timings.breakdown(),
+            "screenshotFormat": self.spec.screenshot.format if self.spec.screenshot else None,
+            "fetchCount": fetched,
+            "finalUrl": self.page.url,
+        }
+
+
+def selected_city(city: City | None) -> dict[str, Any] | None:
+    if city is None:
+        return None
+    return {
+        "name": city.name,
+        "displayName": city.display_name,
+        "latitude": city.latitude,
+        "longitude": city.longitude,
+        "timezoneId": city.timezone,
+    }

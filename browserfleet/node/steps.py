@@ -1,0 +1,231 @@
+"""The one step runner: executes core.actions on a Playwright page.
+
+Renders' ``waitFor``, automation steps and the agent's tool calls all end up here. Playwright's
+errors are translated in :func:`translate_errors`: a wait that runs out of time is the user's
+``WAIT_TIMEOUT``, a dead browser is :class:`BrowserCrashed` (the node retries), anything else
+propagates.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from playwright.async_api import Error as PlaywrightError
+from playwright.async_api import Page
+from playwright.async_api import TimeoutError as PlaywrightTimeout
+
+from browserfleet.core import actions as a
+from browserfleet.core.errors import BrowserCrashed, ErrorCode, JobFailure
+
+_TEXT_PRESENT = """([sel, text]) => {
+  const scope = sel ? Array.from(document.querySelectorAll(sel)) : [document.body];
+  return scope.some((el) => el && (el.innerText || el.textContent || '').includes(text));
+}"""
+
+_FETCH = """async ([url, timeoutMs]) => {
+  const ctrl = new AbortController();
+  const timer = setTimeout(() => ctrl.abort(), timeoutMs);
+  try {
+    const r = await fetch(url, {credentials: 'include', signal: ctrl.signal});
+    const headers = {};
+    r.headers.forEach((v, k) => { headers[k] = v; });
+    return {url, status: r.status, statusText: r.statusText, headers, body: await r.text()};
+  } catch (e) {
+    return {url, status: 0, statusText: '', headers: {}, body: '', error: String(e && e.message || e)};
+  } finally { clearTimeout(timer); }
+}"""
+
+_STRUCTURED = """([sel, fields]) => Array.from(document.querySelectorAll(sel)).map((root) => {
+  const rec = {};
+  for (const f of fields) {
+    const el = root.querySelector(f.selector);
+    rec[f.name] = !el ? null : (f.attribute ? el.getAttribute(f.attribute) : el.innerText.trim());
+  }
+  return rec;
+})"""
+
+
+@contextlib.contextmanager
+def translate_errors(page: Page, what: str) -> Iterator[None]:
+    """Map Playwright failures while doing ``what`` to the job vocabulary."""
+    try:
+        yield
+    except PlaywrightTimeout as exc:
+        raise JobFailure(ErrorCode.WAIT_TIMEOUT, f"{what}: timed out") from exc
+    except PlaywrightError as exc:
+        browser = page.context.browser
+        if browser is None or not browser.is_connected():
+            raise BrowserCrashed(str(exc)) from exc
+        text = str(exc)
+        if "not a valid selector" in text or ("SyntaxError" in text and "selector" in text):
+            raise JobFailure(ErrorCode.INVALID_SELECTOR, f"{what}: invalid selector") from exc
+        raise
+
+
+class StepRunner:
+    """Runs actions on one page (the current tab); outputs are plain JSON-able values or bytes."""
+
+    def __init__(self, page: Page, *, files_dir: Path | None = None) -> None:
+        self.page = page
+        self.files_dir = files_dir
+        self._handlers: dict[str, Callable[[Any], Awaitable[Any]]] = {
+            "goto": self._goto,
+            "go_back": lambda _: self.page.go_back(),
+            "go_forward": lambda _: self.page.go_forward(),
+            "reload": lambda _: self.page.reload(),
+            "click": self._click,
+            "type": self._type,
+            "press": self._press,
+            "hover": self._hover,
+            "select": self._select,
+            "scroll": self._scroll,
+            "delay": self._delay,
+            "wait_for_selector": self._wait_for_selector,
+            "wait_for_text": self._wait_for_text,
+            "wait_for_navigation": self._wait_for_navigation,
+            "screenshot": self._screenshot,
+            "save_text": self._save_text,
+            "save_attribute": self._save_attribute,
+            "save_html": self._save_html,
+            "save_structured_data": self._save_structured_data,
+            "save_pdf": self._save_pdf,
+            "upload_file": self._upload_file,
+            "evaluate": self._evaluate,
+            "fetch": self._fetch,
+            "solve_captcha": self._solve_captcha,
+            "new_tab": self._new_tab,
+            "switch_tab": self._switch_tab,
+            "close_tab": self._close_tab,
+        }
+
+    async def run(self, action: a.Action) -> Any:
+        with translate_errors(self.page, describe(action)):
+            return await self._handlers[action.action](action)
+
+    async def _goto(self, act: a.Goto) -> None:
+        await self.page.goto(act.url, wait_until=act.wait_until, timeout=act.timeout_ms)
+
+    async def _click(self, act: a.Click) -> None:
+        await self.page.click(act.selector, timeout=act.timeout_ms)
+
+    async def _type(self, act: a.Type) -> None:
+        locator = self.page.locator(act.selector).first
+        if act.clear:
+            await locator.fill("", timeout=act.timeout_ms)
+        await locator.press_sequentially(act.text, delay=act.delay_ms, timeout=act.timeout_ms)
+
+    async def _press(self, act: a.Press) -> None:
+        if act.selector:
+            await self.page.press(act.selector, act.key)
+        else:
+            await self.page.keyboard.press(act.key)
+
+    async def _hover(self, act: a.Hover) -> None:
+        await self.page.hover(act.selector, timeout=act.timeout_ms)
+
+    async def _select(self, act: a.Select) -> list[str]:
+        return await self.page.select_option(act.selector, act.values, timeout=act.timeout_ms)
+
+    async def _scroll(self, act: a.Scroll) -> None:
+        if act.selector:
+            await self.page.locator(act.selector).first.scroll_into_view_if_needed()
+        elif act.to:
+            y = "document.body.scrollHeight" if act.to == "bottom" else "0"
+            await self.page.evaluate(f"window.scrollTo(0, {y})")
+        else:
+            await self.page.mouse.wheel(act.x, act.y)
+
+    async def _delay(self, act: a.Delay) -> None:
+        await asyncio.sleep(act.duration_ms / 1000)
+
+    async def _wait_for_selector(self, act: a.WaitForSelector) -> None:
+        await self.page.wait_for_selector(act.selector, state=act.state, timeout=act.timeout_ms)
+
+    async def _wait_for_text(self, act: a.WaitForText) -> None:
+        await self.page.wait_for_function(_TEXT_PRESENT, arg=[act.selector, act.text], timeout=act.timeout_ms)
+
+    async def _wait_for_navigation(self, act: a.WaitForNavigation) -> None:
+        await self.page.wait_for_url(act.url or "**", timeout=act.timeout_ms)
+
+    async def _screenshot(self, act: a.Screenshot) -> bytes:
+        target = self.page.locator(act.selector).first if act.selector else self.page
+        quality = act.quality if act.format == "jpeg" else None
+        if act.selector:
+            return await target.screenshot(type=act.format, quality=quality)
+        return await self.page.screenshot(type=act.format, quality=quality, full_page=act.full_page)
+
+    async def _save_text(self, act: a.SaveText) -> str | list[str]:
+        locator = self.page.locator(act.selector)
+        if act.all:
+            return [t.strip() for t in await locator.all_inner_texts()]
+        return (await locator.first.inner_text(timeout=act.timeout_ms)).strip()
+
+    async def _save_attribute(self, act: a.SaveAttribute) -> str | list[str | None] | None:
+        locator = self.page.locator(act.selector)
+        if act.all:
+            return [await el.get_attribute(act.attribute) for el in await locator.all()]
+        return await locator.first.get_attribute(act.attribute, timeout=act.timeout_ms)
+
+    async def _save_html(self, act: a.SaveHtml) -> str:
+        if act.selector:
+            return await self.page.locator(act.selector).first.inner_html()
+        return await self.page.content()
+
+    async def _save_structured_data(self, act: a.SaveStructuredData) -> list[dict[str, Any]]:
+        await self.page.wait_for_selector(act.selector, state="attached", timeout=act.timeout_ms)
+        fields = [f.model_dump() for f in act.fields]
+        result: list[dict[str, Any]] = await self.page.evaluate(_STRUCTURED, [act.selector, fields])
+        return result
+
+    async def _save_pdf(self, act: a.SavePdf) -> bytes:
+        return await self.page.pdf(format=act.format, landscape=act.landscape)
+
+    async def _upload_file(self, act: a.UploadFile) -> None:
+        if self.files_dir is None:
+            raise JobFailure(ErrorCode.INTERNAL_ERROR, "no files are stored for this job")
+        paths = [self.files_dir / Path(name).name for name in act.files]
+        await self.page.set_input_files(act.selector, paths, timeout=act.timeout_ms)
+
+    async def _evaluate(self, act: a.Evaluate) -> Any:
+        return await self.page.evaluate(act.expression)
+
+    async def _fetch(self, act: a.Fetch) -> dict[str, Any]:
+        result: dict[str, Any] = await self.page.evaluate(_FETCH, [act.url, act.timeout_ms])
+        return result
+
+    async def _solve_captcha(self, act: a.SolveCaptcha) -> None:
+        raise JobFailure(ErrorCode.INTERNAL_ERROR, "no captcha solver is configured on this node")
+
+    async def _new_tab(self, act: a.NewTab) -> None:
+        self.page = await self.page.context.new_page()
+        if act.url:
+            await self.page.goto(act.url)
+
+    async def _switch_tab(self, act: a.SwitchTab) -> None:
+        pages = self.page.context.pages
+        if act.index >= len(pages):
+            raise JobFailure(ErrorCode.WAIT_TIMEOUT, f"there is no tab {act.index} (open: {len(pages)})")
+        self.page = pages[act.index]
+        await self.page.bring_to_front()
+
+    async def _close_tab(self, act: a.CloseTab) -> None:
+        context = self.page.context
+        await self.page.close()
+        if context.pages:
+            self.page = context.pages[-1]
+
+
+def describe(action: a.Action) -> str:
+    """A short human phrase for error messages, e.g. ``wait_for_selector '#late'``."""
+    names = ("selector", "text", "url")
+    target = next((v for v in (getattr(action, n, None) for n in names) if v), None)
+    return f"{action.action} {target!r}" if target else action.action
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")

@@ -1,0 +1,156 @@
+"""A node: ``slots`` loops that each claim one job at a time and run it with its executor.
+
+Per job: claim a ticket → ``assigned`` + ``running`` → executor → blobs stored → ``completed``
+or ``failed`` (charged in the same transaction when billable) → event published. A crashed
+browser requeues the job (up to ``max_attempts``); the overall timeout fails it with
+``RENDER_TIMEOUT``; anything unexpected fails it with ``INTERNAL_ERROR`` — never left running.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable
+
+import structlog
+
+from browserfleet.core.errors import BrowserCrashed, ErrorCode, IllegalTransition, JobFailure
+from browserfleet.core.jobs import JobKind, JobState, NodeLabels, utcnow
+from browserfleet.dispatch.base import Dispatcher, JobEvent, NodeInfo, Ticket
+from browserfleet.node.executor import Execution, Executor
+from browserfleet.store.blobs import BlobStore
+from browserfleet.store.records import JobOutcome, JobRecord
+from browserfleet.store.repo import Store
+
+log = structlog.get_logger(__name__)
+HEARTBEAT_S = 5.0
+
+JobObserver = Callable[[JobRecord, float], None]
+
+
+class Node:
+    def __init__(
+        self,
+        labels: NodeLabels,
+        slots: int,
+        *,
+        store: Store,
+        blobs: BlobStore,
+        dispatcher: Dispatcher,
+        executors: dict[JobKind, Executor],
+        max_attempts: int = 2,
+        version: str = "",
+        on_finished: JobObserver | None = None,
+    ) -> None:
+        self.labels = labels
+        self.slots = slots
+        self.store = store
+        self.blobs = blobs
+        self.dispatcher = dispatcher
+        self.executors = executors
+        self.max_attempts = max_attempts
+        self.version = version
+        self.on_finished = on_finished
+        self.in_use = 0
+        self._tasks: list[asyncio.Task[None]] = []
+
+    @property
+    def info(self) -> NodeInfo:
+        return NodeInfo(labels=self.labels, slots=self.slots, in_use=self.in_use, version=self.version)
+
+    async def start(self) -> None:
+        await self.dispatcher.registry.heartbeat(self.info)
+        self._tasks = [asyncio.create_task(self._slot(i), name=f"slot-{i}") for i in range(self.slots)]
+        self._tasks.append(asyncio.create_task(self._heartbeat(), name="heartbeat"))
+
+    async def stop(self) -> None:
+        """Stop at once; jobs still running stay ``running`` in the store and are requeued at the
+        next start (core/recovery.py)."""
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
+        await self.dispatcher.registry.remove(self.labels.node_id)
+
+    async def _heartbeat(self) -> None:
+        while True:
+            await asyncio.sleep(HEARTBEAT_S)
+            await self.dispatcher.registry.heartbeat(self.info)
+
+    async def _slot(self, index: int) -> None:
+        while True:
+            ticket = await self.dispatcher.claim(self.labels)
+            self.in_use += 1
+            try:
+                await self.process(ticket)
+            except Exception:
+                log.exception("node.job_crashed", job_id=ticket.job_id, slot=index)
+            finally:
+                self.in_use -= 1
+
+    async def process(self, ticket: Ticket) -> None:
+        job = await self._start(ticket)
+        if job is None:
+            return
+        started = time.perf_counter()
+        outcome = await self._execute(job)
+        if outcome is None:  # requeued after a browser crash
+            return
+        finished = await self.store.finish_job(job.id, outcome)
+        await self.dispatcher.publish(JobEvent(job.id, job.project_id, finished.state))
+        if self.on_finished:
+            self.on_finished(finished, time.perf_counter() - started)
+
+    async def _start(self, ticket: Ticket) -> JobRecord | None:
+        job = await self.store.get_job(ticket.job_id)
+        if job is None or job.state is not JobState.QUEUED:
+            return None  # cancelled or finished meanwhile (or a duplicate ticket)
+        try:
+            await self.store.move_job(
+                job.id, JobState.ASSIGNED, node_id=self.labels.node_id, attempts=job.attempts + 1
+            )
+            job = await self.store.move_job(job.id, JobState.RUNNING, started_at=utcnow())
+        except IllegalTransition:
+            return None
+        await self.dispatcher.publish(JobEvent(job.id, job.project_id, JobState.RUNNING))
+        return job
+
+    async def _execute(self, job: JobRecord) -> JobOutcome | None:
+        timeout_s = float(job.spec.get("timeout_s", 120))
+        try:
+            async with asyncio.timeout(timeout_s):
+                execution = await self.executors[job.kind].run(job)
+        except JobFailure as failure:
+            return _failed(failure.code, failure.message)
+        except BrowserCrashed as exc:
+            return await self._after_crash(job, exc)
+        except TimeoutError:
+            return _failed(ErrorCode.RENDER_TIMEOUT, f"Overall render exceeded {timeout_s:g} second timeout")
+        except Exception as exc:
+            log.exception("node.executor_error", job_id=job.id)
+            return _failed(ErrorCode.INTERNAL_ERROR, f"Internal error: {type(exc).__name__}")
+        return await self._completed(job, execution)
+
+    async def _after_crash(self, job: JobRecord, exc: BrowserCrashed) -> JobOutcome | None:
+        log.warning("node.browser_crashed", job_id=job.id, attempt=job.attempts, error=str(exc)[:200])
+        if job.attempts >= self.max_attempts:
+            return _failed(ErrorCode.BROWSER_CRASHED, f"The browser crashed {job.attempts} times")
+        await self.store.move_job(job.id, JobState.QUEUED, node_id=None)
+        await self.dispatcher.submit(Ticket(job.id, job.project_id, job.kind, job.route))
+        return None
+
+    async def _completed(self, job: JobRecord, execution: Execution) -> JobOutcome:
+        for name, data in execution.blobs.items():
+            await self.blobs.put(job.id, name, data)
+        result = dict(execution.result)
+        result["blobs"] = sorted(execution.blobs)
+        return JobOutcome(state=JobState.COMPLETED, result=result, billable=execution.billable)
+
+
+def _failed(code: ErrorCode, message: str) -> JobOutcome:
+    return JobOutcome(
+        state=JobState.FAILED, error_code=code.value, error_message=message, billable=code.billable
+    )
