@@ -325,15 +325,20 @@ def _valid_port(port: int | None) -> bool:
 def _parse_absolute_target(target: bytes) -> tuple[str, int, bytes, bytes] | None:
     """``http://host:port/p?q`` -> (host, port, authority for Host:, origin-form target)."""
     try:
-        parts = urlsplit(target.decode("ascii"))
+        text = target.decode("ascii")
+        parts = urlsplit(text)
         port = 80 if parts.port is None else parts.port
     except (UnicodeDecodeError, ValueError):
         return None
     if parts.scheme.lower() not in ("http", "ws") or not parts.hostname or not _valid_port(port):
         return None
-    path = parts.path or "/"
-    if parts.query:
-        path = f"{path}?{parts.query}"
+    prefix = f"{parts.scheme}://{parts.netloc}"
+    if text[: len(prefix)].lower() != prefix.lower():
+        return None
+    # the path and query exactly as sent (h11 already refused whitespace and control characters)
+    path = text[len(prefix) :].partition("#")[0]
+    if not path.startswith("/"):
+        path = f"/{path}"
     authority = parts.netloc.rpartition("@")[2]
     return parts.hostname, port, authority.encode("ascii"), path.encode("ascii")
 

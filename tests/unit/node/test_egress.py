@@ -45,6 +45,13 @@ ASSETS: dict[str, tuple[bytes, bytes]] = {
     ),
 }
 
+RAW_RESPONSES: dict[str, bytes] = {
+    # close-delimited body: no Content-Length, no chunking
+    "/close": b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n"
+    + b"closing-body " * 1000,
+    # announces 100 bytes, sends 10, closes
+    "/truncated": b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n0123456789",
+}
 
 # --------------------------------------------------------------------------------------------
 # Local servers
@@ -140,9 +147,8 @@ class Origin(_TcpServer):
         self, conn: h11.Connection, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, seen: Seen
     ) -> bool:
         path = seen.target
-        if path == "/close":  # close-delimited body, no Content-Length, no chunking
-            writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n")
-            writer.write(b"closing-body " * 1000)
+        if path in RAW_RESPONSES:  # written verbatim, then the connection is closed
+            writer.write(RAW_RESPONSES[path])
             await writer.drain()
             return False
         if path == "/ws":
@@ -295,10 +301,13 @@ def free_port() -> int:
         return port
 
 
-async def _eventually(predicate: Callable[[], bool], timeout: float = 2.0) -> None:
-    async with asyncio.timeout(timeout):
-        while not predicate():
-            await asyncio.sleep(0.01)
+async def _eventually(predicate: Callable[[], bool]) -> None:
+    """Poll ``predicate`` for up to two seconds."""
+    for _ in range(200):
+        if predicate():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("condition not reached within 2 s")
 
 
 # --------------------------------------------------------------------------------------------
@@ -453,6 +462,17 @@ async def test_plain_get_and_post(loopback_channel: EgressChannel, origin: Origi
     assert stats.blocked == [] and stats.upstream_errors == 0
 
 
+async def test_request_target_is_forwarded_verbatim(loopback_channel: EgressChannel, origin: Origin) -> None:
+    client = await ProxyClient.open(loopback_channel)
+    try:
+        for target in ("/q?a=%20b&c=%2F#frag", "/empty?", "?only-query"):
+            response, _ = await client.request("GET", f"HTTP://127.0.0.1:{origin.port}{target}")
+            assert response.status_code == 200
+    finally:
+        await client.close()
+    assert [seen.target for seen in origin.requests] == ["/q?a=%20b&c=%2F", "/empty?", "/?only-query"]
+
+
 async def test_keep_alive_across_requests_and_hosts(make_proxy: ProxyFactory, origin: Origin) -> None:
     other = Origin()
     await other.start()
@@ -563,6 +583,55 @@ async def test_stale_upstream_connection_is_replaced(loopback_channel: EgressCha
     assert origin.connections == 2
 
 
+async def test_expect_100_continue(loopback_channel: EgressChannel, origin: Origin) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", loopback_channel.port)
+    try:
+        writer.write(
+            f"POST {origin.url}/echo HTTP/1.1\r\nHost: 127.0.0.1:{origin.port}\r\n"
+            "Content-Length: 5\r\nExpect: 100-continue\r\n\r\n".encode()
+        )
+        interim = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+        assert interim.startswith(b"HTTP/1.1 100 ")
+        writer.write(b"hello")
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+        assert head.startswith(b"HTTP/1.1 200 ")
+        assert await asyncio.wait_for(reader.readexactly(5), 5) == b"hello"
+    finally:
+        writer.close()
+        await writer.wait_closed()
+    (seen,) = origin.requests
+    assert "expect" not in seen.headers and seen.body == b"hello"
+
+
+async def test_truncated_upstream_response_drops_browser_connection(
+    loopback_channel: EgressChannel, origin: Origin
+) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", loopback_channel.port)
+    try:
+        writer.write(f"GET {origin.url}/truncated HTTP/1.1\r\nHost: 127.0.0.1:{origin.port}\r\n\r\n".encode())
+        data = await asyncio.wait_for(reader.read(), 5)  # the proxy cannot finish the response: EOF
+    finally:
+        writer.close()
+        await writer.wait_closed()
+    head, _, body = data.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200 ") and b"content-length: 100" in head.lower()
+    assert body == b"0123456789"
+
+
+async def test_blocked_attempts_are_capped(make_proxy: ProxyFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("browserfleet.node.egress.MAX_BLOCKED_RECORDED", 2)
+    channel = await (await make_proxy()).open_channel("job")
+    client = await ProxyClient.open(channel)
+    try:
+        for last_octet in range(1, 5):
+            response, _ = await client.request("GET", f"http://10.0.0.{last_octet}/")
+            assert response.status_code == 403
+    finally:
+        await client.close()
+    assert [attempt.host for attempt in channel.stats.blocked] == ["10.0.0.1", "10.0.0.2"]
+    assert channel.stats.blocked_dropped == 2
+
+
 async def test_websocket_upgrade_is_tunnelled(loopback_channel: EgressChannel, origin: Origin) -> None:
     reader, writer = await asyncio.open_connection("127.0.0.1", loopback_channel.port)
     try:
@@ -590,7 +659,7 @@ async def test_websocket_upgrade_is_tunnelled(loopback_channel: EgressChannel, o
 async def test_non_proxy_and_malformed_requests_get_400(loopback_channel: EgressChannel) -> None:
     client = await ProxyClient.open(loopback_channel)
     try:
-        response, body = await client.request("GET", "/not-absolute")
+        response, _ = await client.request("GET", "/not-absolute")
         assert response.status_code == 400
         assert header(response, EGRESS_HEADER) == "bad-request"
         response, _ = await client.request("GET", "https://127.0.0.1/")  # https must use CONNECT
@@ -738,13 +807,13 @@ async def test_allow_private_networks_and_allow_list(
     # the allow-list opens exactly what it names
     upstream = RecordingUpstream()
     narrow = await (await make_proxy("127.0.0.1/32")).open_channel("job-c", upstream=upstream)
-    client = await ProxyClient.open(narrow)
+    raw = await ProxyClient.open(narrow)
     try:
         for literal in ("10.0.0.1", "127.0.0.2", "[::1]"):
-            response, _ = await client.request("GET", f"http://{literal}:{origin.port}/")
-            assert response.status_code == 403
+            refused, _ = await raw.request("GET", f"http://{literal}:{origin.port}/")
+            assert refused.status_code == 403
     finally:
-        await client.close()
+        await raw.close()
     assert upstream.calls == []
     assert [attempt.host for attempt in narrow.stats.blocked] == ["10.0.0.1", "127.0.0.2", "::1"]
 
