@@ -61,8 +61,9 @@ def validation_details(exc: RequestValidationError) -> list[dict[str, Any]]:
 def _validation_error(exc: RequestValidationError) -> InvalidRequest:
     details = validation_details(exc)
     first = details[0] if details else {"field": "body", "message": "invalid request"}
-    if any(e.get("type") == "json_invalid" for e in exc.errors()):
-        return InvalidRequest("Invalid JSON body", details=details)
+    if any(e.get("type") == "json_invalid" for e in exc.errors()):  # loc is a character offset
+        body_error = {"field": "body", "message": "JSON decode error"}
+        return InvalidRequest("Invalid JSON body", details=[body_error])
     message = first["message"] if first["field"] == "url" else f"{first['field']}: {first['message']}"
     return InvalidRequest(message, details=details)
 
@@ -80,7 +81,9 @@ def install(app: FastAPI) -> None:
         assert isinstance(exc, StarletteHTTPException)
         error = BrowserfleetError(str(exc.detail))
         error.status, error.kind = exc.status_code, _reason(exc.status_code)
-        return envelope_for(request.url.path)(error)
+        response = envelope_for(request.url.path)(error)
+        response.headers.update(exc.headers or {})  # e.g. Allow on a 405
+        return response
 
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("api.unhandled", path=request.url.path)

@@ -15,6 +15,8 @@ nothing else writes a job's ``state``.
 
 ``assigned``/``running`` → ``queued`` is the requeue edge: the browser crashed and the job gets
 one more attempt, or the node (or the whole server) stopped before the job finished.
+``assigned`` → ``failed`` (not drawn) ends a job whose node was lost before it ran and that has
+used its attempts (``NODE_LOST``, core/recovery.py).
 """
 
 from __future__ import annotations

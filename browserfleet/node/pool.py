@@ -155,15 +155,16 @@ class BrowserPool:
 
 def find_pid_with_arg(arg: str) -> int | None:
     """The first process whose command line contains ``arg`` and is not a Chromium child."""
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry.name}/cmdline", "rb") as fh:
-                argv = fh.read().split(b"\0")
-        except OSError:
-            continue
-        words = [a.decode(errors="replace") for a in argv]
-        if arg in words and not any(w.startswith("--type=") for w in words):
-            return int(entry.name)
+    with os.scandir("/proc") as entries:
+        for entry in entries:
+            if not entry.name.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry.name}/cmdline", "rb") as fh:
+                    argv = fh.read().split(b"\0")
+            except OSError:
+                continue
+            words = [a.decode(errors="replace") for a in argv]
+            if arg in words and not any(w.startswith("--type=") for w in words):
+                return int(entry.name)
     return None

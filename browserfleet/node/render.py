@@ -13,7 +13,7 @@ import contextlib
 import gzip
 import json
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 from urllib.parse import urlsplit
@@ -120,8 +120,9 @@ class RenderExecutor(Executor):
             context = await context_cm.__aenter__()
         try:
             with timings.phase("browserInit"):
-                if spec.block_images:
-                    await context.route("**/*", _block_images)
+                if spec.block_images or city:
+                    accept_language = city.accept_language if city else None
+                    await context.route("**/*", _router(spec.block_images, accept_language))
                 page = await context.new_page()
             yield page
         except PlaywrightError as exc:
@@ -149,11 +150,20 @@ def context_options(city: City | None, channel: EgressChannel) -> dict[str, Any]
     return options
 
 
-async def _block_images(route: Route) -> None:
-    if route.request.resource_type in BLOCKED_RESOURCES:
-        await route.abort("blockedbyclient")
-    else:
-        await route.fallback()
+def _router(block_images: bool, accept_language: str | None) -> Callable[[Route], Awaitable[None]]:
+    """Blocks images; sets the city's Accept-Language on navigations (``locale`` would override
+    the context's extra header there with the bare locale)."""
+
+    async def route_request(route: Route) -> None:
+        request = route.request
+        if block_images and request.resource_type in BLOCKED_RESOURCES:
+            await route.abort("blockedbyclient")
+        elif accept_language and request.is_navigation_request():
+            await route.fallback(headers={**request.headers, "accept-language": accept_language})
+        else:
+            await route.fallback()
+
+    return route_request
 
 
 def _unexpected(exc: PlaywrightError) -> Exception:
@@ -210,8 +220,12 @@ class _RenderRun:
                     raise
                 reason = str(exc).split("net::", 1)[1].split()[0]
                 raise JobFailure(ErrorCode.NAVIGATION_FAILED, f"{reason} loading {self.spec.url}") from exc
-        if response is not None and response.headers.get("x-browserfleet-egress") == "blocked":
+        egress = response.headers.get("x-browserfleet-egress") if response is not None else None
+        if egress == "blocked":
             self._raise_if_blocked(host, force=True)
+        if egress == "upstream-error":  # the proxy could not reach the site: no page to render
+            message = f"Could not connect to {host} loading {self.spec.url}"
+            raise JobFailure(ErrorCode.NAVIGATION_FAILED, message)
 
     def _raise_if_blocked(self, host: str, force: bool = False) -> None:
         attempt = self.channel.blocked_host(host)
