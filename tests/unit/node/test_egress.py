@@ -619,7 +619,7 @@ async def test_truncated_upstream_response_drops_browser_connection(
 
 
 async def test_blocked_attempts_are_capped(make_proxy: ProxyFactory, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("browserfleet.node.egress.MAX_BLOCKED_RECORDED", 2)
+    monkeypatch.setattr("browserfleet.node.egress.dial.MAX_BLOCKED_RECORDED", 2)
     channel = await (await make_proxy()).open_channel("job")
     client = await ProxyClient.open(channel)
     try:

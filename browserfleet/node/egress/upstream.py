@@ -1,0 +1,44 @@
+"""The :class:`Upstream` seam: how a channel reaches a destination that passed the egress policy."""
+
+from __future__ import annotations
+
+import abc
+import asyncio
+from typing import TypeAlias
+
+from browserfleet.node.egress.policy import IPAddress
+from browserfleet.node.egress.streams import CHUNK_SIZE, set_nodelay
+
+__all__ = ["DirectUpstream", "Upstream", "UpstreamStreams"]
+
+UpstreamStreams: TypeAlias = tuple[asyncio.StreamReader, asyncio.StreamWriter]
+
+
+class Upstream(abc.ABC):
+    """SEAM - how a channel reaches a destination that already passed the egress policy.
+
+    :meth:`connect` is called with the requested ``host`` (as the browser named it), the resolved
+    and policy-checked ``ip`` and the ``port``. It returns a byte stream that behaves like a raw
+    TCP connection to that destination; the proxy then speaks HTTP or pipes the CONNECT tunnel over
+    it. It raises :class:`OSError` when the destination cannot be reached. The caller bounds the
+    call with the proxy's connect timeout (cancelling it) and owns and closes the returned writer.
+
+    :class:`DirectUpstream` connects straight to ``ip``. Geo-targeting will add implementations
+    that chain through an upstream HTTP (``CONNECT``) or SOCKS5 proxy, passed per channel to
+    :meth:`EgressProxy.open_channel`; such an implementation decides whether to hand the proxy
+    ``host`` or ``ip``. The policy check always runs before this hook.
+    """
+
+    @abc.abstractmethod
+    async def connect(self, host: str, ip: IPAddress, port: int) -> UpstreamStreams:
+        """Open a byte stream to ``ip``:``port`` (``host`` is informational); OSError on failure."""
+
+
+class DirectUpstream(Upstream):
+    """Connect from this node straight to the checked IP address, with TCP_NODELAY."""
+
+    async def connect(self, host: str, ip: IPAddress, port: int) -> UpstreamStreams:
+        """Open a TCP connection to ``ip``:``port`` (never re-resolves ``host``)."""
+        reader, writer = await asyncio.open_connection(str(ip), port, limit=CHUNK_SIZE)
+        set_nodelay(writer)
+        return reader, writer
