@@ -78,10 +78,19 @@ class BenchError(Exception):
 
 class Child:
     """A subprocess in its own session: stdout lines are queued by a reader thread, stderr goes
-    to a log file; ``stop`` sends SIGTERM, then SIGKILLs whatever is left of its process group."""
+    to a log file; ``stop`` sends SIGTERM (or ``stop_signal``), waits, then SIGKILLs whatever is
+    left of its process group."""
 
-    def __init__(self, name: str, argv: list[str], env: dict[str, str], log_dir: Path) -> None:
+    def __init__(
+        self,
+        name: str,
+        argv: list[str],
+        env: dict[str, str],
+        log_dir: Path,
+        stop_signal: signal.Signals = signal.SIGTERM,
+    ) -> None:
         self.name = name
+        self.stop_signal = stop_signal
         self.log_path = log_dir / f"{name}.stderr.log"
         self._log: IO[bytes] = self.log_path.open("wb")
         self.proc = subprocess.Popen(
@@ -126,7 +135,7 @@ class Child:
     def stop(self) -> None:
         if self.proc.poll() is None:
             with contextlib.suppress(ProcessLookupError):
-                self.proc.send_signal(signal.SIGTERM)
+                self.proc.send_signal(self.stop_signal)
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self.proc.wait(STOP_TIMEOUT_S)
         with contextlib.suppress(ProcessLookupError, PermissionError):
@@ -195,9 +204,13 @@ def start_server(
         key = cli(["keys", "create", "--project", "bench", *data], env).strip().splitlines()[-1]
     port = free_port()
     argv = [venv_tool("browserfleet"), "serve", "--port", str(port), *data]
-    if args.server_profile:  # cProfile writes the file when the server exits (SIGTERM at the end)
+    stop_signal = signal.SIGTERM
+    if args.server_profile:
         argv = [venv_tool("python"), "-m", "cProfile", "-o", str(args.server_profile.resolve()), *argv]
-    server = Child("server", argv, env, log_dir)
+        # uvicorn re-raises the stop signal after its shutdown: SIGTERM would kill the process
+        # before cProfile writes its file, SIGINT ends it with a KeyboardInterrupt instead
+        stop_signal = signal.SIGINT
+    server = Child("server", argv, env, log_dir, stop_signal)
     stack.callback(server.stop)
     if key is None:  # first start: the key is printed alone on one line of stdout
         key = server.next_line(STARTUP_TIMEOUT_S).strip()

@@ -242,7 +242,10 @@ async def _balance(session: AsyncSession, project_id: str) -> dict[str, int]:
 
 
 async def _charge(session: AsyncSession, project_id: str, job_id: str, now: datetime) -> int:
-    """Take one cent from the first kind with money left (free, then bonus, then paid)."""
+    """Take one cent from the first kind with money left (free, then bonus, then paid).
+
+    The project row is locked first so concurrent charges of one project pick kinds in turn."""
+    await session.execute(select(ProjectRow.id).where(ProjectRow.id == project_id).with_for_update())
     balance = await _balance(session, project_id)
     kind = next((k for k in LEDGER_KINDS if balance[k] > 0), None)
     if kind is None:

@@ -14,8 +14,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.e2e import TEST_SITE_EGRESS, CliServer, RenderApi, browser_pids, cli_env, decode_html
-from tests.support.e2e import wait_until
+from tests.support.e2e import (
+    TEST_SITE_EGRESS,
+    CliServer,
+    RenderApi,
+    browser_pids,
+    cli_env,
+    decode_html,
+    wait_until,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("restart")]
 
@@ -65,9 +72,11 @@ def _assert_completed(api: RenderApi, render_id: str, ms: int) -> None:
     assert body["chargedAmountCents"] == 1
 
 
-def test_sigkill_mid_render_then_restart_finishes_all(tmp_path: Path, site_url: str) -> None:
+def test_renders_survive_sigkill_and_sigterm_restarts(tmp_path: Path, site_url: str) -> None:
     data_dir = tmp_path / "data"
     delays = [101, 102, 103]
+
+    # 1. first start prints the key; 3 renders queue on 1 slot; SIGKILL while the first runs
     first = CliServer(data_dir, tmp_path, _env(), name="first")
     try:
         first.wait_ready()
@@ -85,6 +94,7 @@ def test_sigkill_mid_render_then_restart_finishes_all(tmp_path: Path, site_url: 
         first.close()
     assert _attempts(data_dir) == {ids[0]: 1, ids[1]: 0, ids[2]: 0}
 
+    # 2. second start: no key printed; every accepted render completes, each charged once
     second = CliServer(data_dir, tmp_path, _env(), name="second")
     try:
         second.wait_ready()
@@ -92,41 +102,30 @@ def test_sigkill_mid_render_then_restart_finishes_all(tmp_path: Path, site_url: 
             for render_id, ms in zip(ids, delays, strict=True):
                 _assert_completed(api, render_id, ms)
             assert api.balance_cents() == balance_before - 3
+            # 3. graceful stop (SIGTERM) in the middle of another render
+            late_id = api.create(_render_body(site_url, 111))
+            _wait_running(second)
         assert second.stdout() == "", "a second start must not print a key"
         assert "First start" not in second.stderr()
-    finally:
-        second.close()
-    # the interrupted render ran again; the queued ones ran once
-    assert _attempts(data_dir) == {ids[0]: 2, ids[1]: 1, ids[2]: 1}
-
-
-def test_sigterm_mid_render_then_restart_finishes_it(tmp_path: Path, site_url: str) -> None:
-    data_dir = tmp_path / "data"
-    first = CliServer(data_dir, tmp_path, _env(), name="first")
-    try:
-        first.wait_ready()
-        key = _first_start_key(first)
-        with RenderApi(first.url, key) as api:
-            balance_before = api.balance_cents()
-            render_id = api.create(_render_body(site_url, 111))
-            _wait_running(first)
         stopped_at = time.monotonic()
-        code = first.terminate(timeout=30)
+        code = second.terminate(timeout=30)
         assert code in (0, -signal.SIGTERM)
-        assert time.monotonic() - stopped_at < 15, "a graceful stop must not wait for the render"
-        assert "Traceback" not in first.stderr()
-        assert browser_pids(first.pid) == [], "a graceful stop closes its browsers"
-    finally:
-        first.close()
-    assert _attempts(data_dir) == {render_id: 1}
-
-    second = CliServer(data_dir, tmp_path, _env(), name="second")
-    try:
-        second.wait_ready()
-        with RenderApi(second.url, key) as api:
-            _assert_completed(api, render_id, 111)
-            assert api.balance_cents() == balance_before - 1
-        assert second.stdout() == ""
+        assert time.monotonic() - stopped_at < 15, "a graceful stop must not hang on a running render"
+        assert "Traceback" not in second.stderr()
+        assert browser_pids(second.pid) == [], "a graceful stop closes its browsers"
     finally:
         second.close()
-    assert _attempts(data_dir) == {render_id: 2}
+    # the SIGKILLed render ran again; the queued ones ran once; the SIGTERMed one is pending
+    assert _attempts(data_dir) == {ids[0]: 2, ids[1]: 1, ids[2]: 1, late_id: 1}
+
+    # 4. third start finishes the render interrupted by SIGTERM
+    third = CliServer(data_dir, tmp_path, _env(), name="third")
+    try:
+        third.wait_ready()
+        with RenderApi(third.url, key) as api:
+            _assert_completed(api, late_id, 111)
+            assert api.balance_cents() == balance_before - 4
+        assert third.stdout() == ""
+    finally:
+        third.close()
+    assert _attempts(data_dir)[late_id] == 2

@@ -54,7 +54,7 @@ def failed_render(response: httpx.Response, error_code: str) -> dict[str, Any]:
     """``response`` is the 422 of a render that failed with ``error_code``; the body."""
     assert response.status_code == 422, f"{response.status_code} {response.text}"
     body: dict[str, Any] = response.json()
-    assert FAILED_RENDER_KEYS <= set(body), body
+    assert set(body) >= FAILED_RENDER_KEYS, body
     assert body["status"] == "failed", body
     assert body["errorCode"] == error_code, body
     assert isinstance(body["errorMessage"], str) and body["errorMessage"], body

@@ -412,7 +412,9 @@ def test_selector_that_never_appears_is_wait_timeout(
     with RenderApi(server.url, api_key) as api, sdk(server, api_key) as client:
         before = api.balance_cents()
         with pytest.raises(RenderError) as caught:  # the SDK's own render() + polling path
-            client.render(f"{site_url}/structured", wait_for=[wait_for_selector("#never-there", timeout=1000)])
+            client.render(
+                f"{site_url}/structured", wait_for=[wait_for_selector("#never-there", timeout=1000)]
+            )
         assert caught.value.status_code == 422
         assert caught.value.error_code == "WAIT_TIMEOUT"
         assert caught.value.billable is True

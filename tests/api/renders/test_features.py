@@ -117,7 +117,8 @@ def test_js_built_content_via_sdk_render_and_default_strategy(client: Browser7, 
         assert re.findall(r'data-sku="(SKU-\d{3})"', html) == SKUS
         assert "Product 20 — $200.00" in html
         api_box = element(html, "from-api")
-        assert api_box is not None and api_box.text == "Alpha, Beta, Gamma"
+        assert api_box is not None, (strategy, result.timing_breakdown)
+        assert api_box.text == "Alpha, Beta, Gamma"
         assert result.screenshot is None  # not asked for
         assert result.fetch_responses is None
     assert before - after == 2

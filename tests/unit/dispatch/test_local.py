@@ -21,8 +21,8 @@ def _ticket(job_id: str, route: Route | None = None, kind: JobKind = JobKind.REN
     return Ticket(job_id=job_id, project_id="prj_1", kind=kind, route=route or Route())
 
 
-async def _claim(dispatcher: LocalDispatcher, labels: NodeLabels, timeout: float = 2.0) -> Ticket:
-    return await asyncio.wait_for(dispatcher.claim(labels), timeout)
+async def _claim(dispatcher: LocalDispatcher, labels: NodeLabels) -> Ticket:
+    return await asyncio.wait_for(dispatcher.claim(labels), 2.0)
 
 
 async def _assert_blocks(dispatcher: LocalDispatcher, labels: NodeLabels) -> None:
@@ -125,8 +125,8 @@ async def test_duplicate_submit_is_ignored_until_claimed() -> None:
     assert await _claim(dispatcher, ANYWHERE) == ticket
 
 
-async def _next(events: AsyncIterator[JobEvent], timeout: float = 2.0) -> JobEvent:
-    return await asyncio.wait_for(anext(events), timeout)
+async def _next(events: AsyncIterator[JobEvent], within: float = 2.0) -> JobEvent:
+    return await asyncio.wait_for(anext(events), within)
 
 
 async def test_publish_reaches_every_subscriber_until_it_closes() -> None:

@@ -1,0 +1,132 @@
+"""The ``browserfleet`` command line, run as real subprocesses.
+
+Accounts commands (projects, keys, balance) write to a data dir that a real server then
+serves; ``render`` works embedded (own browsers) and against a server.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support.e2e import TEST_SITE_EGRESS, RenderApi, cli_env, run_cli
+from tests.support.fleet import FleetHarness, RunningServer
+
+pytestmark = pytest.mark.xdist_group("cli")
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def _flat(text: str) -> str:
+    """Rich wraps long lines on stderr: compare with whitespace collapsed."""
+    return " ".join(text.split())
+
+
+def _key_from(stdout: str) -> str:
+    lines = stdout.splitlines()
+    assert lines, "keys create printed nothing on stdout"
+    key = lines[-1]
+    assert re.fullmatch(r"bf_[A-Za-z0-9_-]{30,}", key), f"last stdout line is not just a key: {key!r}"
+    return key
+
+
+def test_accounts_commands_feed_a_server(harness: FleetHarness, tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    by_flag = ["--data-dir", str(data_dir)]
+    by_env = cli_env(BROWSERFLEET_DATA_DIR=str(data_dir))
+
+    created = run_cli("projects", "create", "acme", "--concurrency", "3", *by_flag)
+    assert created.returncode == 0, created.stderr
+    assert re.fullmatch(r"prj_\w+ acme concurrency=3 timeout=\d+s\n", created.stdout), created.stdout
+
+    added = run_cli("balance", "add", "--project", "acme", "--cents", "500", "--kind", "bonus", env=by_env)
+    assert added.returncode == 0, added.stderr
+    assert "bonus=500" in added.stdout.split()
+
+    made = run_cli("keys", "create", "--project", "acme", *by_flag)
+    assert made.returncode == 0, made.stderr
+    key = _key_from(made.stdout)
+    assert "acme" in made.stderr  # the explanation goes to stderr, stdout ends with the key
+
+    unknown = run_cli("keys", "create", "--project", "nope", env=by_env)
+    assert unknown.returncode != 0
+    assert "No project named 'nope'" in _flat(unknown.stderr)
+    assert unknown.stdout.strip() == ""
+
+    # a server on the same data dir accepts the keys the CLI made, with the balances it set
+    served = harness.server(data_dir=data_dir)
+    bad = httpx.get(f"{served.api}/account/balance", headers={"Authorization": "Bearer bf_nope"})
+    assert bad.status_code == 401
+    with RenderApi(served.url, key) as api:
+        balance = api.balance()
+    assert balance["breakdown"]["bonus"]["cents"] == 500
+    assert balance["breakdown"]["paid"]["cents"] == 0
+    assert balance["totalBalanceCents"] == balance["breakdown"]["free"]["cents"] + 500
+    project = harness.run(served.fleet.store.project_by_name("acme"))
+    assert project is not None
+    assert project.concurrency_limit == 3
+
+
+@pytest.mark.browser
+def test_render_embedded_writes_html_and_screenshot(tmp_path: Path, site_url: str) -> None:
+    page, shot = tmp_path / "page.html", tmp_path / "shot.png"
+    env = cli_env(BROWSERFLEET_EGRESS_ALLOW=TEST_SITE_EGRESS)
+    done = run_cli(
+        "render",
+        f"{site_url}/delayed?ms=400",
+        "-o",
+        str(page),
+        "--screenshot",
+        str(shot),
+        "--wait-for",
+        "selector:#late",
+        "--data-dir",
+        str(tmp_path / "data"),
+        env=env,
+        timeout=90,
+    )
+    assert done.returncode == 0, done.stderr
+    html = page.read_text(encoding="utf-8")
+    assert 'id="late"' in html
+    assert "Ready after delay" in html  # inserted by the page's script after 400 ms
+    image = shot.read_bytes()
+    assert image.startswith(PNG_MAGIC)
+    assert len(image) > 1000
+    assert done.stdout == ""  # the HTML went to the file
+
+
+@pytest.mark.browser
+def test_render_through_a_server(
+    harness: FleetHarness, server: RunningServer, api_key: str, site_url: str
+) -> None:
+    with RenderApi(server.url, api_key) as api:
+        before = api.balance_cents()
+        done = run_cli(
+            "render",
+            f"{site_url}/js-content",
+            "--wait-for",
+            "selector:#from-api .api-item",
+            "--server",
+            server.url,
+            "--key",
+            api_key,
+        )
+        assert done.returncode == 0, done.stderr
+        assert "Product 20 — $200.00" in done.stdout  # the HTML goes to stdout without -o
+        assert "Gamma" in done.stdout
+        assert api.balance_cents() == before - 1
+
+
+def test_render_rejects_a_bad_wait_for(tmp_path: Path) -> None:
+    failed = run_cli(
+        "render", "http://127.0.0.1:9/", "--wait-for", "foo", "--data-dir", str(tmp_path / "data")
+    )
+    assert failed.returncode != 0
+    message = _flat(failed.stderr)
+    assert "--wait-for 'foo'" in message
+    assert "selector:CSS" in message
+    assert failed.stdout == ""
+    assert not (tmp_path / "data" / "browserfleet.db").exists()  # refused before doing anything
