@@ -47,6 +47,8 @@ def _fail(message: str) -> typer.Exit:
 def _run(settings: Settings, work: Callable[[Fleet], Awaitable[T]], *, nodes: bool = False) -> T:
     """Run ``work`` against a started fleet (no browsers unless ``nodes``)."""
 
+    logs.configure(settings.log_level, settings.log_format)  # logs on stderr: stdout is the output
+
     async def main() -> T:
         fleet = Fleet(settings)
         await fleet.start(run_nodes=nodes)

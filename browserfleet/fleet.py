@@ -79,8 +79,10 @@ class Fleet:
         self.renders = Renders(self.store, self.blobs, self.dispatcher, Admission(self.store), policy)
         if run_nodes:
             await self._start_node()
-        await recover(self.store, self.dispatcher, s.max_attempts)
-        self._purger = asyncio.create_task(self._purge_loop(), name="purge")
+            # only the process that runs the nodes owns the jobs and their upkeep: an admin
+            # command next to a running server must not requeue its running jobs, nor purge
+            await recover(self.store, self.dispatcher, s.max_attempts)
+            self._purger = asyncio.create_task(self._purge_loop(), name="purge")
 
     async def _start_node(self) -> None:
         s = self.settings

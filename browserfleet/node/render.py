@@ -15,6 +15,7 @@ import json
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
+from importlib import resources
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -36,6 +37,9 @@ from browserfleet.store.records import JobRecord
 
 SETTLE_CAP_S = 5.0
 SETTLE_QUIET_S = 0.05
+SETTLE_POLL_S = 0.02
+_PENDING_SCRIPT = (resources.files("browserfleet.node") / "js" / "pending_requests.js").read_text()
+_PENDING = "window.__bfPending ? window.__bfPending() : 0"
 BLOCKED_RESOURCES = frozenset({"image"})
 VIEWPORT = {"width": 1366, "height": 768}
 
@@ -44,13 +48,16 @@ class Timings:
     def __init__(self) -> None:
         self.ms: dict[str, int] = {}
 
+    def add(self, name: str, started: float) -> None:
+        self.ms[name] = self.ms.get(name, 0) + round((time.perf_counter() - started) * 1000)
+
     @contextmanager
     def phase(self, name: str) -> Iterator[None]:
-        start = time.perf_counter()
+        started = time.perf_counter()
         try:
             yield
         finally:
-            self.ms[name] = self.ms.get(name, 0) + round((time.perf_counter() - start) * 1000)
+            self.add(name, started)
 
     def breakdown(self) -> dict[str, int]:
         names = ("browserInit", "navigation", "loadStrategy", "captcha", "waitActions", "screenshot")
@@ -79,15 +86,22 @@ class InFlight:
         if self.count == 0:
             self.idle.set()
 
-    async def settle(self) -> None:
-        """Wait until no request has been open for SETTLE_QUIET_S (at most SETTLE_CAP_S)."""
+    async def settle(self, page: Page) -> None:
+        """Return as soon as nothing is pending; else poll until the page's requests are done,
+        give their handlers SETTLE_QUIET_S to update the DOM, and check again (at most
+        SETTLE_CAP_S). The page-side counter (js/pending_requests.js) sees a fetch the moment it
+        starts, so there is no window in which a just-started request goes unnoticed."""
         deadline = time.monotonic() + SETTLE_CAP_S
-        while self.count and time.monotonic() < deadline:
-            try:
-                await asyncio.wait_for(self.idle.wait(), deadline - time.monotonic())
-            except TimeoutError:
-                return
-            await asyncio.sleep(SETTLE_QUIET_S)
+        busy = False
+        while time.monotonic() < deadline:
+            if self.count == 0 and await page.evaluate(_PENDING) == 0:
+                if not busy:
+                    return
+                busy = False
+                await asyncio.sleep(SETTLE_QUIET_S)
+                continue
+            busy = True
+            await asyncio.sleep(SETTLE_POLL_S)
 
 
 class RenderExecutor(Executor):
@@ -115,22 +129,21 @@ class RenderExecutor(Executor):
     async def _page(
         self, spec: RenderSpec, city: City | None, channel: EgressChannel, timings: Timings
     ) -> AsyncIterator[Page]:
-        with timings.phase("browserInit"):
-            context_cm = self.pool.context(**context_options(city, channel))
-            context = await context_cm.__aenter__()
-        try:
-            with timings.phase("browserInit"):
+        started = time.perf_counter()
+        async with self.pool.context(**context_options(city, channel)) as context:
+            try:
                 if spec.block_images or city:
                     accept_language = city.accept_language if city else None
                     await context.route("**/*", _router(spec.block_images, accept_language))
+                if spec.load_strategy == "default":
+                    await context.add_init_script(script=_PENDING_SCRIPT)
                 page = await context.new_page()
-            yield page
-        except PlaywrightError as exc:
-            if self.pool.crashed(context):
-                raise BrowserCrashed(str(exc)) from exc
-            raise
-        finally:
-            await context_cm.__aexit__(None, None, None)
+                timings.add("browserInit", started)
+                yield page
+            except PlaywrightError as exc:
+                if self.pool.crashed(context):
+                    raise BrowserCrashed(str(exc)) from exc
+                raise
 
 
 def context_options(city: City | None, channel: EgressChannel) -> dict[str, Any]:
@@ -239,7 +252,7 @@ class _RenderRun:
             with contextlib.suppress(PlaywrightTimeout):
                 await self.page.wait_for_load_state("load", timeout=self.navigation_timeout_ms)
             if self.spec.load_strategy == "default":
-                await in_flight.settle()
+                await in_flight.settle(self.page)
 
     async def _detect_captcha(self) -> captcha.Detection | None:
         if self.spec.captcha == "disabled":

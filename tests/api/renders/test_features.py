@@ -22,6 +22,7 @@ import httpx
 import pytest
 from browser7 import (
     Browser7,
+    ValidationError,
     wait_for_click,
     wait_for_delay,
     wait_for_selector,
@@ -319,6 +320,16 @@ def test_geo_catalogue_expectations_are_real_places() -> None:
     assert catalogue_city("london")["timezone"] == "Europe/London"
     assert catalogue_data()["countries"]["DE"]["default"] == "berlin"
     assert catalogue_city("berlin")["timezone"] == "Europe/Berlin"
+    assert not [c for c in catalogue_data()["cities"] if c["name"] == "tokyo"]
+
+
+def test_city_outside_the_catalogue_is_rejected_before_rendering(client: Browser7, site_url: str) -> None:
+    before = client.get_account_balance().total_balance_cents
+    with pytest.raises(ValidationError) as caught:
+        client.create_render(f"{site_url}/geo", city="tokyo")
+    assert caught.value.status_code == 400
+    assert "tokyo" in str(caught.value).lower()
+    assert client.get_account_balance().total_balance_cents == before
 
 
 # --------------------------------------------------------------------------- 6. blockImages
