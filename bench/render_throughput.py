@@ -67,6 +67,14 @@ TARGET_OVERHEAD_MS = 30.0
 STARTUP_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 15.0
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+# Runs argv[1:] as a child subreaper (prctl PR_SET_CHILD_SUBREAPER, kept across execve): when the
+# server recycles a browser, Chromium's orphaned helpers are re-parented to the server and stay
+# there as zombies, so their CPU time stays in the server's process tree instead of vanishing.
+SUBREAPER_EXEC = (
+    sys.executable,
+    "-c",
+    "import ctypes, os, sys; ctypes.CDLL(None).prctl(36, 1, 0, 0, 0); os.execv(sys.argv[1], sys.argv[1:])",
+)
 
 
 class BenchError(Exception):
@@ -210,7 +218,7 @@ def start_server(
         # uvicorn re-raises the stop signal after its shutdown: SIGTERM would kill the process
         # before cProfile writes its file, SIGINT ends it with a KeyboardInterrupt instead
         stop_signal = signal.SIGINT
-    server = Child("server", argv, env, log_dir, stop_signal)
+    server = Child("server", [*SUBREAPER_EXEC, *argv], env, log_dir, stop_signal)
     stack.callback(server.stop)
     if key is None:  # first start: the key is printed alone on one line of stdout
         key = server.next_line(STARTUP_TIMEOUT_S).strip()
@@ -248,9 +256,9 @@ def _program(comm: bytes) -> str:
     return "other"
 
 
-def _proc_table() -> dict[int, tuple[int, str, float]]:
-    """pid -> (ppid, program, CPU seconds of the process plus its reaped children)."""
-    table: dict[int, tuple[int, str, float]] = {}
+def _proc_table() -> dict[int, tuple[int, str, float, float]]:
+    """pid -> (ppid, program, own CPU seconds, CPU seconds of its reaped children)."""
+    table: dict[int, tuple[int, str, float, float]] = {}
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
             continue
@@ -262,17 +270,18 @@ def _proc_table() -> dict[int, tuple[int, str, float]]:
         comm = raw[raw.find(b"(") + 1 : raw.rfind(b")")]
         fields = raw[raw.rfind(b")") + 2 :].split()  # after "pid (comm) "
         utime, stime, cutime, cstime = (int(x) for x in fields[11:15])
-        cpu = (utime + stime + cutime + cstime) / CLK_TCK
-        table[int(entry.name)] = (int(fields[1]), _program(comm), cpu)
+        own, reaped = (utime + stime) / CLK_TCK, (cutime + cstime) / CLK_TCK
+        table[int(entry.name)] = (int(fields[1]), _program(comm), own, reaped)
     return table
 
 
 def tree_cpu(roots: dict[str, int]) -> dict[tuple[str, str], float]:
-    """(root name, program) -> CPU seconds of that root's process tree so far (exited and
-    reaped descendants included, in their parent's figure)."""
+    """(root name, program) -> CPU seconds of that root's process tree so far, exited and reaped
+    descendants included: counted in their reaper's figure, as Chromium when the reaper is the
+    Playwright driver (whose only children are browsers), else as the reaper's own program."""
     table = _proc_table()
     children: dict[int, list[int]] = {}
-    for pid, (ppid, _, _) in table.items():
+    for pid, (ppid, *_) in table.items():
         children.setdefault(ppid, []).append(pid)
     out = {(name, program): 0.0 for name in roots for program in PROGRAMS}
     for name, root in roots.items():
@@ -280,7 +289,9 @@ def tree_cpu(roots: dict[str, int]) -> dict[tuple[str, str], float]:
         while todo:
             pid = todo.pop()
             if pid in table:
-                out[name, table[pid][1]] += table[pid][2]
+                _, program, own, reaped = table[pid]
+                out[name, program] += own
+                out[name, "chromium" if program == "driver" else program] += reaped
                 todo.extend(children.get(pid, ()))
     return out
 
@@ -478,9 +489,22 @@ def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def figures(phases: dict[str, Phase], args: argparse.Namespace) -> dict[str, Any]:
+def loadavg() -> float:
+    """The 1-minute load average: background noise (the machine's cores: ``os.cpu_count()``)."""
+    with open("/proc/loadavg") as fh:
+        return float(fh.read().split()[0])
+
+
+def figures(phases: dict[str, Phase], args: argparse.Namespace, load: tuple[float, float]) -> dict[str, Any]:
     raw, api = phases["raw"], phases["api"]
-    out: dict[str, Any] = {"renders": args.renders, "concurrency": args.concurrency, "rounds": args.rounds}
+    out: dict[str, Any] = {
+        "renders": args.renders,
+        "concurrency": args.concurrency,
+        "rounds": args.rounds,
+        "cpus": os.cpu_count(),
+        "loadavg_before": load[0],
+        "loadavg_after": load[1],
+    }
     for key, phase in phases.items():
         out[key] = {
             "renders": phase.renders,
@@ -521,7 +545,10 @@ def print_report(phases: dict[str, Phase], out: dict[str, Any]) -> None:
         ("p95 latency, ms", "p95_ms", "{:.0f}"),
         ("CPU s/render (all)", "cpu_s_per_render", "{:.3f}"),
     ]
-    print(f"\n/bench x{out['renders']} per side, concurrency {out['concurrency']}, {out['rounds']} rounds")
+    print(
+        f"\n/bench x{out['renders']} per side, concurrency {out['concurrency']}, {out['rounds']} rounds; "
+        f"{out['cpus']} CPUs, load average {out['loadavg_before']:g} before, {out['loadavg_after']:g} after"
+    )
     print(f"{'':26}{'raw Playwright':>16}{'browserfleet API':>18}")
     for label, key, fmt in rows:
         print(f"{label:26}{fmt.format(raw[key]):>16}{fmt.format(api[key]):>18}")
@@ -602,14 +629,16 @@ def main(argv: list[str] | None = None) -> int:
             server, api_url, key = start_server(stack, tmp, data_dir, args)
             log(f"site {site_url}, server {api_url}; warming up, then {args.rounds} rounds of raw + api")
             pids = {"server": server.pid, "site": site.pid}
+            load_before = loadavg()
             phases = asyncio.run(bench(args, site_url, api_url, key, pids))
+            load = (load_before, loadavg())
     except BenchError as exc:
         log(f"error: {exc}")
         return 2
     except KeyboardInterrupt:
         log("interrupted; subprocesses stopped")
         return 130
-    out = figures(phases, args)
+    out = figures(phases, args, load)
     print_report(phases, out)
     if args.json:
         print(json.dumps(out, indent=2))

@@ -29,6 +29,7 @@ from browserfleet.node.render import RenderExecutor
 from browserfleet.node.worker import Node
 from browserfleet.settings import CHROMIUM_FLAGS, Settings
 from browserfleet.store.blobs import BlobStore, FileBlobStore
+from browserfleet.store.ownership import DataDirLock
 from browserfleet.store.repo import Store
 
 log = structlog.get_logger(__name__)
@@ -58,6 +59,7 @@ class Fleet:
         self.egress: EgressProxy | None = None
         self.nodes: list[Node] = []
         self._purger: asyncio.Task[None] | None = None
+        self._lock = DataDirLock(settings.data_dir)
 
     async def start(self, *, run_nodes: bool = True) -> None:
         s = self.settings
@@ -78,9 +80,10 @@ class Fleet:
         )
         self.renders = Renders(self.store, self.blobs, self.dispatcher, Admission(self.store), policy)
         if run_nodes:
-            await self._start_node()
             # only the process that runs the nodes owns the jobs and their upkeep: an admin
             # command next to a running server must not requeue its running jobs, nor purge
+            self._lock.acquire()
+            await self._start_node()
             await recover(self.store, self.dispatcher, s.max_attempts)
             self._purger = asyncio.create_task(self._purge_loop(), name="purge")
 
@@ -122,6 +125,7 @@ class Fleet:
             await self.pool.close()
         await self.dispatcher.close()
         await self.store.close()
+        self._lock.release()
 
     async def purge_once(self) -> PurgeReport:
         return await purge(

@@ -12,7 +12,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.e2e import TEST_SITE_EGRESS, RenderApi, cli_env, run_cli
+from browserfleet.core.jobs import JobState
+from tests.support.e2e import TEST_SITE_EGRESS, RenderApi, cli_env, run_cli, wait_until
 from tests.support.fleet import FleetHarness, RunningServer
 
 pytestmark = pytest.mark.xdist_group("cli")
@@ -33,31 +34,60 @@ def _key_from(stdout: str) -> str:
     return key
 
 
-def test_accounts_commands_feed_a_server(harness: FleetHarness, tmp_path: Path) -> None:
+@pytest.mark.browser
+def test_accounts_commands_next_to_a_running_server(
+    harness: FleetHarness, tmp_path: Path, site_url: str
+) -> None:
     data_dir = tmp_path / "data"
     by_flag = ["--data-dir", str(data_dir)]
     by_env = cli_env(BROWSERFLEET_DATA_DIR=str(data_dir))
-
-    created = run_cli("projects", "create", "acme", "--concurrency", "3", *by_flag)
-    assert created.returncode == 0, created.stderr
-    assert re.fullmatch(r"prj_\w+ acme concurrency=3 timeout=\d+s\n", created.stdout), created.stdout
-
-    added = run_cli("balance", "add", "--project", "acme", "--cents", "500", "--kind", "bonus", env=by_env)
-    assert added.returncode == 0, added.stderr
-    assert "bonus=500" in added.stdout.split()
-
-    made = run_cli("keys", "create", "--project", "acme", *by_flag)
-    assert made.returncode == 0, made.stderr
-    key = _key_from(made.stdout)
-    assert "acme" in made.stderr  # the explanation goes to stderr, stdout ends with the key
-
-    unknown = run_cli("keys", "create", "--project", "nope", env=by_env)
-    assert unknown.returncode != 0
-    assert "No project named 'nope'" in _flat(unknown.stderr)
-    assert unknown.stdout.strip() == ""
-
-    # a server on the same data dir accepts the keys the CLI made, with the balances it set
     served = harness.server(data_dir=data_dir)
+    with RenderApi(served.url, harness.new_key(served)) as other:
+        # admin commands run while the server on the same data dir is rendering
+        in_flight = other.create(
+            {"url": f"{site_url}/slow?ms=5", "waitFor": [{"type": "delay", "duration": 6000}]}
+        )
+        wait_until(
+            lambda: (
+                (job := harness.run(served.fleet.store.get_job(in_flight))) and job.state is JobState.RUNNING
+            ),
+            20,
+            what="the server's render running",
+        )
+
+        created = run_cli("projects", "create", "acme", "--concurrency", "3", *by_flag)
+        assert created.returncode == 0, created.stderr
+        assert re.fullmatch(r"prj_\w+ acme concurrency=3 timeout=\d+s\n", created.stdout), created.stdout
+
+        added = run_cli(
+            "balance", "add", "--project", "acme", "--cents", "500", "--kind", "bonus", env=by_env
+        )
+        assert added.returncode == 0, added.stderr
+        assert "bonus=500" in added.stdout.split()
+
+        made = run_cli("keys", "create", "--project", "acme", *by_flag)
+        assert made.returncode == 0, made.stderr
+        key = _key_from(made.stdout)
+        assert "acme" in made.stderr  # the explanation goes to stderr, stdout ends with the key
+
+        unknown = run_cli("keys", "create", "--project", "nope", env=by_env)
+        assert unknown.returncode != 0
+        assert "No project named 'nope'" in _flat(unknown.stderr)
+        assert unknown.stdout.strip() == ""
+
+        # an embedded render on the server's data dir would take over its jobs: refused
+        clash = run_cli("render", f"{site_url}/api/text", *by_flag)
+        assert clash.returncode != 0
+        assert "Another browserfleet process is running" in _flat(clash.stderr)
+
+        # the commands left the server's render alone: it finished on its first attempt
+        finished = other.wait(in_flight, 60)
+        assert finished.status_code == 200, finished.text
+        assert finished.json()["status"] == "completed"
+        job = harness.run(served.fleet.store.get_job(in_flight))
+        assert job is not None and job.attempts == 1
+
+    # the running server accepts the key the CLI made, with the balance it set
     bad = httpx.get(f"{served.api}/account/balance", headers={"Authorization": "Bearer bf_nope"})
     assert bad.status_code == 401
     with RenderApi(served.url, key) as api:

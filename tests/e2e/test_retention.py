@@ -1,6 +1,6 @@
 """Retention on a real server: blobs go after the API window (24 h) or, with ``debug``, after
 7 days; job records go after ``retention_days`` (365). Time is moved by rewriting the jobs'
-timestamps in the database, then the purge runs once.
+timestamps in the database, then the purge runs once (in the server, last via ``browserfleet purge``).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from sqlalchemy import update
 
 from browserfleet.store.models import JobRow
 from browserfleet.store.records import JobRecord
-from tests.support.e2e import RenderApi, decode_html
+from tests.support.e2e import RenderApi, decode_html, run_cli
 from tests.support.fleet import FleetHarness, RunningServer
 
 pytestmark = pytest.mark.browser
@@ -83,10 +83,11 @@ def test_purge_follows_the_keep_periods(harness: FleetHarness, site_url: str) ->
         assert _blob_files(server, debug) == set()
         assert _job(harness, server, debug) is not None
 
-        # past retention_days (365): the job records are deleted
+        # past retention_days (365): the job records are deleted, here by `browserfleet purge`
         _age(harness, server, [plain, debug], timedelta(days=366))
-        report = harness.run(server.fleet.purge_once())
-        assert report.jobs_deleted == 2
+        purged = run_cli("purge", "--data-dir", str(server.settings.data_dir))
+        assert purged.returncode == 0, purged.stderr
+        assert purged.stdout == "blobs purged: 0, jobs deleted: 2\n"
         assert _job(harness, server, plain) is None
         assert _job(harness, server, debug) is None
         assert _job(harness, server, fresh) is not None

@@ -15,6 +15,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from types import TracebackType
@@ -28,6 +29,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 CLI = str(Path(sys.executable).parent / "browserfleet")
 TEST_SITE_EGRESS = '["127.0.0.1/32"]'
 BROWSER_MARKER = "--browserfleet-browser="
+PYCACHE_PREFIX = str(Path(tempfile.gettempdir()) / f"browserfleet-cli-pycache-{os.getuid()}")
 
 
 def decode_html(b64_gzip: str) -> str:
@@ -102,8 +104,15 @@ def wait_until(predicate: Any, timeout: float, interval: float = 0.05, what: str
 
 
 def cli_env(**extra: str) -> dict[str, str]:
-    """The current environment without any BROWSERFLEET_* variable, plus ``extra``."""
+    """The current environment without any BROWSERFLEET_* variable, plus ``extra``.
+
+    Each CLI subprocess imports the whole engine; without cached bytecode that costs ~2 s of CPU
+    more per run. Where the environment forbids writing bytecode next to the sources, the
+    subprocesses cache it under the temp dir instead (never in the repository or the venv).
+    """
     env = {k: v for k, v in os.environ.items() if not k.startswith("BROWSERFLEET_")}
+    if env.pop("PYTHONDONTWRITEBYTECODE", None) and "PYTHONPYCACHEPREFIX" not in env:
+        env["PYTHONPYCACHEPREFIX"] = PYCACHE_PREFIX
     env.update(extra)
     return env
 
