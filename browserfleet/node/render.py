@@ -13,14 +13,14 @@ import contextlib
 import gzip
 import json
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from importlib import resources
 from typing import Any
 from urllib.parse import urlsplit
 
 from playwright.async_api import Error as PlaywrightError
-from playwright.async_api import Page, Request, Route
+from playwright.async_api import Page, Request
 from playwright.async_api import TimeoutError as PlaywrightTimeout
 
 from browserfleet.core import actions as a
@@ -31,6 +31,7 @@ from browserfleet.core.render_spec import RenderSpec
 from browserfleet.node import captcha
 from browserfleet.node.egress import EgressChannel, EgressProxy
 from browserfleet.node.executor import Execution, Executor
+from browserfleet.node.page_setup import setup_page
 from browserfleet.node.pool import BrowserPool
 from browserfleet.node.steps import StepRunner
 from browserfleet.store.records import JobRecord
@@ -40,7 +41,6 @@ SETTLE_QUIET_S = 0.05
 SETTLE_POLL_S = 0.02
 _PENDING_SCRIPT = (resources.files("browserfleet.node") / "js" / "pending_requests.js").read_text()
 _PENDING = "window.__bfPending ? window.__bfPending() : 0"
-BLOCKED_RESOURCES = frozenset({"image"})
 VIEWPORT = {"width": 1366, "height": 768}
 
 
@@ -132,12 +132,11 @@ class RenderExecutor(Executor):
         started = time.perf_counter()
         async with self.pool.context(**context_options(city, channel)) as context:
             try:
-                if spec.block_images or city:
-                    accept_language = city.accept_language if city else None
-                    await context.route("**/*", _router(spec.block_images, accept_language))
                 if spec.load_strategy == "default":
                     await context.add_init_script(script=_PENDING_SCRIPT)
                 page = await context.new_page()
+                accept_language = city.accept_language if city else None
+                await setup_page(page, block_images=spec.block_images, accept_language=accept_language)
                 timings.add("browserInit", started)
                 yield page
             except PlaywrightError as exc:
@@ -161,22 +160,6 @@ def context_options(city: City | None, channel: EgressChannel) -> dict[str, Any]
             "extra_http_headers": {"Accept-Language": city.accept_language},
         }
     return options
-
-
-def _router(block_images: bool, accept_language: str | None) -> Callable[[Route], Awaitable[None]]:
-    """Blocks images; sets the city's Accept-Language on navigations (``locale`` would override
-    the context's extra header there with the bare locale)."""
-
-    async def route_request(route: Route) -> None:
-        request = route.request
-        if block_images and request.resource_type in BLOCKED_RESOURCES:
-            await route.abort("blockedbyclient")
-        elif accept_language and request.is_navigation_request():
-            await route.fallback(headers={**request.headers, "accept-language": accept_language})
-        else:
-            await route.fallback()
-
-    return route_request
 
 
 def _unexpected(exc: PlaywrightError) -> Exception:
