@@ -10,7 +10,7 @@ from browserfleet.fleet import Fleet
 from browserfleet.store.records import ProjectRecord
 
 
-def get_fleet(request: Request) -> Fleet:
+async def get_fleet(request: Request) -> Fleet:
     fleet: Fleet = request.app.state.fleet
     return fleet
 

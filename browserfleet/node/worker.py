@@ -15,8 +15,8 @@ from collections.abc import Callable
 
 import structlog
 
-from browserfleet.core.errors import BrowserCrashed, ErrorCode, IllegalTransition, JobFailure
-from browserfleet.core.jobs import JobKind, JobState, NodeLabels, utcnow
+from browserfleet.core.errors import BrowserCrashed, ErrorCode, JobFailure
+from browserfleet.core.jobs import JobKind, JobState, NodeLabels
 from browserfleet.dispatch.base import Dispatcher, JobEvent, NodeInfo, Ticket
 from browserfleet.node.executor import Execution, Executor
 from browserfleet.store.blobs import BlobStore
@@ -105,17 +105,9 @@ class Node:
             self.on_finished(finished, time.perf_counter() - started)
 
     async def _start(self, ticket: Ticket) -> JobRecord | None:
-        job = await self.store.get_job(ticket.job_id)
-        if job is None or job.state is not JobState.QUEUED:
-            return None  # cancelled or finished meanwhile (or a duplicate ticket)
-        try:
-            await self.store.move_job(
-                job.id, JobState.ASSIGNED, node_id=self.labels.node_id, attempts=job.attempts + 1
-            )
-            job = await self.store.move_job(job.id, JobState.RUNNING, started_at=utcnow())
-        except IllegalTransition:
-            return None
-        await self.dispatcher.publish(JobEvent(job.id, job.project_id, JobState.RUNNING))
+        job = await self.store.claim_job(ticket.job_id, self.labels.node_id)
+        if job is not None:
+            await self.dispatcher.publish(JobEvent(job.id, job.project_id, JobState.RUNNING))
         return job
 
     async def _execute(self, job: JobRecord) -> JobOutcome | None:

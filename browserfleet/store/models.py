@@ -75,6 +75,16 @@ class LedgerRow(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
+class BalanceRow(Base):
+    """Running total per project and kind, kept with every ledger entry (the ledger is the audit
+    trail; this table makes reading a balance and charging a render O(1))."""
+
+    __tablename__ = "balances"
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(10), primary_key=True)
+    cents: Mapped[int] = mapped_column(Integer)
+
+
 class JobRow(Base):
     __tablename__ = "jobs"
     id: Mapped[str] = mapped_column(String(40), primary_key=True)

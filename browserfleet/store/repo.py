@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from browserfleet.core.errors import Conflict, IllegalTransition
 from browserfleet.core.jobs import JobKind, JobState, Route, transition, utcnow
 from browserfleet.store.db import create_engine, migrate
-from browserfleet.store.models import ApiKeyRow, JobRow, LedgerRow, ProjectRow
+from browserfleet.store.models import ApiKeyRow, BalanceRow, JobRow, LedgerRow, ProjectRow
 from browserfleet.store.records import JobOutcome, JobRecord, ProjectRecord
 
 LEDGER_KINDS = ("free", "bonus", "paid")  # spending order
@@ -110,13 +110,13 @@ class Store:
     # --- ledger -------------------------------------------------------------------------------
     async def add_ledger_entry(self, project_id: str, kind: str, cents: int, reason: str) -> None:
         async with self._write() as session:
-            session.add(
-                LedgerRow(project_id=project_id, kind=kind, cents=cents, reason=reason, created_at=utcnow())
-            )
+            await _lock_balances(session, project_id)
+            await _post(session, project_id, kind, cents, reason, None)
 
     async def balance(self, project_id: str) -> dict[str, int]:
         async with self._read() as session:
-            return await _balance(session, project_id)
+            rows = await session.scalars(select(BalanceRow).where(BalanceRow.project_id == project_id))
+            return _by_kind(rows)
 
     # --- jobs ---------------------------------------------------------------------------------
     async def insert_job(
@@ -174,6 +174,20 @@ class Store:
         async with self._read() as session:
             return [_job(r) for r in await session.scalars(query)]
 
+    async def claim_job(self, job_id: str, node_id: str) -> JobRecord | None:
+        """``queued → assigned → running`` for ``node_id`` in one transaction; None if the job is
+        no longer queued (cancelled, finished, or claimed through a duplicate ticket)."""
+        async with self._write() as session:
+            row = await _locked_job(session, job_id)
+            if row.state != JobState.QUEUED:
+                return None
+            transition(JobState.QUEUED, JobState.ASSIGNED)
+            row.state = transition(JobState.ASSIGNED, JobState.RUNNING).value
+            row.node_id = node_id
+            row.attempts += 1
+            row.started_at = row.updated_at = utcnow()
+        return _job(row)
+
     async def move_job(self, job_id: str, target: JobState, **fields: Any) -> JobRecord:
         """Perform one non-terminal transition (checked by core.jobs.transition)."""
         async with self._write() as session:
@@ -200,7 +214,7 @@ class Store:
             row.billable = outcome.billable
             row.finished_at = row.updated_at = now
             if outcome.billable:
-                row.charged_cents = await _charge(session, row.project_id, job_id, now)
+                row.charged_cents = await _charge(session, row.project_id, job_id)
         return _job(row)
 
     # --- retention ----------------------------------------------------------------------------
@@ -234,28 +248,46 @@ async def _locked_job(session: AsyncSession, job_id: str) -> JobRow:
     return row
 
 
-async def _balance(session: AsyncSession, project_id: str) -> dict[str, int]:
-    query = select(LedgerRow.kind, func.sum(LedgerRow.cents)).where(LedgerRow.project_id == project_id)
-    rows = (await session.execute(query.group_by(LedgerRow.kind))).all()
-    found = {kind: int(total or 0) for kind, total in rows}
-    return {kind: found.get(kind, 0) for kind in LEDGER_KINDS}
+async def _lock_balances(session: AsyncSession, project_id: str) -> dict[str, BalanceRow]:
+    """The project's balance rows, locked (PostgreSQL) so concurrent charges take turns."""
+    query = select(BalanceRow).where(BalanceRow.project_id == project_id).with_for_update()
+    return {row.kind: row for row in await session.scalars(query)}
 
 
-async def _charge(session: AsyncSession, project_id: str, job_id: str, now: datetime) -> int:
-    """Take one cent from the first kind with money left (free, then bonus, then paid).
-
-    The project row is locked first so concurrent charges of one project pick kinds in turn."""
-    await session.execute(select(ProjectRow.id).where(ProjectRow.id == project_id).with_for_update())
-    balance = await _balance(session, project_id)
-    kind = next((k for k in LEDGER_KINDS if balance[k] > 0), None)
-    if kind is None:
-        return 0
+async def _post(
+    session: AsyncSession, project_id: str, kind: str, cents: int, reason: str, job_id: str | None
+) -> None:
+    """Write a ledger entry and move the running balance with it."""
     session.add(
         LedgerRow(
-            project_id=project_id, kind=kind, cents=-1, charge_job_id=job_id, reason="render", created_at=now
+            project_id=project_id,
+            kind=kind,
+            cents=cents,
+            charge_job_id=job_id,
+            reason=reason,
+            created_at=utcnow(),
         )
     )
+    row = await session.get(BalanceRow, (project_id, kind))
+    if row is None:
+        session.add(BalanceRow(project_id=project_id, kind=kind, cents=cents))
+    else:
+        row.cents += cents
+
+
+async def _charge(session: AsyncSession, project_id: str, job_id: str) -> int:
+    """Take one cent from the first kind with money left (free, then bonus, then paid)."""
+    rows = await _lock_balances(session, project_id)
+    kind = next((k for k in LEDGER_KINDS if k in rows and rows[k].cents > 0), None)
+    if kind is None:
+        return 0
+    await _post(session, project_id, kind, -1, "render", job_id)
     return 1
+
+
+def _by_kind(rows: Iterable[BalanceRow]) -> dict[str, int]:
+    found = {row.kind: row.cents for row in rows}
+    return {kind: found.get(kind, 0) for kind in LEDGER_KINDS}
 
 
 def _project(row: ProjectRow) -> ProjectRecord:

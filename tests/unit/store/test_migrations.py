@@ -10,12 +10,12 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, text
 
-from browserfleet.store.db import alembic_config
+from browserfleet.store.db import alembic_config, create_engine, migrate
 from browserfleet.store.models import Base
 from browserfleet.store.repo import Store
 from tests.support.stores import new_project
 
-TABLES = {"projects", "api_keys", "ledger_entries", "jobs"}
+TABLES = {"projects", "api_keys", "ledger_entries", "balances", "jobs"}
 
 
 def _schema_diff(connection: Connection) -> list[Any]:
@@ -69,3 +69,31 @@ async def test_open_twice_is_idempotent(store_url: str) -> None:
         assert await second.balance(project.id) == {"free": 0, "bonus": 0, "paid": 42}
     finally:
         await second.close()
+
+
+async def test_running_balances_are_backfilled_from_the_ledger(store_url: str) -> None:
+    engine = create_engine(store_url)
+    try:
+        await migrate(engine, "0001")
+        async with engine.begin() as conn:
+            await conn.execute(
+                text(
+                    "INSERT INTO projects (id, name, concurrency_limit, default_timeout_s, created_at) "
+                    "VALUES ('prj_old', 'old', 5, 120, CURRENT_TIMESTAMP)"
+                )
+            )
+            for kind, cents in (("free", 100), ("free", -3), ("paid", 50), ("bonus", 7), ("bonus", -7)):
+                await conn.execute(
+                    text(
+                        "INSERT INTO ledger_entries (project_id, kind, cents, reason, created_at) "
+                        "VALUES ('prj_old', :kind, :cents, 'before 0002', CURRENT_TIMESTAMP)"
+                    ),
+                    {"kind": kind, "cents": cents},
+                )
+        await migrate(engine, "head")
+        store = Store(engine)
+        assert await store.balance("prj_old") == {"free": 97, "bonus": 0, "paid": 50}
+        await store.add_ledger_entry("prj_old", "paid", 5, "after 0002")
+        assert await store.balance("prj_old") == {"free": 97, "bonus": 0, "paid": 55}
+    finally:
+        await engine.dispose()
