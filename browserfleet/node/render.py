@@ -8,8 +8,6 @@ htmlCapture.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import gzip
 import json
 import time
@@ -20,7 +18,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from playwright.async_api import Error as PlaywrightError
-from playwright.async_api import Page, Request
+from playwright.async_api import Page
 from playwright.async_api import TimeoutError as PlaywrightTimeout
 
 from browserfleet.core import actions as a
@@ -36,11 +34,13 @@ from browserfleet.node.pool import BrowserPool
 from browserfleet.node.steps import StepRunner
 from browserfleet.store.records import JobRecord
 
-SETTLE_CAP_S = 5.0
-SETTLE_QUIET_S = 0.05
-SETTLE_POLL_S = 0.02
+# The default load strategy: after `load`, wait (in the page, no polling from here) until no
+# fetch/XHR is pending and none ended in the last SETTLE_QUIET_MS, at most SETTLE_CAP_MS.
+SETTLE_QUIET_MS = 50
+SETTLE_CAP_MS = 5000
 _PENDING_SCRIPT = (resources.files("browserfleet.node") / "js" / "pending_requests.js").read_text()
-_PENDING = "window.__bfPending ? window.__bfPending() : 0"
+_SETTLE = f"window.__bfSettle ? window.__bfSettle({SETTLE_QUIET_MS}, {SETTLE_CAP_MS}) : 0"
+_CAPTURE = f"window.__bfCapture ? window.__bfCapture({SETTLE_QUIET_MS}, {SETTLE_CAP_MS}) : null"
 VIEWPORT = {"width": 1366, "height": 768}
 
 
@@ -64,44 +64,6 @@ class Timings:
         out = {f"{n}Ms": self.ms.get(n, 0) for n in (*names, "htmlCapture")}
         out["totalMs"] = sum(out.values())
         return out
-
-
-class InFlight:
-    """Counts the page's unfinished requests so the default strategy can wait for them."""
-
-    def __init__(self, page: Page) -> None:
-        self.count = 0
-        self.idle = asyncio.Event()
-        self.idle.set()
-        page.on("request", self._started)
-        page.on("requestfinished", self._ended)
-        page.on("requestfailed", self._ended)
-
-    def _started(self, _request: Request) -> None:
-        self.count += 1
-        self.idle.clear()
-
-    def _ended(self, _request: Request) -> None:
-        self.count = max(0, self.count - 1)
-        if self.count == 0:
-            self.idle.set()
-
-    async def settle(self, page: Page) -> None:
-        """Return as soon as nothing is pending; else poll until the page's requests are done,
-        give their handlers SETTLE_QUIET_S to update the DOM, and check again (at most
-        SETTLE_CAP_S). The page-side counter (js/pending_requests.js) sees a fetch the moment it
-        starts, so there is no window in which a just-started request goes unnoticed."""
-        deadline = time.monotonic() + SETTLE_CAP_S
-        busy = False
-        while time.monotonic() < deadline:
-            if self.count == 0 and await page.evaluate(_PENDING) == 0:
-                if not busy:
-                    return
-                busy = False
-                await asyncio.sleep(SETTLE_QUIET_S)
-                continue
-            busy = True
-            await asyncio.sleep(SETTLE_POLL_S)
 
 
 class RenderExecutor(Executor):
@@ -186,11 +148,11 @@ class _RenderRun:
         self.navigation_timeout_ms = navigation_timeout_ms
         self.runner = StepRunner(page)
         self.blobs: dict[str, bytes] = {}
+        self.settled = spec.load_strategy == "custom"  # custom waits replace the settle step
 
     async def run(self) -> Execution:
-        in_flight = InFlight(self.page)
         await self._navigate()
-        await self._load(in_flight)
+        await self._load()
         detection = await self._detect_captcha()
         await self._wait_actions()
         await self._screenshot()
@@ -203,13 +165,14 @@ class _RenderRun:
         with self.timings.phase("navigation"):
             try:
                 response = await self.page.goto(
-                    self.spec.url, wait_until="domcontentloaded", timeout=self.navigation_timeout_ms
+                    self.spec.url, wait_until="load", timeout=self.navigation_timeout_ms
                 )
             except PlaywrightTimeout as exc:
-                raise JobFailure(
-                    ErrorCode.NAVIGATION_FAILED,
-                    f"Navigation to {self.spec.url} timed out after {self.navigation_timeout_ms / 1000:g}s",
-                ) from exc
+                if not await self._document_parsed():
+                    seconds = self.navigation_timeout_ms / 1000
+                    message = f"Navigation to {self.spec.url} timed out after {seconds:g}s"
+                    raise JobFailure(ErrorCode.NAVIGATION_FAILED, message) from exc
+                return  # the document is there but `load` never came: render it as it stands
             except PlaywrightError as exc:
                 self._raise_if_blocked(host)
                 if "net::ERR_" not in str(exc):
@@ -229,13 +192,21 @@ class _RenderRun:
             where = f"{host} ({attempt.ip})" if attempt and attempt.ip else host
             raise JobFailure(ErrorCode.EGRESS_BLOCKED, f"Egress to {where} is blocked by the egress policy")
 
-    async def _load(self, in_flight: InFlight) -> None:
+    async def _document_parsed(self) -> bool:
+        try:
+            return bool(await self.page.evaluate("document.readyState !== 'loading'"))
+        except PlaywrightError:
+            return False
+
+    async def _load(self) -> None:
+        """Settle now only if something must see the settled page before the HTML is captured;
+        otherwise settling and capturing share one round trip (``_capture_html``)."""
+        spec = self.spec
+        if self.settled or not (spec.captcha != "disabled" or spec.screenshot or spec.fetch_urls):
+            return
         with self.timings.phase("loadStrategy"):
-            # a page that never reaches `load` is rendered as it stands
-            with contextlib.suppress(PlaywrightTimeout):
-                await self.page.wait_for_load_state("load", timeout=self.navigation_timeout_ms)
-            if self.spec.load_strategy == "default":
-                await in_flight.settle(self.page)
+            await self.page.evaluate(_SETTLE)
+        self.settled = True
 
     async def _detect_captcha(self) -> captcha.Detection | None:
         if self.spec.captcha == "disabled":
@@ -264,8 +235,15 @@ class _RenderRun:
         return len(results)
 
     async def _capture_html(self) -> None:
-        with self.timings.phase("htmlCapture"):
+        started = time.perf_counter()
+        captured = None if self.settled else await self.page.evaluate(_CAPTURE)
+        if captured is None:
             html = await self.page.content()
+        else:
+            html = captured["html"]
+            self.timings.ms["loadStrategy"] = int(captured["settleMs"])
+            started += captured["settleMs"] / 1000
+        self.timings.add("htmlCapture", started)
         self.blobs["html.gz"] = gzip.compress(html.encode("utf-8"), compresslevel=6)
 
     def _result(self, detection: captcha.Detection | None, fetched: int) -> dict[str, Any]:

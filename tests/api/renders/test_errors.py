@@ -460,7 +460,7 @@ def test_render_past_the_project_timeout_is_render_timeout(
         render_id = client.create_render(f"{site_url}/hang")["renderId"]
         body = failed_render(api.wait(render_id, timeout=20), "RENDER_TIMEOUT")
         elapsed = time.monotonic() - started
-        assert 1.9 <= elapsed < 10, elapsed
+        assert 1.9 <= elapsed < 20, elapsed  # the 2 s project timeout, not the 120 s cap
         assert "2 second" in body["errorMessage"]
         assert_charged_once(api, render_id, "RENDER_TIMEOUT", before)
     with httpx.Client() as site:  # the abandoned page's request to /hang was dropped
