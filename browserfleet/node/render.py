@@ -178,12 +178,15 @@ class _RenderRun:
                 if "net::ERR_" not in str(exc):
                     raise
                 reason = str(exc).split("net::", 1)[1].split()[0]
-                raise JobFailure(ErrorCode.NAVIGATION_FAILED, f"{reason} loading {self.spec.url}") from exc
+                detail = self.channel.stats.upstream_failures.get(host)
+                why = f"could not reach {host}: {detail}" if detail else reason
+                raise JobFailure(ErrorCode.NAVIGATION_FAILED, f"{why} (loading {self.spec.url})") from exc
         egress = response.headers.get("x-browserfleet-egress") if response is not None else None
         if egress == "blocked":
             self._raise_if_blocked(host, force=True)
         if egress == "upstream-error":  # the proxy could not reach the site: no page to render
-            message = f"Could not connect to {host} loading {self.spec.url}"
+            detail = self.channel.stats.upstream_failures.get(host, "connection failed")
+            message = f"could not reach {host}: {detail} (loading {self.spec.url})"
             raise JobFailure(ErrorCode.NAVIGATION_FAILED, message)
 
     def _raise_if_blocked(self, host: str, force: bool = False) -> None:

@@ -111,5 +111,8 @@ class Dialer:
     def upstream_error(self, host: str, port: int, detail: str) -> Refusal:
         """Count a failure to reach ``host:port`` and make the 502 that reports it."""
         self.stats.upstream_errors += 1
+        failures = self.stats.upstream_failures
+        if host in failures or len(failures) < MAX_BLOCKED_RECORDED:
+            failures[host] = detail
         logger.debug("egress %s: upstream %s:%s failed: %s", self.job_id, host, port, detail)
         return Refusal(502, "upstream-error", f"browserfleet: cannot reach {host}:{port}: {detail}")

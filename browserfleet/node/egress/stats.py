@@ -26,7 +26,8 @@ class EgressStats:
     ``bytes_sent`` from the browser to upstream. Responses made up by the proxy (403/502/400) are
     not counted. ``requests`` counts plain-HTTP requests answered by an upstream plus CONNECT and
     WebSocket tunnels opened. ``blocked`` keeps the first :data:`MAX_BLOCKED_RECORDED` refused
-    attempts; ``blocked_dropped`` counts the ones beyond that.
+    attempts; ``blocked_dropped`` counts the ones beyond that. ``upstream_failures`` keeps the last
+    error per host (for the first :data:`MAX_BLOCKED_RECORDED` hosts) so a failed navigation can say why.
     """
 
     bytes_received: int = 0
@@ -35,3 +36,4 @@ class EgressStats:
     blocked: list[BlockedAttempt] = field(default_factory=list)
     upstream_errors: int = 0
     blocked_dropped: int = 0
+    upstream_failures: dict[str, str] = field(default_factory=dict)  # host -> last error (bounded)

@@ -438,6 +438,8 @@ def test_site_that_refuses_connections_is_navigation_failed(server: RunningServe
         render_id = client.create_render(url)["renderId"]
         body = failed_render(api.wait(render_id), "NAVIGATION_FAILED")
         assert url in body["errorMessage"]
+        assert "could not reach 127.0.0.1" in body["errorMessage"]
+        assert "Connect call failed" in body["errorMessage"] or "refused" in body["errorMessage"]
         assert_charged_once(api, render_id, "NAVIGATION_FAILED", before)
         with pytest.raises(RenderError) as caught:
             client.get_render(render_id)
