@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+from collections.abc import AsyncIterator
 
 import pytest
 from playwright.async_api import Error as PlaywrightError
@@ -15,10 +16,10 @@ pytestmark = pytest.mark.browser
 
 
 @pytest.fixture
-async def pool() -> BrowserPool:
+async def pool() -> AsyncIterator[BrowserPool]:
     started = BrowserPool(Settings().headless_shell_path, CHROMIUM_FLAGS, size=1, recycle_after=2)
     await started.start()
-    yield started  # type: ignore[misc]
+    yield started
     await started.close()
 
 
