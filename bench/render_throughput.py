@@ -43,18 +43,12 @@ from typing import IO, Any
 import httpx
 from playwright.async_api import Browser, async_playwright
 
+from browserfleet.settings import CHROMIUM_FLAGS
+
 REPO = Path(__file__).resolve().parent.parent
 VENV_BIN = REPO / ".venv" / "bin"
 CHROMIUM = Path("/usr/lib/chromium/chromium-headless-shell")
-RAW_FLAGS = (
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-)
+RAW_FLAGS = CHROMIUM_FLAGS
 DEFAULT_PROJECT_CONCURRENCY = 10  # browserfleet's default_concurrency
 # /bench builds 50 rows in JS (tests/site/pages/bench.html); this is the serialized last one.
 BENCH_ROWS = 50

@@ -29,6 +29,7 @@ from browserfleet.node.egress import (
     UpstreamStreams,
     classify_address,
 )
+from browserfleet.settings import CHROMIUM_FLAGS
 
 BIG = bytes(range(256)) * 4096  # 1 MiB
 PAGE = b"""<!doctype html><html><head><title>egress</title>
@@ -955,15 +956,7 @@ async def test_closing_channel_drops_connections_and_listener(
 # --------------------------------------------------------------------------------------------
 
 CHROMIUM = "/usr/lib/chromium/chromium-headless-shell"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+CHROMIUM_ARGS = list(CHROMIUM_FLAGS)
 
 
 @pytest.mark.browser

@@ -10,16 +10,10 @@ import httpx
 import pytest
 from playwright.async_api import Browser, async_playwright
 
+from browserfleet.settings import CHROMIUM_FLAGS
+
 CHROMIUM = "/usr/lib/chromium/chromium-headless-shell"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+CHROMIUM_ARGS = list(CHROMIUM_FLAGS)
 
 pytestmark = pytest.mark.browser
 
