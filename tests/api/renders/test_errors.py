@@ -177,7 +177,9 @@ def test_url_without_scheme_message_is_the_documented_one(server: RunningServer,
     assert caught.value.body is not None
     assert URL_SCHEME_MESSAGE in caught.value.body["message"]
     assert URL_SCHEME_MESSAGE in str(caught.value)
-    assert [d["field"] for d in caught.value.details] == ["url"]
+    details = caught.value.details
+    assert details is not None
+    assert [d["field"] for d in details] == ["url"]
 
 
 @pytest.mark.parametrize(
