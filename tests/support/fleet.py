@@ -9,6 +9,7 @@ default-deny egress server next to the permissive one without launching more bro
 from __future__ import annotations
 
 import asyncio
+import gc
 import threading
 from collections.abc import Coroutine
 from dataclasses import dataclass
@@ -120,6 +121,18 @@ class FleetHarness:
         for running in list(self._servers):
             self.stop_server(running)
         self.run(self.pool.close())
+        self.run(_drain())
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(10)
         self.loop.close()
+
+
+async def _drain() -> None:
+    """Cancel what is still running on the loop and let transports finish closing, so nothing is
+    left to be collected (and warned about) after the loop is gone."""
+    leftovers = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+    for task in leftovers:
+        task.cancel()
+    await asyncio.gather(*leftovers, return_exceptions=True)
+    gc.collect()
+    await asyncio.sleep(0.05)
