@@ -8,6 +8,7 @@ FastAPI become 400 with ``details``; unknown routes 404; unexpected exceptions 5
 from __future__ import annotations
 
 from collections.abc import Callable
+from http import HTTPStatus
 from typing import Any
 
 import structlog
@@ -96,8 +97,6 @@ def install(app: FastAPI) -> None:
 
 
 def _reason(status: int) -> str:
-    from http import HTTPStatus
-
     try:
         return HTTPStatus(status).phrase
     except ValueError:

@@ -18,7 +18,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from playwright.async_api import Error as PlaywrightError
-from playwright.async_api import Page
+from playwright.async_api import Page, Response
 from playwright.async_api import TimeoutError as PlaywrightTimeout
 
 from browserfleet.core import actions as a
@@ -163,31 +163,32 @@ class _RenderRun:
     async def _navigate(self) -> None:
         host = urlsplit(self.spec.url).hostname or ""
         with self.timings.phase("navigation"):
-            try:
-                response = await self.page.goto(
-                    self.spec.url, wait_until="load", timeout=self.navigation_timeout_ms
-                )
-            except PlaywrightTimeout as exc:
-                if not await self._document_parsed():
-                    seconds = self.navigation_timeout_ms / 1000
-                    message = f"Navigation to {self.spec.url} timed out after {seconds:g}s"
-                    raise JobFailure(ErrorCode.NAVIGATION_FAILED, message) from exc
-                return  # the document is there but `load` never came: render it as it stands
-            except PlaywrightError as exc:
-                self._raise_if_blocked(host)
-                if "net::ERR_" not in str(exc):
-                    raise
-                reason = str(exc).split("net::", 1)[1].split()[0]
-                detail = self.channel.stats.upstream_failures.get(host)
-                why = f"could not reach {host}: {detail}" if detail else reason
-                raise JobFailure(ErrorCode.NAVIGATION_FAILED, f"{why} (loading {self.spec.url})") from exc
+            response = await self._goto(host)
         egress = response.headers.get("x-browserfleet-egress") if response is not None else None
         if egress == "blocked":
             self._raise_if_blocked(host, force=True)
         if egress == "upstream-error":  # the proxy could not reach the site: no page to render
-            detail = self.channel.stats.upstream_failures.get(host, "connection failed")
-            message = f"could not reach {host}: {detail} (loading {self.spec.url})"
-            raise JobFailure(ErrorCode.NAVIGATION_FAILED, message)
+            raise self._unreachable(host, "connection failed")
+
+    async def _goto(self, host: str) -> Response | None:
+        try:
+            return await self.page.goto(self.spec.url, wait_until="load", timeout=self.navigation_timeout_ms)
+        except PlaywrightTimeout as exc:
+            if await self._document_parsed():
+                return None  # the document is there but `load` never came: render it as it stands
+            seconds = self.navigation_timeout_ms / 1000
+            message = f"Navigation to {self.spec.url} timed out after {seconds:g}s"
+            raise JobFailure(ErrorCode.NAVIGATION_FAILED, message) from exc
+        except PlaywrightError as exc:
+            self._raise_if_blocked(host)
+            if "net::ERR_" not in str(exc):
+                raise
+            raise self._unreachable(host, str(exc).split("net::", 1)[1].split()[0]) from exc
+
+    def _unreachable(self, host: str, fallback: str) -> JobFailure:
+        detail = self.channel.stats.upstream_failures.get(host)
+        why = f"could not reach {host}: {detail}" if detail else fallback
+        return JobFailure(ErrorCode.NAVIGATION_FAILED, f"{why} (loading {self.spec.url})")
 
     def _raise_if_blocked(self, host: str, force: bool = False) -> None:
         attempt = self.channel.blocked_host(host)
