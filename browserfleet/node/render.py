@@ -8,6 +8,7 @@ htmlCapture.
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import json
 import time
@@ -234,7 +235,8 @@ class _RenderRun:
     async def _fetch_urls(self) -> int:
         if not self.spec.fetch_urls:
             return 0
-        results = [await self.runner.run(a.Fetch(url=url, timeout_ms=30_000)) for url in self.spec.fetch_urls]
+        fetches = (self.runner.run(a.Fetch(url=url, timeout_ms=30_000)) for url in self.spec.fetch_urls)
+        results = await asyncio.gather(*fetches)
         self.blobs["fetch.json.gz"] = gzip.compress(json.dumps(results).encode(), compresslevel=6)
         return len(results)
 

@@ -101,8 +101,18 @@ class Node:
             return
         finished = await self.store.finish_job(job.id, outcome)
         await self.dispatcher.publish(JobEvent(job.id, job.project_id, finished.state))
+        seconds = time.perf_counter() - started
+        log.info(
+            "job.finished",
+            job_id=job.id,
+            kind=job.kind.value,
+            state=finished.state.value,
+            error_code=finished.error_code,
+            attempt=finished.attempts,
+            ms=round(seconds * 1000),
+        )
         if self.on_finished:
-            self.on_finished(finished, time.perf_counter() - started)
+            self.on_finished(finished, seconds)
 
     async def _start(self, ticket: Ticket) -> JobRecord | None:
         job = await self.store.claim_job(ticket.job_id, self.labels.node_id)
