@@ -65,8 +65,7 @@ def render_embedded(settings: Settings, body: dict[str, Any], console: Console) 
             try:
                 request = CreateRenderRequest.model_validate(body)
                 city = catalogue().resolve(request.country_code, request.city)
-                key = await fleet.accounts.bootstrap()
-                project = key.project if key else await fleet.accounts.project("default")
+                project = await fleet.accounts.default_project()
                 job = await fleet.renders.create(project, request.to_spec(city.name if city else None))
                 started = time.monotonic()
                 while True:

@@ -65,12 +65,15 @@ class Accounts:
             raise NotFound(f"No project named {name!r}")
         return project
 
+    async def default_project(self) -> ProjectRecord:
+        """Project ``default``, created on first use (with no key: keys are made explicitly)."""
+        return await self.store.project_by_name(DEFAULT_PROJECT) or await self.create_project(DEFAULT_PROJECT)
+
     async def create_key(self, project_name: str = DEFAULT_PROJECT) -> NewKey:
-        project = await self.store.project_by_name(project_name)
-        if project is None:
-            if project_name != DEFAULT_PROJECT:
-                raise NotFound(f"No project named {project_name!r}")
-            project = await self.create_project(DEFAULT_PROJECT)
+        if project_name == DEFAULT_PROJECT:
+            project = await self.default_project()
+        else:
+            project = await self.project(project_name)
         key = KEY_PREFIX + secrets.token_urlsafe(32)
         await self.store.add_api_key(new_id("key"), project.id, hash_key(key), key[:10])
         return NewKey(project=project, key=key)

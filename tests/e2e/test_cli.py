@@ -7,6 +7,7 @@ serves; ``render`` works embedded (own browsers) and against a server.
 from __future__ import annotations
 
 import re
+import sqlite3
 from pathlib import Path
 
 import httpx
@@ -127,6 +128,13 @@ def test_render_embedded_writes_html_and_screenshot(tmp_path: Path, site_url: st
     assert len(image) > 1000
     assert done.stdout == ""  # the HTML went to the file
 
+    # the render was charged to project `default`, but made no key: the first `serve` still
+    # prints one (a key nobody was shown would leave the user without access)
+    made = run_cli("keys", "create", "--data-dir", str(tmp_path / "data"))
+    assert made.returncode == 0, made.stderr
+    keys = stored_key_count(tmp_path / "data")
+    assert keys == 1
+
 
 @pytest.mark.browser
 def test_render_through_a_server(
@@ -160,3 +168,9 @@ def test_render_rejects_a_bad_wait_for(tmp_path: Path) -> None:
     assert "selector:CSS" in message
     assert failed.stdout == ""
     assert not (tmp_path / "data" / "browserfleet.db").exists()  # refused before doing anything
+
+
+def stored_key_count(data_dir: Path) -> int:
+    """API keys stored in a CLI data dir, read straight from its SQLite file."""
+    with sqlite3.connect(data_dir / "browserfleet.db") as db:
+        return int(db.execute("SELECT count(*) FROM api_keys").fetchone()[0])
