@@ -116,3 +116,5 @@ class EgressChannel:
             logger.exception("egress %s: proxy connection failed", self.job_id)
         finally:
             self._sessions.discard(task)
+            if not writer.transport.is_closing():  # interrupted before the session closed it
+                writer.transport.abort()

@@ -61,6 +61,8 @@ class ClientSession:
         except (OSError, _AbortConnection, h11.LocalProtocolError) as exc:
             logger.debug("egress %s: connection dropped: %r", self._dialer.job_id, exc)
         finally:
+            if abort:  # synchronous first: a second cancellation below cannot skip it
+                self._writer.transport.abort()
             await self._drop_link(abort=True)
             await close_stream(self._writer, abort=abort)
 
