@@ -65,6 +65,24 @@ class Settings(BaseSettings):
         default_factory=list, description="CIDRs reachable even though private (e.g. 10.1.0.0/16)"
     )
 
+    # --- geo proxies (upstream exits per place) -----------------------------------------------
+    proxies: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="upstream proxies: [{url, country, city?, sticky?}] (see docs/proxies.md)",
+    )
+    proxy_file: Path | None = Field(default=None, description="YAML file declaring upstream proxies")
+    require_geo_proxy: bool = False
+    proxy_failures_before_cooldown: int = Field(default=3, ge=1)
+    proxy_cooldown_s: float = Field(default=60.0, gt=0)
+
+    # --- captcha solving ----------------------------------------------------------------------
+    captcha_solver_url: str | None = Field(
+        default=None, description="createTask/getTaskResult API base URL (2Captcha, CapSolver, Anti-Captcha…)"
+    )
+    captcha_solver_key: str | None = Field(default=None, description="the solver's client key (never logged)")
+    captcha_timeout_s: float = Field(default=120.0, gt=0)
+    captcha_poll_interval_s: float = Field(default=3.0, gt=0)
+
     # --- renders ------------------------------------------------------------------------------
     render_timeout_s: float = Field(default=120.0, gt=0)
     render_navigation_timeout_s: float = Field(default=60.0, gt=0)
