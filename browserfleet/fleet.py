@@ -22,9 +22,11 @@ from browserfleet.core.retention import PurgeReport, purge
 from browserfleet.dispatch.base import Dispatcher
 from browserfleet.dispatch.local import LocalDispatcher
 from browserfleet.metrics import Metrics
+from browserfleet.node.captcha import build_solver
 from browserfleet.node.egress import EgressPolicy, EgressProxy
 from browserfleet.node.executor import Executor
 from browserfleet.node.pool import BrowserPool
+from browserfleet.node.proxies import ProxyPool
 from browserfleet.node.render import RenderExecutor
 from browserfleet.node.worker import Node
 from browserfleet.settings import CHROMIUM_FLAGS, Settings
@@ -57,12 +59,16 @@ class Fleet:
         self.accounts: Accounts
         self.renders: Renders
         self.egress: EgressProxy | None = None
+        self.proxies: ProxyPool
         self.nodes: list[Node] = []
         self._purger: asyncio.Task[None] | None = None
         self._lock = DataDirLock(settings.data_dir)
 
     async def start(self, *, run_nodes: bool = True) -> None:
         s = self.settings
+        # the node's exits, validated first; in embedded mode they also answer core's "is this
+        # place served?" (require_geo_proxy)
+        self.proxies = ProxyPool.from_settings(s)
         self.store = await Store.open(s.resolved_database_url)
         self.blobs = FileBlobStore(s.blob_dir)
         self.dispatcher = LocalDispatcher()
@@ -77,8 +83,11 @@ class Fleet:
             timeout_cap_s=s.render_timeout_s,
             api_retention=timedelta(hours=s.api_retention_hours),
             debug_retention=timedelta(days=s.debug_retention_days),
+            require_geo_proxy=s.require_geo_proxy,
         )
-        self.renders = Renders(self.store, self.blobs, self.dispatcher, Admission(self.store), policy)
+        self.renders = Renders(
+            self.store, self.blobs, self.dispatcher, Admission(self.store), policy, exits=self.proxies
+        )
         if run_nodes:
             # only the process that runs the nodes owns the jobs and their upkeep: an admin
             # command next to a running server must not requeue its running jobs, nor purge
@@ -94,7 +103,13 @@ class Fleet:
             await self.pool.start()
         self.egress = EgressProxy(EgressPolicy.from_strings(s.allow_private_networks, s.egress_allow))
         executors: dict[JobKind, Executor] = {
-            JobKind.RENDER: RenderExecutor(self.pool, self.egress, s.render_navigation_timeout_s),
+            JobKind.RENDER: RenderExecutor(
+                self.pool,
+                self.egress,
+                s.render_navigation_timeout_s,
+                proxies=self.proxies,
+                captcha_solver=build_solver(s),
+            ),
         }
         labels = NodeLabels(node_id=s.node_id, region=s.node_region, country=s.node_country, city=s.node_city)
         node = Node(

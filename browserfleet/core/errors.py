@@ -106,6 +106,9 @@ class ErrorCode(StrEnum):
     NODE_LOST = "NODE_LOST"
     CANCELLED = "CANCELLED"
     INTERNAL_ERROR = "INTERNAL_ERROR"
+    CAPTCHA_UNSOLVABLE = "CAPTCHA_UNSOLVABLE"
+    CAPTCHA_TIMEOUT = "CAPTCHA_TIMEOUT"
+    CAPTCHA_SOLVER_ERROR = "CAPTCHA_SOLVER_ERROR"
 
     @property
     def billable(self) -> bool:
@@ -128,6 +131,13 @@ ERROR_CODES: dict[ErrorCode, ErrorCodeInfo] = {
     ErrorCode.NODE_LOST: ErrorCodeInfo(False, "The node running the job was lost"),
     ErrorCode.CANCELLED: ErrorCodeInfo(False, "The job was cancelled"),
     ErrorCode.INTERNAL_ERROR: ErrorCodeInfo(False, "Internal error"),
+    ErrorCode.CAPTCHA_UNSOLVABLE: ErrorCodeInfo(
+        True, "The captcha solver answered that the captcha cannot be solved"
+    ),
+    ErrorCode.CAPTCHA_TIMEOUT: ErrorCodeInfo(False, "The captcha solver gave no solution within its timeout"),
+    ErrorCode.CAPTCHA_SOLVER_ERROR: ErrorCodeInfo(
+        False, "The captcha solver is not configured, unreachable or refused the request"
+    ),
 }
 
 

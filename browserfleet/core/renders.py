@@ -6,10 +6,12 @@ import asyncio
 import contextlib
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Protocol
 
 from browserfleet.core.accounts import new_id
 from browserfleet.core.admission import Admission
-from browserfleet.core.errors import NotFound
+from browserfleet.core.errors import InvalidRequest, NotFound
+from browserfleet.core.geo import City
 from browserfleet.core.jobs import JobKind, Route, utcnow
 from browserfleet.core.render_spec import RenderSpec
 from browserfleet.dispatch.base import Dispatcher, Ticket
@@ -23,6 +25,21 @@ class RenderPolicy:
     timeout_cap_s: float = 120.0
     api_retention: timedelta = timedelta(hours=24)
     debug_retention: timedelta = timedelta(days=7)
+    require_geo_proxy: bool = False
+
+
+class ExitDirectory(Protocol):
+    """Place availability: can some node send a job's traffic out through a proxy in this place?
+
+    Asked when a render is created and ``require_geo_proxy`` is set. Embedded mode answers from the
+    node's own proxy pool (:class:`browserfleet.node.proxies.ProxyPool`); a distributed deployment
+    can answer from the node registry. A place is served when an exit proxy of the city's country
+    is declared (selection prefers one pinned to the city; see docs/proxies.md).
+    """
+
+    def serves(self, city: City) -> bool:
+        """Whether an exit proxy for ``city`` (its city, else its country) is declared."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -41,12 +58,25 @@ class Renders:
         dispatcher: Dispatcher,
         admission: Admission,
         policy: RenderPolicy,
+        *,
+        exits: ExitDirectory | None = None,
     ) -> None:
         self.store = store
         self.blobs = blobs
         self.dispatcher = dispatcher
         self.admission = admission
         self.policy = policy
+        self.exits = exits
+
+    def check_exit(self, city: City | None, *, field: str) -> None:
+        """With ``require_geo_proxy``: a 400 naming ``field`` when no exit proxy serves ``city``."""
+        if city is None or not self.policy.require_geo_proxy:
+            return
+        if self.exits is not None and self.exits.serves(city):
+            return
+        place = city.country if field == "countryCode" else f"{city.name} ({city.country})"
+        message = f"No exit proxy for {place}"
+        raise InvalidRequest(message, details=[{"field": field, "message": message}])
 
     async def create(self, project: ProjectRecord, spec: RenderSpec) -> JobRecord:
         timeout_s = min(float(project.default_timeout_s), self.policy.timeout_cap_s)

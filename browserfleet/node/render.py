@@ -2,7 +2,7 @@
 
 Phases and their timings (``timingBreakdown``): browserInit (context + page), navigation (until
 DOMContentLoaded), loadStrategy (``load`` plus in-flight requests settling, or just ``load`` for
-custom waits), captcha (detection), waitActions (the translated ``waitFor``), screenshot,
+custom waits), captcha (detection and solving), waitActions (the translated ``waitFor``), screenshot,
 htmlCapture.
 """
 
@@ -32,6 +32,7 @@ from browserfleet.node.egress import EgressChannel, EgressProxy
 from browserfleet.node.executor import Execution, Executor
 from browserfleet.node.page_setup import setup_page
 from browserfleet.node.pool import BrowserPool
+from browserfleet.node.proxies import ProxyPool, ProxyUpstream
 from browserfleet.node.steps import StepRunner
 from browserfleet.store.records import JobRecord
 
@@ -70,23 +71,50 @@ class Timings:
 class RenderExecutor(Executor):
     kind = JobKind.RENDER
 
-    def __init__(self, pool: BrowserPool, egress: EgressProxy, navigation_timeout_s: float) -> None:
+    def __init__(
+        self,
+        pool: BrowserPool,
+        egress: EgressProxy,
+        navigation_timeout_s: float,
+        *,
+        proxies: ProxyPool | None = None,
+        captcha_solver: captcha.CaptchaSolver | None = None,
+    ) -> None:
+        self.captcha_solver = captcha_solver
         self.pool = pool
         self.egress = egress
         self.navigation_timeout_ms = navigation_timeout_s * 1000
+        self.proxies = proxies
 
     async def run(self, job: JobRecord) -> Execution:
         spec = RenderSpec.model_validate(job.spec)
         city = catalogue().city(spec.city) if spec.city else None
         timings = Timings()
-        channel = await self.egress.open_channel(job.id)
+        upstream = self._exit(job, spec, city)
+        channel = await self.egress.open_channel(job.id, upstream=upstream)
         try:
             async with self._page(spec, city, channel, timings) as page:
-                return await _RenderRun(spec, city, channel, page, timings, self.navigation_timeout_ms).run()
+                execution = await _RenderRun(
+                    spec, city, channel, page, timings, self.navigation_timeout_ms, self.captcha_solver
+                ).run()
+            execution.result["geoExit"] = geo_exit(city, upstream)
+            return execution
         except PlaywrightError as exc:
             raise _unexpected(exc) from exc
         finally:
             await channel.close()
+
+    def _exit(self, job: JobRecord, spec: RenderSpec, city: City | None) -> ProxyUpstream | None:
+        """The upstream proxy for a geo-targeted job (None: straight from this node)."""
+        if city is None or self.proxies is None:
+            return None
+        return ProxyUpstream.for_job(
+            self.proxies,
+            job.project_id,
+            city,
+            force_new=spec.force_new_proxy,
+            attempt_timeout=self.egress.connect_timeout / 2,
+        )
 
     @asynccontextmanager
     async def _page(
@@ -140,6 +168,7 @@ class _RenderRun:
         page: Page,
         timings: Timings,
         navigation_timeout_ms: float,
+        captcha_solver: captcha.CaptchaSolver | None = None,
     ) -> None:
         self.spec = spec
         self.city = city
@@ -147,19 +176,20 @@ class _RenderRun:
         self.page = page
         self.timings = timings
         self.navigation_timeout_ms = navigation_timeout_ms
-        self.runner = StepRunner(page)
+        self.captcha_solver = captcha_solver
+        self.runner = StepRunner(page, captcha_solver=captcha_solver)
         self.blobs: dict[str, bytes] = {}
         self.settled = spec.load_strategy == "custom"  # custom waits replace the settle step
 
     async def run(self) -> Execution:
         await self._navigate()
         await self._load()
-        detection = await self._detect_captcha()
+        solved = await self._handle_captcha()
         await self._wait_actions()
         await self._screenshot()
         fetched = await self._fetch_urls()
         await self._capture_html()
-        return Execution(result=self._result(detection, fetched), blobs=self.blobs)
+        return Execution(result=self._result(solved, fetched), blobs=self.blobs)
 
     async def _navigate(self) -> None:
         host = urlsplit(self.spec.url).hostname or ""
@@ -213,11 +243,15 @@ class _RenderRun:
             await self.page.evaluate(_SETTLE)
         self.settled = True
 
-    async def _detect_captcha(self) -> captcha.Detection | None:
+    async def _handle_captcha(self) -> captcha.CaptchaOutcome:
+        """Detect, and in a solving mode with a solver configured solve and inject (node/captcha/)."""
         if self.spec.captcha == "disabled":
-            return None
+            return captcha.CaptchaOutcome(None)
+        # leave the render time to finish (5 s) so a slow solver ends as CAPTCHA_TIMEOUT (not billed),
+        # not as the billable RENDER_TIMEOUT
+        budget_s = max(1.0, self.spec.timeout_s - sum(self.timings.ms.values()) / 1000 - 5.0)
         with self.timings.phase("captcha"):
-            return await captcha.detect(self.page)
+            return await captcha.handle(self.page, self.spec.captcha, self.captcha_solver, timeout_s=budget_s)
 
     async def _wait_actions(self) -> None:
         with self.timings.phase("waitActions"):
@@ -252,12 +286,8 @@ class _RenderRun:
         self.timings.add("htmlCapture", started)
         self.blobs["html.gz"] = gzip.compress(html.encode("utf-8"), compresslevel=6)
 
-    def _result(self, detection: captcha.Detection | None, fetched: int) -> dict[str, Any]:
-        captcha_info: dict[str, Any] = {"detected": detection is not None, "handled": False}
-        if detection and detection.sitekey:
-            captcha_info["sitekey"] = detection.sitekey
-        if detection:
-            captcha_info["type"] = detection.type
+    def _result(self, solved: captcha.CaptchaOutcome, fetched: int) -> dict[str, Any]:
+        captcha_info = solved.report()
         stats = self.channel.stats
         return {
             "loadStrategy": self.spec.load_strategy,
@@ -273,6 +303,19 @@ class _RenderRun:
             "fetchCount": fetched,
             "finalUrl": self.page.url,
         }
+
+
+def geo_exit(city: City | None, upstream: ProxyUpstream | None) -> dict[str, Any] | None:
+    """``geoExit``: where the traffic of a geo-targeted render left (None without a place).
+
+    ``proxied`` false means emulation only: no exit proxy serves the place, the traffic left from
+    the node's own network. Never carries the proxy URL or credentials.
+    """
+    if city is None:
+        return None
+    if upstream is None:
+        return {"proxied": False, "proxy": None, "country": None, "city": None, "failovers": 0}
+    return {"proxied": True, **upstream.describe(), "failovers": upstream.failovers}
 
 
 def selected_city(city: City | None) -> dict[str, Any] | None:

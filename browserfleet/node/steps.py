@@ -21,6 +21,7 @@ from playwright.async_api import TimeoutError as PlaywrightTimeout
 
 from browserfleet.core import actions as a
 from browserfleet.core.errors import BrowserCrashed, ErrorCode, JobFailure
+from browserfleet.node import captcha
 
 _TEXT_PRESENT = """([sel, text]) => {
   const scope = sel ? Array.from(document.querySelectorAll(sel)) : [document.body];
@@ -70,9 +71,16 @@ def translate_errors(page: Page, what: str) -> Iterator[None]:
 class StepRunner:
     """Runs actions on one page (the current tab); outputs are plain JSON-able values or bytes."""
 
-    def __init__(self, page: Page, *, files_dir: Path | None = None) -> None:
+    def __init__(
+        self,
+        page: Page,
+        *,
+        files_dir: Path | None = None,
+        captcha_solver: captcha.CaptchaSolver | None = None,
+    ) -> None:
         self.page = page
         self.files_dir = files_dir
+        self.captcha_solver = captcha_solver
         self._handlers: dict[str, Callable[[Any], Awaitable[Any]]] = {
             "goto": self._goto,
             "go_back": lambda _: self.page.go_back(),
@@ -198,8 +206,14 @@ class StepRunner:
         result: dict[str, Any] = await self.page.evaluate(_FETCH, [act.url, act.timeout_ms])
         return result
 
-    async def _solve_captcha(self, act: a.SolveCaptcha) -> None:
-        raise JobFailure(ErrorCode.INTERNAL_ERROR, "no captcha solver is configured on this node")
+    async def _solve_captcha(self, act: a.SolveCaptcha) -> dict[str, Any]:
+        """Detect (``kind``: auto or one type), solve and inject; the ``captcha`` report as output."""
+        if self.captcha_solver is None:
+            raise captcha.CaptchaSolverError("no captcha solver is configured")
+        outcome = await captcha.handle(
+            self.page, act.kind, self.captcha_solver, timeout_s=act.timeout_ms / 1000
+        )
+        return outcome.report()
 
     async def _new_tab(self, act: a.NewTab) -> None:
         self.page = await self.page.context.new_page()

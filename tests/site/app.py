@@ -25,6 +25,8 @@ from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, R
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from tests.site import captcha
+
 SITE_DIR = Path(__file__).resolve().parent
 PAGES_DIR = SITE_DIR / "pages"
 STATIC_DIR = SITE_DIR / "static"
@@ -64,6 +66,12 @@ RECAPTCHA_V2_SITEKEY = "6LeTestV2SiteKey000000000000000000000000"
 RECAPTCHA_V3_SITEKEY = "6LeTestV3SiteKey000000000000000000000000"
 HCAPTCHA_SITEKEY = "10000000-ffff-ffff-ffff-000000000001"
 TURNSTILE_SITEKEY = "1x00000000000000000000AA"
+CAPTCHA_SITEKEYS = {
+    "recaptcha_v2": RECAPTCHA_V2_SITEKEY,
+    "recaptcha_v3": RECAPTCHA_V3_SITEKEY,
+    "hcaptcha": HCAPTCHA_SITEKEY,
+    "turnstile": TURNSTILE_SITEKEY,
+}
 
 REPORT_CSV = "id,name,amount\n1,Alpha,10.00\n2,Beta,20.00\n3,Gamma,30.00\n"
 
@@ -351,6 +359,7 @@ def create_site() -> Starlette:
         Route("/redirect", redirect),
         Route("/files/report.csv", report_csv),
         Route("/favicon.ico", favicon),
+        *captcha.routes(CAPTCHA_SITEKEYS),
         Route("/api/items", api_items),
         Route("/api/json", api_json),
         Route("/api/text", api_text),

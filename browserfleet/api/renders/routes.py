@@ -29,6 +29,7 @@ async def create_render(
     body: CreateRenderRequest, project: ProjectDep, fleet: FleetDep
 ) -> CreateRenderResponse:
     city = catalogue().resolve(body.country_code, body.city)
+    fleet.renders.check_exit(city, field="city" if body.city else "countryCode")
     job = await fleet.renders.create(project, body.to_spec(city.name if city else None))
     return CreateRenderResponse(render_id=job.id)
 
@@ -71,6 +72,7 @@ def completed_body(view: RenderView) -> dict[str, Any]:
         "selectedCity": result.get("selectedCity"),
         "bandwidthMetrics": result.get("bandwidthMetrics"),
         "captcha": result.get("captcha"),
+        "geoExit": result.get("geoExit"),
         "timingBreakdown": result.get("timingBreakdown"),
     }
     if view.fetch_gz is not None:

@@ -92,7 +92,7 @@ class Dialer:
 
     async def _connect_first(self, host: str, addresses: list[IPAddress], port: int) -> UpstreamStreams:
         error: OSError = OSError(f"no address of {host} accepted a connection")
-        for ip in addresses:
+        for ip in addresses if self._upstream.tries_each_address else addresses[:1]:
             try:
                 return await self._upstream.connect(host, ip, port)
             except OSError as exc:

@@ -23,11 +23,17 @@ class Upstream(abc.ABC):
     it. It raises :class:`OSError` when the destination cannot be reached. The caller bounds the
     call with the proxy's connect timeout (cancelling it) and owns and closes the returned writer.
 
-    :class:`DirectUpstream` connects straight to ``ip``. Geo-targeting will add implementations
-    that chain through an upstream HTTP (``CONNECT``) or SOCKS5 proxy, passed per channel to
-    :meth:`EgressProxy.open_channel`; such an implementation decides whether to hand the proxy
-    ``host`` or ``ip``. The policy check always runs before this hook.
+    :class:`DirectUpstream` connects straight to ``ip``;
+    :class:`browserfleet.node.proxies.ProxyUpstream` chains through an upstream HTTP (``CONNECT``)
+    or SOCKS5 proxy, passed per channel to :meth:`EgressProxy.open_channel`, and decides whether to
+    hand the proxy ``host`` or ``ip``. The policy check always runs before this hook.
+
+    ``tries_each_address``: when the destination resolved to several permitted addresses, the
+    dialer tries them in turn; an upstream that hands the destination to another proxy sets it
+    False and is called once, with the first permitted address.
     """
+
+    tries_each_address: bool = True
 
     @abc.abstractmethod
     async def connect(self, host: str, ip: IPAddress, port: int) -> UpstreamStreams:

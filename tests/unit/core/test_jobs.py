@@ -114,6 +114,7 @@ BILLABLE = {
     ErrorCode.RENDER_TIMEOUT,
     ErrorCode.NAVIGATION_FAILED,
     ErrorCode.INVALID_SELECTOR,
+    ErrorCode.CAPTCHA_UNSOLVABLE,  # a definite answer about the target's captcha
 }
 NOT_BILLABLE = {
     ErrorCode.EGRESS_BLOCKED,
@@ -121,6 +122,8 @@ NOT_BILLABLE = {
     ErrorCode.NODE_LOST,
     ErrorCode.CANCELLED,
     ErrorCode.INTERNAL_ERROR,
+    ErrorCode.CAPTCHA_TIMEOUT,  # the operator's solver was too slow
+    ErrorCode.CAPTCHA_SOLVER_ERROR,  # the operator's solver is down, misconfigured or unpaid
 }
 
 

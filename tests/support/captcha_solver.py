@@ -1,0 +1,190 @@
+"""A captcha-solving service stand-in on 127.0.0.1 speaking the createTask/getTaskResult protocol.
+
+It answers like 2Captcha / Anti-Captcha: ``POST /createTask {"clientKey", "task"}`` →
+``{"errorId": 0, "taskId"}``; ``POST /getTaskResult {"clientKey", "taskId"}`` →
+``{"errorId": 0, "status": "processing"}`` for :attr:`SolverStandIn.processing_polls` polls, then
+``{"errorId": 0, "status": "ready", "solution": {...}}``; errors as
+``{"errorId", "errorCode", "errorDescription"}``. Tokens are made with the test site's secret
+(tests/site/captcha.py), so the site's server-side check can tell the solver made them.
+
+Behaviour (set attributes between tests; :meth:`reset` restores the defaults):
+
+* ``outcome = "solve"`` (default), ``"unsolvable"`` (errorId 12 ``ERROR_CAPTCHA_UNSOLVABLE`` after
+  the processing polls) or ``"never"`` (processing forever: the client must time out);
+* ``processing_polls``: how many polls answer ``processing`` first;
+* ``token_field``: the solution field carrying the token (default: ``token`` for Turnstile,
+  ``gRecaptchaResponse`` otherwise, as 2Captcha and Anti-Captcha answer);
+* a request with another client key than ``client_key`` gets errorId 1 ``ERROR_KEY_DOES_NOT_EXIST``.
+
+Every request is recorded in :attr:`requests` (path and JSON body) and every accepted task in
+:attr:`tasks`.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any
+
+from tests.site.captcha import make_token
+
+TASK_TYPES = {
+    "RecaptchaV2TaskProxyless": "recaptcha_v2",
+    "RecaptchaV3TaskProxyless": "recaptcha_v3",
+    "HCaptchaTaskProxyless": "hcaptcha",
+    "TurnstileTaskProxyless": "turnstile",
+}
+
+
+@dataclass
+class StandInTask:
+    task_id: int
+    task: dict[str, Any]
+    polls: int = 0
+    token: str | None = None
+
+
+@dataclass
+class Recorded:
+    path: str
+    body: dict[str, Any]
+
+
+class SolverStandIn:
+    def __init__(self, client_key: str = "test-key") -> None:
+        self.client_key = client_key
+        self.outcome = "solve"  # | "unsolvable" | "never"
+        self.processing_polls = 1
+        self.token_field: str | None = None
+        self._lock = threading.Lock()
+        self.requests: list[Recorded] = []
+        self.tasks: dict[int, StandInTask] = {}
+        self._next_id = 1000
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, name="captcha-solver", daemon=True)
+
+    def reset(self) -> None:
+        """Default behaviour, nothing recorded."""
+        with self._lock:
+            self.outcome = "solve"
+            self.processing_polls = 1
+            self.token_field = None
+            self.requests.clear()
+            self.tasks.clear()
+
+    # ------------------------------------------------------------------ lifecycle
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def start(self) -> SolverStandIn:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(5)
+
+    def __enter__(self) -> SolverStandIn:
+        return self.start()
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    # ------------------------------------------------------------------ what was seen
+    def keys_seen(self) -> set[Any]:
+        with self._lock:
+            return {r.body.get("clientKey") for r in self.requests}
+
+    def created(self) -> list[dict[str, Any]]:
+        """The ``task`` objects of every accepted createTask, in order."""
+        with self._lock:
+            return [t.task for t in self.tasks.values()]
+
+    # ------------------------------------------------------------------ protocol
+    def answer(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        with self._lock:
+            self.requests.append(Recorded(path, body))
+            if body.get("clientKey") != self.client_key:
+                return _error(
+                    1, "ERROR_KEY_DOES_NOT_EXIST", "Account authorization key not found in the system"
+                )
+            if path == "/createTask":
+                return self._create(body.get("task"))
+            if path == "/getTaskResult":
+                return self._result(body.get("taskId"))
+            return _error(14, "ERROR_NO_SUCH_METHOD", "Request to API made with method which does not exist")
+
+    def _create(self, task: Any) -> dict[str, Any]:
+        if not isinstance(task, dict) or task.get("type") not in TASK_TYPES:
+            return _error(23, "ERROR_TASK_NOT_SUPPORTED", "Task type is not supported or inproperly printed")
+        if not task.get("websiteURL") or not task.get("websiteKey"):
+            return _error(15, "ERROR_BAD_PARAMETERS", "websiteURL and websiteKey are required")
+        if task["type"] == "RecaptchaV3TaskProxyless" and task.get("minScore") not in (0.3, 0.7, 0.9):
+            return _error(15, "ERROR_BAD_PARAMETERS", "minScore must be 0.3, 0.7 or 0.9")
+        self._next_id += 1
+        self.tasks[self._next_id] = StandInTask(self._next_id, task)
+        return {"errorId": 0, "taskId": self._next_id}
+
+    def _result(self, task_id: Any) -> dict[str, Any]:
+        found = self.tasks.get(task_id) if isinstance(task_id, int) else None
+        if found is None:
+            return _error(16, "ERROR_NO_SUCH_CAPCHA_ID", "Task you are requesting does not exist")
+        found.polls += 1
+        if self.outcome == "never" or found.polls <= self.processing_polls:
+            return {"errorId": 0, "status": "processing"}
+        if self.outcome == "unsolvable":
+            return _error(
+                12, "ERROR_CAPTCHA_UNSOLVABLE", "Captcha could not be solved by 5 different workers"
+            )
+        if found.token is None:
+            found.token = make_token(str(found.task["websiteKey"]))
+        kind = TASK_TYPES[found.task["type"]]
+        name = self.token_field or ("token" if kind == "turnstile" else "gRecaptchaResponse")
+        solution: dict[str, Any] = {name: found.token}
+        if kind == "turnstile":
+            solution["userAgent"] = "Mozilla/5.0 (stand-in)"
+        return {"errorId": 0, "status": "ready", "solution": solution, "cost": "0.00200", "solveCount": 1}
+
+
+def _error(error_id: int, code: str, description: str) -> dict[str, Any]:
+    return {"errorId": error_id, "errorCode": code, "errorDescription": description}
+
+
+def _handler(stand_in: SolverStandIn) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            try:
+                body = json.loads(self.rfile.read(length) or b"{}")
+            except ValueError:
+                body = None
+            if not isinstance(body, dict):
+                self._send(
+                    400, {"errorId": 1, "errorCode": "ERROR_BAD_REQUEST", "errorDescription": "not JSON"}
+                )
+                return
+            self._send(200, stand_in.answer(self.path, body))
+
+        def _send(self, status: int, payload: dict[str, Any]) -> None:
+            data = json.dumps(payload).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass  # quiet: tests read stand_in.requests instead
+
+    return Handler
