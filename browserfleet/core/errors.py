@@ -102,6 +102,7 @@ class ErrorCode(StrEnum):
     NAVIGATION_FAILED = "NAVIGATION_FAILED"
     INVALID_SELECTOR = "INVALID_SELECTOR"
     EGRESS_BLOCKED = "EGRESS_BLOCKED"
+    PROXY_UNAVAILABLE = "PROXY_UNAVAILABLE"
     BROWSER_CRASHED = "BROWSER_CRASHED"
     NODE_LOST = "NODE_LOST"
     CANCELLED = "CANCELLED"
@@ -126,6 +127,9 @@ ERROR_CODES: dict[ErrorCode, ErrorCodeInfo] = {
     ErrorCode.INVALID_SELECTOR: ErrorCodeInfo(True, "A waitFor selector is not a valid CSS selector"),
     ErrorCode.EGRESS_BLOCKED: ErrorCodeInfo(
         False, "The destination is a private, loopback or metadata address blocked by the egress policy"
+    ),
+    ErrorCode.PROXY_UNAVAILABLE: ErrorCodeInfo(
+        False, "Every exit proxy for the requested place failed (connect errors or cool-down)"
     ),
     ErrorCode.BROWSER_CRASHED: ErrorCodeInfo(False, "The browser crashed and the retry failed too"),
     ErrorCode.NODE_LOST: ErrorCodeInfo(False, "The node running the job was lost"),

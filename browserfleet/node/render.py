@@ -219,7 +219,8 @@ class _RenderRun:
     def _unreachable(self, host: str, fallback: str) -> JobFailure:
         detail = self.channel.stats.upstream_failures.get(host)
         why = f"could not reach {host}: {detail}" if detail else fallback
-        return JobFailure(ErrorCode.NAVIGATION_FAILED, f"{why} (loading {self.spec.url})")
+        code = ErrorCode.PROXY_UNAVAILABLE if self.channel.upstream.exhausted else ErrorCode.NAVIGATION_FAILED
+        return JobFailure(code, f"{why} (loading {self.spec.url})")
 
     def _raise_if_blocked(self, host: str, force: bool = False) -> None:
         attempt = self.channel.blocked_host(host)

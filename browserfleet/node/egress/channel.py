@@ -42,6 +42,7 @@ class EgressChannel:
         self.job_id = job_id
         self.server_url = ""
         self.stats = EgressStats()
+        self.upstream = upstream
         self._dialer = Dialer(
             job_id, self.stats, policy=policy, connect_timeout=connect_timeout, upstream=upstream
         )

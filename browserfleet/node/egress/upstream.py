@@ -31,9 +31,13 @@ class Upstream(abc.ABC):
     ``tries_each_address``: when the destination resolved to several permitted addresses, the
     dialer tries them in turn; an upstream that hands the destination to another proxy sets it
     False and is called once, with the first permitted address.
+
+    ``exhausted``: set once the upstream itself has no way left to reach anything (every exit
+    proxy failed), so a failed navigation is the platform's fault, not the destination's.
     """
 
     tries_each_address: bool = True
+    exhausted: bool = False
 
     @abc.abstractmethod
     async def connect(self, host: str, ip: IPAddress, port: int) -> UpstreamStreams:

@@ -199,6 +199,7 @@ class ProxyUpstream(Upstream):
                 tried.add(proxy.label)
                 replacement = self.pool.reassign(self.project_id, self.city, tried)
                 if replacement is None:
+                    self.exhausted = True
                     raise ProxyFailure(f"no working exit proxy for {self.city.name}: {detail}") from exc
                 logger.info(
                     "exit proxy %s failed (%s); using %s", proxy.label, detail, replacement.proxy.label

@@ -21,7 +21,7 @@ import pytest
 from browser7 import Browser7, ValidationError, wait_for_selector
 
 from tests.support.fleet import FleetHarness, RunningServer
-from tests.support.render_client import Rendered, element, render_one
+from tests.support.render_client import Rendered, element, render_one, wait_render
 from tests.support.upstream_proxy import HttpProxyStandIn, Socks5StandIn, _StandIn
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("renders-geo-proxies")]
@@ -274,6 +274,27 @@ def test_a_dead_proxy_does_not_fail_renders_and_cools_down(harness: FleetHarness
             status = {s["name"]: s for s in running.fleet.proxies.status()}
             assert status["dead"]["healthy"] is False and status["dead"]["cooldownRemainingS"] > 200
             assert status["dead"]["lastError"] and status["alive"]["healthy"] is True
+        finally:
+            harness.stop_server(running)
+
+
+def test_no_working_exit_is_proxy_unavailable_and_not_charged(harness: FleetHarness, site_url: str) -> None:
+    with HttpProxyStandIn() as dead:
+        dead.stop()
+        running = harness.server(proxies=[{"url": dead.url, "country": "DE", "name": "dead"}])
+        try:
+            with Browser7(api_key=harness.new_key(running), base_url=running.api) as sdk:
+                before = sdk.get_account_balance().total_balance_cents
+                render_id = sdk.create_render(f"{site_url}/headers?t={token()}", country_code="DE")[
+                    "renderId"
+                ]
+                failed = wait_render(sdk, render_id)
+                body = failed.json()
+                assert failed.status_code == 422, body
+                assert body["errorCode"] == "PROXY_UNAVAILABLE"
+                assert "no working exit proxy" in body["errorMessage"]
+                assert (body["billable"], body["charged"], body["chargedAmountCents"]) == (False, False, 0)
+                assert sdk.get_account_balance().total_balance_cents == before
         finally:
             harness.stop_server(running)
 

@@ -118,6 +118,7 @@ BILLABLE = {
 }
 NOT_BILLABLE = {
     ErrorCode.EGRESS_BLOCKED,
+    ErrorCode.PROXY_UNAVAILABLE,
     ErrorCode.BROWSER_CRASHED,
     ErrorCode.NODE_LOST,
     ErrorCode.CANCELLED,
