@@ -57,10 +57,7 @@ def _run(settings: Settings, work: Callable[[Fleet], Awaitable[T]], *, nodes: bo
         finally:
             await fleet.stop()
 
-    try:
-        return asyncio.run(main())
-    except BrowserfleetError as exc:
-        raise _fail(exc.message) from exc
+    return asyncio.run(main())
 
 
 @app.command()
@@ -212,4 +209,10 @@ def _write_outputs(result: dict[str, Any], output: Path | None, screenshot: Path
 
 
 def main() -> None:
-    app()
+    """Entry point: errors browserfleet explains (bad settings, unknown project, …) are printed
+    as one line and exit 1, without a traceback."""
+    try:
+        app()
+    except BrowserfleetError as exc:
+        err.print(f"[red]error:[/red] {exc.message}")
+        sys.exit(1)

@@ -10,8 +10,10 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from browserfleet.core.errors import Misconfigured
 
 CHROMIUM_FLAGS = (
     "--no-sandbox",
@@ -117,6 +119,12 @@ class Settings(BaseSettings):
 def load_settings(**overrides: Any) -> Settings:
     """Environment first, then explicit overrides (CLI flags); ``None`` overrides are ignored."""
     given = {k: v for k, v in overrides.items() if v is not None}
-    settings = Settings(**given)
+    try:
+        settings = Settings(**given)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg']}" for e in exc.errors()
+        )
+        raise Misconfigured(f"invalid settings (BROWSERFLEET_*): {problems}") from exc
     os.makedirs(settings.data_dir, exist_ok=True)
     return settings

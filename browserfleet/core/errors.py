@@ -12,7 +12,8 @@ place (``api/errors.py``). Nothing here knows about HTTP beyond the ``status`` h
     ├── NotFound            404       unknown id, or another project's id
     ├── Conflict            409       the resource is in a state that forbids the call
     ├── RateLimited         429       concurrency or request-rate limit reached
-    └── Unavailable         503       the service cannot accept work right now
+    ├── Unavailable         503       the service cannot accept work right now
+    └── Misconfigured                 the operator's settings are invalid (raised at start-up)
 
     JobFailure                        raised inside an executor: ends one job with an ErrorCode
     IllegalTransition                 a programming error: a job state change the machine forbids
@@ -78,6 +79,10 @@ class RateLimited(BrowserfleetError):
 class Unavailable(BrowserfleetError):
     status = 503
     kind = "Service Unavailable"
+
+
+class Misconfigured(BrowserfleetError):
+    kind = "Configuration Error"
 
 
 class IllegalTransition(RuntimeError):

@@ -174,3 +174,16 @@ def stored_key_count(data_dir: Path) -> int:
     """API keys stored in a CLI data dir, read straight from its SQLite file."""
     with sqlite3.connect(data_dir / "browserfleet.db") as db:
         return int(db.execute("SELECT count(*) FROM api_keys").fetchone()[0])
+
+
+def test_bad_settings_are_one_clear_line_not_a_traceback(tmp_path: Path) -> None:
+    cases = (
+        ({"BROWSERFLEET_PROXIES": '[{"url": "ftp://exit.test", "country": "DE"}]'}, "url scheme must be"),
+        ({"BROWSERFLEET_NODE_SLOTS": "lots"}, "node_slots"),
+    )
+    for env, expected in cases:
+        failed = run_cli("keys", "create", "--data-dir", str(tmp_path / "data"), env=cli_env(**env))
+        assert failed.returncode == 1
+        assert expected in _flat(failed.stderr)
+        assert "Traceback" not in failed.stderr
+        assert failed.stdout.strip() == ""  # no key was made

@@ -16,6 +16,7 @@ from urllib.parse import unquote, urlsplit
 import yaml  # type: ignore[import-untyped]  # no stubs locked (types-PyYAML)
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from browserfleet.core.errors import Misconfigured
 from browserfleet.core.geo import catalogue
 
 __all__ = ["ProxyConfig", "ProxyConfigError", "load_proxies"]
@@ -26,7 +27,7 @@ _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 _PLACEHOLDERS: Final = frozenset({"session", "user"})
 
 
-class ProxyConfigError(ValueError):
+class ProxyConfigError(Misconfigured, ValueError):
     """A declared proxy is invalid; the message names the entry and what is wrong with it."""
 
 
