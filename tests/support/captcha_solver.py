@@ -39,6 +39,9 @@ TASK_TYPES = {
 }
 
 
+SOLVER_KEY = "test-key"  # the client key tests configure browserfleet with
+
+
 @dataclass
 class StandInTask:
     task_id: int
@@ -54,7 +57,7 @@ class Recorded:
 
 
 class SolverStandIn:
-    def __init__(self, client_key: str = "test-key") -> None:
+    def __init__(self, client_key: str = SOLVER_KEY) -> None:
         self.client_key = client_key
         self.outcome = "solve"  # | "unsolvable" | "never"
         self.processing_polls = 1

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.support.captcha_solver import SOLVER_KEY, SolverStandIn
 from tests.support.postgres import PostgresNotInstalledError, PostgresServer
 
 
@@ -31,3 +32,17 @@ def postgres_server() -> Iterator[PostgresServer]:
 def postgres_url(postgres_server: PostgresServer) -> str:
     """SQLAlchemy async URL (``postgresql+asyncpg://...``) of an empty database on that server."""
     return postgres_server.url
+
+
+@pytest.fixture(scope="session")
+def solver_stand_in_server() -> Iterator[SolverStandIn]:
+    """The local createTask/getTaskResult captcha solver (one per test process)."""
+    with SolverStandIn(client_key=SOLVER_KEY) as server:
+        yield server
+
+
+@pytest.fixture
+def stand_in(solver_stand_in_server: SolverStandIn) -> SolverStandIn:
+    """That solver, with its tasks, requests and behaviour reset for this test."""
+    solver_stand_in_server.reset()
+    return solver_stand_in_server

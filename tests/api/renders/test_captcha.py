@@ -26,35 +26,22 @@ from tests.site.app import (
 )
 from tests.site.captcha import token_valid
 from tests.support.api_errors import failed_render
-from tests.support.captcha_solver import SolverStandIn
+from tests.support.captcha_solver import SOLVER_KEY, SolverStandIn
 from tests.support.e2e import RenderApi
 from tests.support.fleet import FleetHarness, RunningServer
 from tests.support.render_client import Rendered, element, render_all, render_one
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("captcha")]
 
-SOLVER_KEY = "test-key"
 TIMEOUT_S = 2.0
 POLL_S = 0.05
 VERIFIED_OK = wait_for_text("ok", selector="#verified", timeout=10_000)
 
 
 @pytest.fixture(scope="module")
-def stand_in_server() -> Iterator[SolverStandIn]:
-    with SolverStandIn(client_key=SOLVER_KEY) as server:
-        yield server
-
-
-@pytest.fixture
-def stand_in(stand_in_server: SolverStandIn) -> SolverStandIn:
-    stand_in_server.reset()
-    return stand_in_server
-
-
-@pytest.fixture(scope="module")
-def solving_server(harness: FleetHarness, stand_in_server: SolverStandIn) -> RunningServer:
+def solving_server(harness: FleetHarness, solver_stand_in_server: SolverStandIn) -> RunningServer:
     return harness.server(
-        captcha_solver_url=stand_in_server.url,
+        captcha_solver_url=solver_stand_in_server.url,
         captcha_solver_key=SOLVER_KEY,
         captcha_poll_interval_s=POLL_S,
         captcha_timeout_s=TIMEOUT_S,

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -25,26 +24,13 @@ from browserfleet.settings import Settings
 from tests.site.app import RECAPTCHA_V2_SITEKEY, RECAPTCHA_V3_SITEKEY, TURNSTILE_SITEKEY
 from tests.site.captcha import token_valid
 from tests.support._ports import free_port
-from tests.support.captcha_solver import SolverStandIn
+from tests.support.captcha_solver import SOLVER_KEY, SolverStandIn
 from tests.support.fleet import FleetHarness
 
-KEY = "test-key"
 POLL_S = 0.05
 
 
-@pytest.fixture(scope="module")
-def stand_in_server() -> Iterator[SolverStandIn]:
-    with SolverStandIn(client_key=KEY) as server:
-        yield server
-
-
-@pytest.fixture
-def stand_in(stand_in_server: SolverStandIn) -> SolverStandIn:
-    stand_in_server.reset()
-    return stand_in_server
-
-
-def solver_for(stand_in: SolverStandIn, key: str = KEY, timeout_s: float = 2.0) -> CreateTaskSolver:
+def solver_for(stand_in: SolverStandIn, key: str = SOLVER_KEY, timeout_s: float = 2.0) -> CreateTaskSolver:
     return CreateTaskSolver(stand_in.url, key, timeout_s=timeout_s, poll_interval_s=POLL_S)
 
 
@@ -79,7 +65,7 @@ async def test_each_kind_is_sent_as_its_task_type_and_yields_the_solvers_token(
         assert task["minScore"] == 0.3 and task["pageAction"] == "verify"
     else:
         assert "minScore" not in task and "pageAction" not in task
-    assert stand_in.keys_seen() == {KEY}
+    assert stand_in.keys_seen() == {SOLVER_KEY}
 
 
 async def test_v3_action_and_score_are_passed_on(stand_in: SolverStandIn) -> None:
@@ -156,7 +142,9 @@ async def test_a_wrong_key_is_a_solver_error_that_does_not_leak_the_key(stand_in
 
 
 async def test_an_unreachable_solver_is_a_solver_error() -> None:
-    solver = CreateTaskSolver(f"http://127.0.0.1:{free_port()}", KEY, timeout_s=2, poll_interval_s=POLL_S)
+    solver = CreateTaskSolver(
+        f"http://127.0.0.1:{free_port()}", SOLVER_KEY, timeout_s=2, poll_interval_s=POLL_S
+    )
     with pytest.raises(CaptchaSolverError, match="unreachable"):
         await solver.solve(CaptchaTask("recaptcha_v2", "http://127.0.0.1:9/", "k"))
 
@@ -165,17 +153,17 @@ async def test_the_stand_in_speaks_plain_http_json(stand_in: SolverStandIn) -> N
     """The wire itself (what any provider's client would send), without our client."""
     async with httpx.AsyncClient(base_url=stand_in.url) as http:
         task = {"type": "TurnstileTaskProxyless", "websiteURL": "http://127.0.0.1:9/", "websiteKey": "k"}
-        created = (await http.post("/createTask", json={"clientKey": KEY, "task": task})).json()
+        created = (await http.post("/createTask", json={"clientKey": SOLVER_KEY, "task": task})).json()
         assert created["errorId"] == 0
         first = (
-            await http.post("/getTaskResult", json={"clientKey": KEY, "taskId": created["taskId"]})
+            await http.post("/getTaskResult", json={"clientKey": SOLVER_KEY, "taskId": created["taskId"]})
         ).json()
         assert first == {"errorId": 0, "status": "processing"}
         ready = (
-            await http.post("/getTaskResult", json={"clientKey": KEY, "taskId": created["taskId"]})
+            await http.post("/getTaskResult", json={"clientKey": SOLVER_KEY, "taskId": created["taskId"]})
         ).json()
         assert ready["status"] == "ready" and token_valid("k", ready["solution"]["token"])
-        missing = (await http.post("/getTaskResult", json={"clientKey": KEY, "taskId": 1})).json()
+        missing = (await http.post("/getTaskResult", json={"clientKey": SOLVER_KEY, "taskId": 1})).json()
         assert missing["errorCode"] == "ERROR_NO_SUCH_CAPCHA_ID"
 
 
