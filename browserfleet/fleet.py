@@ -19,7 +19,8 @@ from browserfleet.core.jobs import JobKind, NodeLabels, utcnow
 from browserfleet.core.recovery import recover
 from browserfleet.core.renders import RenderPolicy, Renders
 from browserfleet.core.retention import PurgeReport, purge
-from browserfleet.dispatch.base import Dispatcher
+from browserfleet.core.sessions import READY_EVENT, RELEASE_EVENT, SessionPolicy, Sessions
+from browserfleet.dispatch.base import Dispatcher, JobEvent
 from browserfleet.dispatch.local import LocalDispatcher
 from browserfleet.metrics import Metrics
 from browserfleet.node.captcha import build_solver
@@ -28,6 +29,7 @@ from browserfleet.node.executor import Executor
 from browserfleet.node.pool import BrowserPool
 from browserfleet.node.proxies import ProxyPool
 from browserfleet.node.render import RenderExecutor
+from browserfleet.node.session import LiveSession, LiveSessions, SessionExecutor
 from browserfleet.node.worker import Node
 from browserfleet.settings import CHROMIUM_FLAGS, Settings
 from browserfleet.store.blobs import BlobStore, FileBlobStore
@@ -58,10 +60,14 @@ class Fleet:
         self.dispatcher: Dispatcher
         self.accounts: Accounts
         self.renders: Renders
+        self.sessions: Sessions
+        self.live_sessions = LiveSessions()
+        self._session_events: asyncio.Task[None] | None = None
         self.egress: EgressProxy | None = None
         self.proxies: ProxyPool
         self.nodes: list[Node] = []
         self._purger: asyncio.Task[None] | None = None
+        self._background: set[asyncio.Task[None]] = set()
         self._lock = DataDirLock(settings.data_dir)
 
     async def start(self, *, run_nodes: bool = True) -> None:
@@ -85,8 +91,13 @@ class Fleet:
             debug_retention=timedelta(days=s.debug_retention_days),
             require_geo_proxy=s.require_geo_proxy,
         )
-        self.renders = Renders(
-            self.store, self.blobs, self.dispatcher, Admission(self.store), policy, exits=self.proxies
+        admission = Admission(self.store)
+        self.renders = Renders(self.store, self.blobs, self.dispatcher, admission, policy, exits=self.proxies)
+        self.sessions = Sessions(
+            self.store,
+            self.dispatcher,
+            admission,
+            SessionPolicy(min_timeout_s=s.session_min_timeout_s, start_timeout_s=s.session_start_timeout_s),
         )
         if run_nodes:
             # only the process that runs the nodes owns the jobs and their upkeep: an admin
@@ -111,6 +122,16 @@ class Fleet:
                 captcha_solver=build_solver(s),
             ),
         }
+        if s.session_slots:
+            executors[JobKind.SESSION] = SessionExecutor(
+                s.headless_shell_path,
+                CHROMIUM_FLAGS,
+                self.egress,
+                self.live_sessions,
+                grace_s=s.session_grace_s,
+            )
+            self.live_sessions.on_ready = self._session_ready
+            self._session_events = asyncio.create_task(self._relay_session_events(), name="session-events")
         labels = NodeLabels(node_id=s.node_id, region=s.node_region, country=s.node_country, city=s.node_city)
         node = Node(
             labels,
@@ -122,6 +143,7 @@ class Fleet:
             max_attempts=s.max_attempts,
             version=VERSION,
             on_finished=self.metrics.job_finished,
+            kind_slots={JobKind.SESSION: s.session_slots} if s.session_slots else None,
         )
         await node.start()
         self.nodes.append(node)
@@ -131,6 +153,10 @@ class Fleet:
             self._purger.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._purger
+        if self._session_events:
+            self._session_events.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._session_events
         for node in self.nodes:
             await node.stop()
         self.nodes.clear()
@@ -141,6 +167,23 @@ class Fleet:
         await self.dispatcher.close()
         await self.store.close()
         self._lock.release()
+
+    def _session_ready(self, live: LiveSession) -> None:
+        """A session's browser accepts clients: tell whoever waits (``POST /v1/sessions``)."""
+        event = JobEvent(live.session_id, live.project_id, kind=READY_EVENT)
+        task = asyncio.get_running_loop().create_task(self.dispatcher.publish(event))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _relay_session_events(self) -> None:
+        """Release requests travel as dispatcher events; hand them to this node's live sessions."""
+        subscription = self.dispatcher.subscribe()
+        try:
+            async for event in subscription:
+                if event.kind == RELEASE_EVENT:
+                    self.live_sessions.request_release(event.job_id)
+        finally:
+            await subscription.close()
 
     async def purge_once(self) -> PurgeReport:
         return await purge(

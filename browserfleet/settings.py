@@ -85,6 +85,22 @@ class Settings(BaseSettings):
     captcha_timeout_s: float = Field(default=120.0, gt=0)
     captcha_poll_interval_s: float = Field(default=3.0, gt=0)
 
+    # --- sessions (live browsers driven over CDP) ---------------------------------------------
+    session_slots: int = Field(
+        default=4, ge=0, le=256, description="live sessions a node runs at once (own slots, not node_slots)"
+    )
+    session_grace_s: float = Field(
+        default=10.0,
+        gt=0,
+        description="a session without keepAlive ends this long after its last client left",
+    )
+    session_min_timeout_s: int = Field(
+        default=60, ge=1, le=21600, description="smallest session timeout the API accepts (testing knob)"
+    )
+    session_start_timeout_s: float = Field(
+        default=30.0, gt=0, description="how long create waits for a node to start the browser (else 503)"
+    )
+
     # --- renders ------------------------------------------------------------------------------
     render_timeout_s: float = Field(default=120.0, gt=0)
     render_navigation_timeout_s: float = Field(default=60.0, gt=0)

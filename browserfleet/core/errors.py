@@ -115,6 +115,7 @@ class ErrorCode(StrEnum):
     CAPTCHA_UNSOLVABLE = "CAPTCHA_UNSOLVABLE"
     CAPTCHA_TIMEOUT = "CAPTCHA_TIMEOUT"
     CAPTCHA_SOLVER_ERROR = "CAPTCHA_SOLVER_ERROR"
+    SESSION_TIMEOUT = "SESSION_TIMEOUT"
 
     @property
     def billable(self) -> bool:
@@ -147,16 +148,22 @@ ERROR_CODES: dict[ErrorCode, ErrorCodeInfo] = {
     ErrorCode.CAPTCHA_SOLVER_ERROR: ErrorCodeInfo(
         False, "The captcha solver is not configured, unreachable or refused the request"
     ),
+    ErrorCode.SESSION_TIMEOUT: ErrorCodeInfo(False, "The live session reached its timeout"),
 }
 
 
 class JobFailure(Exception):
-    """Ends a job as ``failed`` with ``code``; raised by executors and the step runner."""
+    """Ends a job as ``failed`` with ``code``; raised by executors and the step runner.
 
-    def __init__(self, code: ErrorCode, message: str | None = None) -> None:
+    ``result`` is kept on the failed job (a session that timed out still records its usage)."""
+
+    def __init__(
+        self, code: ErrorCode, message: str | None = None, *, result: dict[str, Any] | None = None
+    ) -> None:
         super().__init__(message or code.default_message)
         self.code = code
         self.message = message or code.default_message
+        self.result = result
 
 
 class BrowserCrashed(Exception):

@@ -98,7 +98,9 @@ class Dispatcher(ABC):
     async def submit(self, ticket: Ticket) -> None: ...
 
     @abstractmethod
-    async def claim(self, labels: NodeLabels) -> Ticket: ...
+    async def claim(self, labels: NodeLabels, kinds: frozenset[JobKind] | None = None) -> Ticket:
+        """The oldest ticket whose route matches ``labels`` (and, if given, whose kind is in
+        ``kinds``: a node keeps separate slots for long-lived sessions)."""
 
     @abstractmethod
     async def withdraw(self, job_id: str) -> bool: ...

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
-from browserfleet.core.jobs import NodeLabels, utcnow
+from browserfleet.core.jobs import JobKind, NodeLabels, utcnow
 from browserfleet.dispatch.base import Dispatcher, JobEvent, NodeInfo, NodeRegistry, Subscription, Ticket
 
 
@@ -52,11 +52,11 @@ class LocalDispatcher(Dispatcher):
                 self._tickets.append(ticket)
             self._changed.notify_all()
 
-    async def claim(self, labels: NodeLabels) -> Ticket:
+    async def claim(self, labels: NodeLabels, kinds: frozenset[JobKind] | None = None) -> Ticket:
         async with self._changed:
             while True:
                 for index, ticket in enumerate(self._tickets):
-                    if ticket.route.matches(labels):
+                    if ticket.route.matches(labels) and (kinds is None or ticket.kind in kinds):
                         return self._tickets.pop(index)
                 await self._changed.wait()
 

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Callable
+from typing import Any
 
 import structlog
 
@@ -42,7 +43,10 @@ class Node:
         max_attempts: int = 2,
         version: str = "",
         on_finished: JobObserver | None = None,
+        kind_slots: dict[JobKind, int] | None = None,
     ) -> None:
+        """``slots`` loops run every kind in ``executors`` except those of ``kind_slots``, which get
+        their own loops (a live session holds its slot for minutes; it must not starve renders)."""
         self.labels = labels
         self.slots = slots
         self.store = store
@@ -52,6 +56,7 @@ class Node:
         self.max_attempts = max_attempts
         self.version = version
         self.on_finished = on_finished
+        self.kind_slots = dict(kind_slots or {})
         self.in_use = 0
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -61,7 +66,15 @@ class Node:
 
     async def start(self) -> None:
         await self.dispatcher.registry.heartbeat(self.info)
-        self._tasks = [asyncio.create_task(self._slot(i), name=f"slot-{i}") for i in range(self.slots)]
+        general = frozenset(self.executors) - frozenset(self.kind_slots)
+        self._tasks = [
+            asyncio.create_task(self._slot(i, general), name=f"slot-{i}") for i in range(self.slots)
+        ]
+        for kind, count in self.kind_slots.items():
+            self._tasks += [
+                asyncio.create_task(self._slot(i, frozenset({kind})), name=f"{kind.value}-slot-{i}")
+                for i in range(count)
+            ]
         self._tasks.append(asyncio.create_task(self._heartbeat(), name="heartbeat"))
 
     async def stop(self) -> None:
@@ -80,9 +93,9 @@ class Node:
             await asyncio.sleep(HEARTBEAT_S)
             await self.dispatcher.registry.heartbeat(self.info)
 
-    async def _slot(self, index: int) -> None:
+    async def _slot(self, index: int, kinds: frozenset[JobKind]) -> None:
         while True:
-            ticket = await self.dispatcher.claim(self.labels)
+            ticket = await self.dispatcher.claim(self.labels, kinds)
             self.in_use += 1
             try:
                 await self.process(ticket)
@@ -126,7 +139,7 @@ class Node:
             async with asyncio.timeout(timeout_s):
                 execution = await self.executors[job.kind].run(job)
         except JobFailure as failure:
-            return _failed(failure.code, failure.message)
+            return _failed(failure.code, failure.message, failure.result)
         except BrowserCrashed as exc:
             return await self._after_crash(job, exc)
         except TimeoutError:
@@ -152,7 +165,11 @@ class Node:
         return JobOutcome(state=JobState.COMPLETED, result=result, billable=execution.billable)
 
 
-def _failed(code: ErrorCode, message: str) -> JobOutcome:
+def _failed(code: ErrorCode, message: str, result: dict[str, Any] | None = None) -> JobOutcome:
     return JobOutcome(
-        state=JobState.FAILED, error_code=code.value, error_message=message, billable=code.billable
+        state=JobState.FAILED,
+        result=result,
+        error_code=code.value,
+        error_message=message,
+        billable=code.billable,
     )

@@ -163,6 +163,17 @@ class Store:
         async with self._read() as session:
             return int(await session.scalar(query) or 0)
 
+    async def project_jobs(
+        self, project_id: str, kind: JobKind, states: Iterable[JobState] | None = None, limit: int = 1000
+    ) -> list[JobRecord]:
+        """A project's jobs of ``kind`` (optionally only in ``states``), newest first."""
+        query = select(JobRow).where(JobRow.project_id == project_id, JobRow.kind == kind.value)
+        if states is not None:
+            query = query.where(JobRow.state.in_([s.value for s in states]))
+        query = query.order_by(JobRow.created_at.desc()).limit(limit)
+        async with self._read() as session:
+            return [_job(r) for r in await session.scalars(query)]
+
     async def count_by_state(self) -> dict[str, int]:
         query = select(JobRow.state, func.count()).group_by(JobRow.state)
         async with self._read() as session:

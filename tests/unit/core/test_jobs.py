@@ -125,6 +125,7 @@ NOT_BILLABLE = {
     ErrorCode.INTERNAL_ERROR,
     ErrorCode.CAPTCHA_TIMEOUT,  # the operator's solver was too slow
     ErrorCode.CAPTCHA_SOLVER_ERROR,  # the operator's solver is down, misconfigured or unpaid
+    ErrorCode.SESSION_TIMEOUT,  # sessions are never charged per job (usage is recorded instead)
 }
 
 

@@ -1,0 +1,128 @@
+"""Routes of the Sessions family (browserbase-compatible). Thin: validate, authenticate, call core,
+shape the reply. The CDP WebSocket proxy behind ``connectUrl`` lives in api/connect.py."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+from urllib.parse import quote, urlsplit
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse
+
+from browserfleet.api.deps import FleetDep, ProjectDep
+from browserfleet.api.errors import register_envelope
+from browserfleet.api.sessions.schemas import (
+    CreatedSession,
+    CreateSessionRequest,
+    SessionModel,
+    SessionWithConnect,
+    Status,
+    UpdateSessionRequest,
+)
+from browserfleet.core.errors import BrowserfleetError, RateLimited
+from browserfleet.core.sessions import SessionStatus, SessionView
+
+router = APIRouter(prefix="/v1", tags=["sessions"])
+
+
+def session_envelope(error: BrowserfleetError) -> JSONResponse:
+    """``{statusCode, error, message}``; 429s carry the rate-limit headers and ``x-should-retry``."""
+    body: dict[str, Any] = {"statusCode": error.status, "error": error.kind, "message": error.message}
+    headers: dict[str, str] = {}
+    if isinstance(error, RateLimited):
+        headers = {
+            "retry-after": str(error.retry_after_s),
+            "x-ratelimit-limit": str(error.limit),
+            "x-ratelimit-remaining": str(max(0, error.limit - error.in_use)),
+            "x-ratelimit-reset": str(error.retry_after_s),
+            "x-should-retry": "true",
+        }
+    elif error.status >= 500 or error.status == 409:
+        # the SDK retries 409/5xx (POST included): a retried create would start another browser
+        headers = {"x-should-retry": "false"}
+    return JSONResponse(body, status_code=error.status, headers=headers)
+
+
+register_envelope("/v1/sessions", session_envelope)
+
+
+def connect_url(request: Request, public_url: str | None, session_id: str, signing_key: str) -> str:
+    """``ws(s)://host/v1/sessions/{id}/connect?signingKey=KEY`` on the host the client used."""
+    base = urlsplit(public_url or str(request.base_url))
+    scheme = "wss" if base.scheme == "https" else "ws"
+    path = base.path.rstrip("/")
+    return f"{scheme}://{base.netloc}{path}/v1/sessions/{session_id}/connect?signingKey={quote(signing_key)}"
+
+
+def _fields(view: SessionView) -> dict[str, Any]:
+    job, spec = view.job, view.spec
+    ended: datetime | None = job.finished_at if job.state.terminal else None
+    return {
+        "id": job.id,
+        "created_at": job.created_at,
+        "updated_at": job.updated_at,
+        "started_at": view.started_at,
+        "expires_at": view.expires_at,
+        "project_id": job.project_id,
+        "status": view.status.value,
+        "proxy_bytes": view.proxy_bytes,
+        "keep_alive": spec.keep_alive,
+        "region": spec.region,
+        "context_id": spec.context_id,
+        "ended_at": ended,
+        "user_metadata": spec.user_metadata,
+    }
+
+
+def _with_connect(request: Request, fleet: FleetDep, view: SessionView) -> SessionWithConnect:
+    live = not view.job.state.terminal
+    url = connect_url(request, fleet.settings.public_url, view.job.id, view.spec.signing_key)
+    return SessionWithConnect(
+        **_fields(view),
+        connect_url=url if live else None,
+        selenium_remote_url=None,
+        signing_key=view.spec.signing_key if live else None,
+    )
+
+
+@router.post("/sessions", status_code=201, response_model=CreatedSession, response_model_by_alias=True)
+async def create_session(
+    body: CreateSessionRequest, request: Request, project: ProjectDep, fleet: FleetDep
+) -> CreatedSession:
+    view = await fleet.sessions.create(project, body.to_request())
+    url = connect_url(request, fleet.settings.public_url, view.job.id, view.spec.signing_key)
+    http = url.replace("ws", "http", 1).split("/connect?")[0]
+    return CreatedSession(
+        **_fields(view),
+        connect_url=url,
+        # WebDriver attach is a later slice; the URL already names where it will live
+        selenium_remote_url=f"{http}/webdriver",
+        signing_key=view.spec.signing_key,
+    )
+
+
+@router.get("/sessions", response_model=list[SessionModel], response_model_by_alias=True)
+async def list_sessions(
+    project: ProjectDep,
+    fleet: FleetDep,
+    status: Annotated[Status | None, Query()] = None,
+    q: Annotated[str | None, Query(max_length=2000)] = None,
+) -> list[SessionModel]:
+    views = await fleet.sessions.list(project, status=SessionStatus(status) if status else None, q=q)
+    return [SessionModel(**_fields(view)) for view in views]
+
+
+@router.get("/sessions/{session_id}", response_model=SessionWithConnect, response_model_by_alias=True)
+async def get_session(
+    session_id: str, request: Request, project: ProjectDep, fleet: FleetDep
+) -> SessionWithConnect:
+    return _with_connect(request, fleet, await fleet.sessions.get(project, session_id))
+
+
+@router.post("/sessions/{session_id}", response_model=SessionModel, response_model_by_alias=True)
+async def update_session(
+    session_id: str, body: UpdateSessionRequest, project: ProjectDep, fleet: FleetDep
+) -> SessionModel:
+    """``{status: "REQUEST_RELEASE"}`` ends the session (idempotent)."""
+    return SessionModel(**_fields(await fleet.sessions.release(project, session_id)))

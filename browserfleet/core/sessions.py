@@ -1,0 +1,305 @@
+"""The session service: live browsers a client drives over CDP, as jobs of kind ``session``.
+
+A session is admitted against the project's concurrency limit (never against the balance:
+sessions are not charged per job, their usage — browser minutes, proxy bytes — is recorded in the
+job's result), inserted as a job and handed to the dispatcher like any other job. A node's session
+executor (node/session.py) starts a dedicated browser, announces it with a ``ready`` event and
+holds the job ``running`` until it is released, times out, or loses its last client.
+
+Release travels as a ``JobEvent(kind="release")`` through the dispatcher, so it reaches the node
+wherever it runs (in-process today, pub/sub when distributed).
+
+Session status is derived from the job state::
+
+    queued, assigned        → PENDING
+    running                 → RUNNING
+    completed, cancelled    → COMPLETED   (cancelled: released before a node started it)
+    failed, timeout code    → TIMED_OUT
+    failed, any other code  → ERROR       (e.g. NODE_LOST after a restart, BROWSER_CRASHED)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from browserfleet.core.accounts import new_id
+from browserfleet.core.admission import Admission
+from browserfleet.core.errors import ErrorCode, InvalidRequest, NotFound, RateLimited, Unavailable
+from browserfleet.core.jobs import JobKind, JobState, Route
+from browserfleet.dispatch.base import Dispatcher, JobEvent, Subscription, Ticket
+from browserfleet.store.records import JobOutcome, JobRecord, ProjectRecord
+from browserfleet.store.repo import Store
+
+SESSION_REGIONS = ("us-west-2", "us-east-1", "eu-central-1", "ap-southeast-1")
+DEFAULT_REGION = "us-west-2"
+MAX_TIMEOUT_S = 21600
+TIMEOUT_CODES = frozenset({ErrorCode.SESSION_TIMEOUT.value, ErrorCode.RENDER_TIMEOUT.value})
+READY_EVENT = "ready"  # published by the node once the session's browser accepts CDP clients
+RELEASE_EVENT = "release"  # published by core: the node ends the session
+
+
+class SessionStatus(StrEnum):
+    PENDING = "PENDING"
+    RUNNING = "RUNNING"
+    ERROR = "ERROR"
+    TIMED_OUT = "TIMED_OUT"
+    COMPLETED = "COMPLETED"
+
+
+class SessionSpec(BaseModel):
+    """What a session job carries in ``spec`` (core writes it, the node reads it)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    timeout_s: float  # the node's outer guard: session_timeout_s plus a margin
+    session_timeout_s: int
+    keep_alive: bool = False
+    signing_key: str
+    region: str = DEFAULT_REGION
+    user_metadata: dict[str, Any] | None = None
+    context_id: str | None = None
+    extension_id: str | None = None
+    proxies: Any = None
+    viewport: dict[str, int] | None = None
+    os: str | None = None
+    browser_settings: dict[str, Any] = Field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SessionRequest:
+    """A validated create request (the API translates the wire body into this)."""
+
+    timeout_s: int | None = None
+    keep_alive: bool = False
+    region: str | None = None
+    user_metadata: dict[str, Any] | None = None
+    context_id: str | None = None
+    extension_id: str | None = None
+    proxies: Any = None
+    viewport: dict[str, int] | None = None
+    os: str | None = None
+    browser_settings: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class SessionPolicy:
+    min_timeout_s: int = 60
+    max_timeout_s: int = MAX_TIMEOUT_S
+    start_timeout_s: float = 30.0
+    release_wait_s: float = 15.0
+    guard_s: float = 30.0  # margin of the node's outer timeout over the session's own
+
+
+@dataclass(frozen=True)
+class SessionView:
+    job: JobRecord
+    spec: SessionSpec
+
+    @property
+    def status(self) -> SessionStatus:
+        return session_status(self.job)
+
+    @property
+    def started_at(self) -> datetime:
+        return self.job.started_at or self.job.created_at
+
+    @property
+    def expires_at(self) -> datetime:
+        return self.started_at + timedelta(seconds=self.spec.session_timeout_s)
+
+    @property
+    def proxy_bytes(self) -> int:
+        return int((self.job.result or {}).get("proxyBytes", 0))
+
+    @property
+    def browser_minutes(self) -> float:
+        return float((self.job.result or {}).get("browserMinutes", 0.0))
+
+
+def session_status(job: JobRecord) -> SessionStatus:
+    match job.state:
+        case JobState.QUEUED | JobState.ASSIGNED:
+            return SessionStatus.PENDING
+        case JobState.RUNNING:
+            return SessionStatus.RUNNING
+        case JobState.COMPLETED | JobState.CANCELLED:
+            return SessionStatus.COMPLETED
+        case JobState.FAILED:
+            return SessionStatus.TIMED_OUT if job.error_code in TIMEOUT_CODES else SessionStatus.ERROR
+
+
+_CLAUSE = re.compile(r"\s*user_metadata((?:\[\s*'[^']*'\s*\])+)\s*:\s*'((?:[^'\\]|\\.)*)'\s*")
+_KEY = re.compile(r"\[\s*'([^']*)'\s*\]")
+
+
+def parse_metadata_query(q: str) -> list[tuple[list[str], str]]:
+    """``user_metadata['a']['b']:'v' AND user_metadata['c']:'w'`` → ``[(["a","b"], "v"), (["c"], "w")]``."""
+    clauses = []
+    for part in re.split(r"\s+AND\s+", q.strip(), flags=re.IGNORECASE):
+        match = _CLAUSE.fullmatch(part)
+        if match is None:
+            message = "q must look like user_metadata['key']:'value' (clauses joined by AND)"
+            raise InvalidRequest(message, details=[{"field": "q", "message": message}])
+        keys = _KEY.findall(match.group(1))
+        clauses.append((keys, match.group(2).replace("\\'", "'")))
+    return clauses
+
+
+def metadata_matches(metadata: dict[str, Any] | None, clauses: list[tuple[list[str], str]]) -> bool:
+    for keys, value in clauses:
+        current: Any = metadata or {}
+        for key in keys:
+            if not isinstance(current, dict) or key not in current:
+                return False
+            current = current[key]
+        if isinstance(current, bool):
+            current = "true" if current else "false"
+        if isinstance(current, dict | list) or str(current) != value:
+            return False
+    return True
+
+
+_STATES_FOR: dict[SessionStatus, list[JobState]] = {
+    SessionStatus.PENDING: [JobState.QUEUED, JobState.ASSIGNED],
+    SessionStatus.RUNNING: [JobState.RUNNING],
+    SessionStatus.COMPLETED: [JobState.COMPLETED, JobState.CANCELLED],
+    SessionStatus.TIMED_OUT: [JobState.FAILED],
+    SessionStatus.ERROR: [JobState.FAILED],
+}
+
+
+class Sessions:
+    def __init__(
+        self, store: Store, dispatcher: Dispatcher, admission: Admission, policy: SessionPolicy
+    ) -> None:
+        self.store = store
+        self.dispatcher = dispatcher
+        self.admission = admission
+        self.policy = policy
+
+    def resolve_timeout(self, project: ProjectRecord, requested: int | None) -> int:
+        low, high = self.policy.min_timeout_s, self.policy.max_timeout_s
+        if requested is None:
+            return max(low, min(high, int(project.default_timeout_s)))
+        if not low <= requested <= high:
+            message = f"timeout must be between {low} and {high} seconds"
+            raise InvalidRequest(message, details=[{"field": "timeout", "message": message}])
+        return requested
+
+    async def create(self, project: ProjectRecord, request: SessionRequest) -> SessionView:
+        """Admit, queue and wait (bounded) until a node has the session's browser up."""
+        timeout_s = self.resolve_timeout(project, request.timeout_s)
+        spec = SessionSpec(
+            timeout_s=timeout_s + self.policy.guard_s,
+            session_timeout_s=timeout_s,
+            keep_alive=request.keep_alive,
+            signing_key=secrets.token_urlsafe(32),
+            region=request.region or DEFAULT_REGION,
+            user_metadata=request.user_metadata,
+            context_id=request.context_id,
+            extension_id=request.extension_id,
+            proxies=request.proxies,
+            viewport=request.viewport,
+            os=request.os,
+            browser_settings=request.browser_settings or {},
+        )
+        subscription = self.dispatcher.subscribe()
+        try:
+            try:
+                async with self.admission.admit(project, JobKind.SESSION, billable=False):
+                    job = await self.store.insert_job(
+                        job_id=new_id("ses"),
+                        project_id=project.id,
+                        kind=JobKind.SESSION,
+                        route=Route(),
+                        spec=spec.model_dump(mode="json"),
+                    )
+            except RateLimited as exc:
+                raise RateLimited(
+                    f"Concurrent session limit reached ({exc.in_use}/{exc.limit}). "
+                    f"Maximum allowed: {exc.limit}",
+                    limit=exc.limit,
+                    in_use=exc.in_use,
+                    retry_after_s=exc.retry_after_s,
+                ) from None
+            await self.dispatcher.submit(Ticket(job.id, project.id, job.kind, job.route))
+            ready = await self._until(subscription, job.id, self.policy.start_timeout_s, ready=True)
+        finally:
+            await subscription.close()
+        if not ready and await self.dispatcher.withdraw(job.id):
+            await self._cancel_queued(job)
+            raise Unavailable("No browser node could start the session: try again later")
+        return await self._view(project, job.id)
+
+    async def get(self, project: ProjectRecord, session_id: str) -> SessionView:
+        return await self._view(project, session_id)
+
+    async def list(
+        self, project: ProjectRecord, *, status: SessionStatus | None = None, q: str | None = None
+    ) -> list[SessionView]:
+        clauses = parse_metadata_query(q) if q else []
+        states = _STATES_FOR[status] if status else None
+        views = []
+        for job in await self.store.project_jobs(project.id, JobKind.SESSION, states):
+            view = SessionView(job, SessionSpec.model_validate(job.spec))
+            if status is not None and view.status is not status:
+                continue
+            if clauses and not metadata_matches(view.spec.user_metadata, clauses):
+                continue
+            views.append(view)
+        return views
+
+    async def release(self, project: ProjectRecord, session_id: str) -> SessionView:
+        """End the session (idempotent); waits a little for the node to close the browser."""
+        view = await self._view(project, session_id)
+        if view.job.state.terminal:
+            return view
+        subscription = self.dispatcher.subscribe()
+        try:
+            if view.job.state is JobState.QUEUED and await self.dispatcher.withdraw(session_id):
+                await self._cancel_queued(view.job)
+            else:
+                await self.dispatcher.publish(JobEvent(session_id, project.id, kind=RELEASE_EVENT))
+                await self._until(subscription, session_id, self.policy.release_wait_s, ready=False)
+        finally:
+            await subscription.close()
+        return await self._view(project, session_id)
+
+    async def _cancel_queued(self, job: JobRecord) -> None:
+        outcome = JobOutcome(
+            JobState.CANCELLED,
+            result={"browserMinutes": 0.0, "proxyBytes": 0},
+            error_code=ErrorCode.CANCELLED.value,
+            error_message="Released before a node started it",
+        )
+        finished = await self.store.finish_job(job.id, outcome)
+        await self.dispatcher.publish(JobEvent(job.id, job.project_id, finished.state))
+
+    async def _until(self, subscription: Subscription, job_id: str, timeout_s: float, *, ready: bool) -> bool:
+        """Wait for the job's ``ready`` event (``ready=True``) or a terminal state; True if seen."""
+        job = await self.store.get_job(job_id)
+        if job is not None and job.state.terminal:
+            return True
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout_s):
+                async for event in subscription:
+                    if event.job_id != job_id:
+                        continue
+                    if (ready and event.kind == READY_EVENT) or (event.state and event.state.terminal):
+                        return True
+        return False
+
+    async def _view(self, project: ProjectRecord, session_id: str) -> SessionView:
+        job = await self.store.get_job(session_id)
+        if job is None or job.project_id != project.id or job.kind is not JobKind.SESSION:
+            raise NotFound(f"Session {session_id} not found")
+        return SessionView(job, SessionSpec.model_validate(job.spec))

@@ -1,0 +1,293 @@
+"""The session executor: a dedicated browser per live session, driven by a remote CDP client.
+
+Per session: an egress channel (the browser's only way out: ``--proxy-server`` plus
+``--proxy-bypass-list=<-loopback>`` so even loopback goes through it, policy and byte counting
+included), a temporary user-data-dir, and a ``chromium-headless-shell`` process with
+``--remote-debugging-port=0`` (the port is read from ``DevToolsActivePort``; the debug server binds
+127.0.0.1 only). The live session is registered in the node-local :class:`LiveSessions` registry,
+which the CDP proxy (api/connect.py) uses to authenticate clients with the signing key and to find
+the browser's WebSocket. The job stays ``running`` until the first of:
+
+* release requested (``LiveSessions.request_release``, fed by the dispatcher's release events);
+* the session's timeout (→ ``SESSION_TIMEOUT``, the session reads ``TIMED_OUT``);
+* unless ``keepAlive``: ``grace_s`` after its last client disconnected;
+* the browser process died (→ ``BROWSER_CRASHED``, the session reads ``ERROR``).
+
+Then the browser is killed, the temp folder removed, the channel closed, and usage recorded in the
+job result: ``browserMinutes`` and ``proxyBytes``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import os
+import shutil
+import signal
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from browserfleet.core.errors import ErrorCode, JobFailure
+from browserfleet.core.jobs import JobKind
+from browserfleet.core.sessions import SessionSpec
+from browserfleet.node.egress import EgressProxy
+from browserfleet.node.executor import Execution, Executor
+from browserfleet.store.records import JobRecord
+
+log = structlog.get_logger(__name__)
+DEFAULT_VIEWPORT = (1280, 720)
+LAUNCH_TIMEOUT_S = 20.0
+TEMP_PREFIX = "browserfleet-session-"
+
+_CHROME_VERSION = "156.0.0.0"
+USER_AGENTS: dict[str, str] = {
+    "windows": f"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    f"Chrome/{_CHROME_VERSION} Safari/537.36",
+    "mac": f"Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) "
+    f"Chrome/{_CHROME_VERSION} Safari/537.36",
+    "linux": f"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    f"Chrome/{_CHROME_VERSION} Safari/537.36",
+    "mobile": f"Mozilla/5.0 (Linux; Android 10; K) AppleWebKit/537.36 (KHTML, like Gecko) "
+    f"Chrome/{_CHROME_VERSION} Mobile Safari/537.36",
+    "tablet": f"Mozilla/5.0 (Linux; Android 10; K) AppleWebKit/537.36 (KHTML, like Gecko) "
+    f"Chrome/{_CHROME_VERSION} Safari/537.36",
+}
+
+
+@dataclass
+class LiveSession:
+    """A running session's browser, as the CDP proxy sees it."""
+
+    session_id: str
+    project_id: str
+    signing_key: str
+    keep_alive: bool
+    browser_ws_url: str  # ws://127.0.0.1:PORT/devtools/browser/ID
+    http_url: str  # http://127.0.0.1:PORT (the browser's own /json endpoints)
+    pid: int
+    user_data_dir: Path
+    clients: int = 0
+    connections: int = 0  # clients ever connected
+    last_left: float | None = None
+    released: bool = False
+    changed: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def check_key(self, key: str | None) -> bool:
+        return key is not None and hmac.compare_digest(key.encode(), self.signing_key.encode())
+
+
+class LiveSessions:
+    """Node-local registry of live sessions (session id → browser endpoint, key, client count).
+
+    ``on_ready`` is called once a session's browser accepts clients (the fleet publishes the
+    ``ready`` event from it). Release requests for a session not (yet) registered are remembered
+    until it registers, so a release racing the browser launch is not lost.
+    """
+
+    def __init__(self) -> None:
+        self._live: dict[str, LiveSession] = {}
+        self._release_requested: set[str] = set()
+        self.on_ready: Callable[[LiveSession], None] | None = None
+
+    def __len__(self) -> int:
+        return len(self._live)
+
+    def get(self, session_id: str) -> LiveSession | None:
+        return self._live.get(session_id)
+
+    def add(self, live: LiveSession) -> None:
+        self._live[live.session_id] = live
+        if live.session_id in self._release_requested:
+            self._release_requested.discard(live.session_id)
+            live.released = True
+        if self.on_ready:
+            self.on_ready(live)
+
+    def remove(self, session_id: str) -> None:
+        self._live.pop(session_id, None)
+        self._release_requested.discard(session_id)
+
+    def request_release(self, session_id: str) -> None:
+        live = self._live.get(session_id)
+        if live is None:
+            self._release_requested.add(session_id)
+            return
+        live.released = True
+        live.changed.set()
+
+    def client_connected(self, session_id: str) -> None:
+        live = self._live.get(session_id)
+        if live is not None:
+            live.clients += 1
+            live.connections += 1
+            live.changed.set()
+
+    def client_disconnected(self, session_id: str) -> None:
+        live = self._live.get(session_id)
+        if live is not None:
+            live.clients = max(0, live.clients - 1)
+            if live.clients == 0:
+                live.last_left = time.monotonic()
+            live.changed.set()
+
+
+class SessionExecutor(Executor):
+    kind = JobKind.SESSION
+
+    def __init__(
+        self,
+        binary: Path,
+        flags: Sequence[str],
+        egress: EgressProxy,
+        registry: LiveSessions,
+        *,
+        grace_s: float = 10.0,
+        temp_root: Path | None = None,
+    ) -> None:
+        self.binary = binary
+        self.flags = tuple(flags)
+        self.egress = egress
+        self.registry = registry
+        self.grace_s = grace_s
+        self.temp_root = temp_root
+
+    async def run(self, job: JobRecord) -> Execution:
+        spec = SessionSpec.model_validate(job.spec)
+        started = time.monotonic()
+        channel = await self.egress.open_channel(job.id)
+        user_data = Path(tempfile.mkdtemp(prefix=TEMP_PREFIX, dir=self.temp_root))
+        process: asyncio.subprocess.Process | None = None
+        reason = "released"
+        try:
+            process = await asyncio.create_subprocess_exec(
+                str(self.binary),
+                *self._args(spec, channel.server_url, user_data),
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.DEVNULL,
+                stderr=asyncio.subprocess.DEVNULL,
+                start_new_session=True,
+            )
+            port, path = await _devtools_endpoint(user_data, process)
+            live = LiveSession(
+                session_id=job.id,
+                project_id=job.project_id,
+                signing_key=spec.signing_key,
+                keep_alive=spec.keep_alive,
+                browser_ws_url=f"ws://127.0.0.1:{port}{path}",
+                http_url=f"http://127.0.0.1:{port}",
+                pid=process.pid,
+                user_data_dir=user_data,
+            )
+            self.registry.add(live)
+            log.info("session.started", session_id=job.id, pid=process.pid, port=port)
+            reason = await self._hold(live, process, started + spec.session_timeout_s)
+        finally:
+            self.registry.remove(job.id)
+            if process is not None:
+                await _kill(process)
+            await channel.close()
+            await asyncio.to_thread(shutil.rmtree, user_data, True)
+        usage: dict[str, Any] = {
+            "browserMinutes": round((time.monotonic() - started) / 60, 4),
+            "proxyBytes": channel.stats.bytes_received + channel.stats.bytes_sent,
+            "endReason": reason,
+        }
+        log.info("session.ended", session_id=job.id, reason=reason, **usage)
+        if reason == "timeout":
+            raise JobFailure(
+                ErrorCode.SESSION_TIMEOUT,
+                f"The session reached its {spec.session_timeout_s} second timeout",
+                result=usage,
+            )
+        if reason == "crashed":
+            raise JobFailure(ErrorCode.BROWSER_CRASHED, "The session's browser exited", result=usage)
+        return Execution(result=usage, billable=False)
+
+    def _args(self, spec: SessionSpec, proxy_url: str, user_data: Path) -> list[str]:
+        width, height = DEFAULT_VIEWPORT
+        if spec.viewport:
+            width = int(spec.viewport.get("width") or width)
+            height = int(spec.viewport.get("height") or height)
+        args = [
+            *self.flags,
+            "--remote-debugging-port=0",
+            "--remote-debugging-address=127.0.0.1",
+            f"--user-data-dir={user_data}",
+            f"--proxy-server={proxy_url}",
+            "--proxy-bypass-list=<-loopback>",
+            f"--window-size={width},{height}",
+        ]
+        if spec.os in USER_AGENTS:
+            args.append(f"--user-agent={USER_AGENTS[spec.os]}")
+        if spec.browser_settings.get("ignoreCertificateErrors"):
+            args.append("--ignore-certificate-errors")
+        args.append("about:blank")
+        return args
+
+    async def _hold(self, live: LiveSession, process: asyncio.subprocess.Process, deadline: float) -> str:
+        """Wait until the session should end; returns why."""
+        exited = asyncio.create_task(process.wait())
+        try:
+            while True:
+                live.changed.clear()
+                if live.released:
+                    return "released"
+                now = time.monotonic()
+                wake = deadline
+                if not live.keep_alive and live.clients == 0 and live.last_left is not None:
+                    grace_end = live.last_left + self.grace_s
+                    if now >= grace_end:
+                        return "disconnected"
+                    wake = min(wake, grace_end)
+                if now >= deadline:
+                    return "timeout"
+                changed = asyncio.create_task(live.changed.wait())
+                done, _ = await asyncio.wait(
+                    {changed, exited}, timeout=max(0.0, wake - now), return_when=asyncio.FIRST_COMPLETED
+                )
+                changed.cancel()
+                if exited in done:
+                    return "crashed"
+        finally:
+            exited.cancel()
+
+
+async def _devtools_endpoint(user_data: Path, process: asyncio.subprocess.Process) -> tuple[int, str]:
+    """Port and browser path from ``DevToolsActivePort`` (written once the debug server listens)."""
+    marker = user_data / "DevToolsActivePort"
+    deadline = time.monotonic() + LAUNCH_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if process.returncode is not None:
+            raise JobFailure(ErrorCode.BROWSER_CRASHED, "The session's browser exited during start-up")
+        with contextlib.suppress(FileNotFoundError, ValueError):
+            lines = marker.read_text().splitlines()
+            if len(lines) >= 2:
+                return int(lines[0]), lines[1].strip()
+        await asyncio.sleep(0.02)
+    raise JobFailure(ErrorCode.BROWSER_CRASHED, "The session's browser did not start in time")
+
+
+async def _kill(process: asyncio.subprocess.Process) -> None:
+    """SIGTERM the browser's process group, SIGKILL it if it lingers; reap it."""
+    if process.returncode is None:
+        with contextlib.suppress(ProcessLookupError):
+            _signal_group(process.pid, signal.SIGTERM)
+        try:
+            await asyncio.wait_for(asyncio.shield(process.wait()), 5.0)
+        except TimeoutError:
+            with contextlib.suppress(ProcessLookupError):
+                _signal_group(process.pid, signal.SIGKILL)
+            await process.wait()
+    with contextlib.suppress(ProcessLookupError):  # helpers (renderers, zygote) of the group
+        _signal_group(process.pid, signal.SIGKILL)
+
+
+def _signal_group(pid: int, sig: signal.Signals) -> None:
+    os.killpg(pid, sig)
