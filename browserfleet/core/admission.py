@@ -19,6 +19,9 @@ from browserfleet.core.jobs import JobKind
 from browserfleet.store.records import ProjectRecord
 from browserfleet.store.repo import Store
 
+# how a limit message names each job kind (the Renders contract fixes "render")
+_NOUNS = {JobKind.RENDER: "render", JobKind.SESSION: "session", JobKind.STEPS: "run", JobKind.AGENT: "task"}
+
 
 class Admission:
     def __init__(self, store: Store) -> None:
@@ -36,7 +39,7 @@ class Admission:
                 raise PaymentRequired("Insufficient balance: add credit to keep rendering")
             if active >= project.concurrency_limit:
                 raise RateLimited(
-                    f"Concurrent render limit reached ({active}/{project.concurrency_limit}). "
+                    f"Concurrent {_NOUNS[kind]} limit reached ({active}/{project.concurrency_limit}). "
                     f"Maximum allowed: {project.concurrency_limit}",
                     limit=project.concurrency_limit,
                     in_use=active,

@@ -33,7 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from browserfleet.core.accounts import new_id
 from browserfleet.core.admission import Admission
-from browserfleet.core.errors import ErrorCode, InvalidRequest, NotFound, RateLimited, Unavailable
+from browserfleet.core.errors import ErrorCode, InvalidRequest, NotFound, Unavailable
 from browserfleet.core.jobs import JobKind, JobState, Route
 from browserfleet.dispatch.base import Dispatcher, JobEvent, Subscription, Ticket
 from browserfleet.store.records import JobOutcome, JobRecord, ProjectRecord
@@ -55,16 +55,12 @@ class SessionStatus(StrEnum):
     COMPLETED = "COMPLETED"
 
 
-class SessionSpec(BaseModel):
-    """What a session job carries in ``spec`` (core writes it, the node reads it)."""
+class SessionOptions(BaseModel):
+    """What a client may ask of a session; shared by the create request and the job spec."""
 
     model_config = ConfigDict(extra="ignore")
 
-    timeout_s: float  # the node's outer guard: session_timeout_s plus a margin
-    session_timeout_s: int
     keep_alive: bool = False
-    signing_key: str
-    region: str = DEFAULT_REGION
     user_metadata: dict[str, Any] | None = None
     context_id: str | None = None
     extension_id: str | None = None
@@ -74,20 +70,20 @@ class SessionSpec(BaseModel):
     browser_settings: dict[str, Any] = Field(default_factory=dict)
 
 
-@dataclass(frozen=True)
-class SessionRequest:
+class SessionRequest(SessionOptions):
     """A validated create request (the API translates the wire body into this)."""
 
     timeout_s: int | None = None
-    keep_alive: bool = False
     region: str | None = None
-    user_metadata: dict[str, Any] | None = None
-    context_id: str | None = None
-    extension_id: str | None = None
-    proxies: Any = None
-    viewport: dict[str, int] | None = None
-    os: str | None = None
-    browser_settings: dict[str, Any] | None = None
+
+
+class SessionSpec(SessionOptions):
+    """What a session job carries in ``spec`` (core writes it, the node reads it)."""
+
+    timeout_s: float  # the node's outer guard: session_timeout_s plus a margin
+    session_timeout_s: int
+    signing_key: str
+    region: str = DEFAULT_REGION
 
 
 @dataclass(frozen=True)
@@ -199,38 +195,22 @@ class Sessions:
         """Admit, queue and wait (bounded) until a node has the session's browser up."""
         timeout_s = self.resolve_timeout(project, request.timeout_s)
         spec = SessionSpec(
+            **request.model_dump(exclude={"timeout_s", "region"}),
             timeout_s=timeout_s + self.policy.guard_s,
             session_timeout_s=timeout_s,
-            keep_alive=request.keep_alive,
             signing_key=secrets.token_urlsafe(32),
             region=request.region or DEFAULT_REGION,
-            user_metadata=request.user_metadata,
-            context_id=request.context_id,
-            extension_id=request.extension_id,
-            proxies=request.proxies,
-            viewport=request.viewport,
-            os=request.os,
-            browser_settings=request.browser_settings or {},
         )
         subscription = self.dispatcher.subscribe()
         try:
-            try:
-                async with self.admission.admit(project, JobKind.SESSION, billable=False):
-                    job = await self.store.insert_job(
-                        job_id=new_id("ses"),
-                        project_id=project.id,
-                        kind=JobKind.SESSION,
-                        route=Route(),
-                        spec=spec.model_dump(mode="json"),
-                    )
-            except RateLimited as exc:
-                raise RateLimited(
-                    f"Concurrent session limit reached ({exc.in_use}/{exc.limit}). "
-                    f"Maximum allowed: {exc.limit}",
-                    limit=exc.limit,
-                    in_use=exc.in_use,
-                    retry_after_s=exc.retry_after_s,
-                ) from None
+            async with self.admission.admit(project, JobKind.SESSION, billable=False):
+                job = await self.store.insert_job(
+                    job_id=new_id("ses"),
+                    project_id=project.id,
+                    kind=JobKind.SESSION,
+                    route=Route(),
+                    spec=spec.model_dump(mode="json"),
+                )
             await self.dispatcher.submit(Ticket(job.id, project.id, job.kind, job.route))
             ready = await self._until(subscription, job.id, self.policy.start_timeout_s, ready=True)
         finally:
