@@ -9,7 +9,7 @@ ARGS ?=
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install serve test check fmt bench clean
+.PHONY: help install serve test check fmt bench bench-sessions clean
 
 help: ## List the targets
 	@echo "Usage: make <target> [ARGS=...] [PYTEST_ARGS=...]"
@@ -37,6 +37,9 @@ fmt: install ## Format the code and apply lint auto-fixes
 
 bench: install ## Run the render throughput benchmark (options: ARGS=...)
 	$(BIN)/python bench/render_throughput.py $(ARGS)
+
+bench-sessions: install ## Run the session start-up and memory benchmark (options: ARGS=...)
+	$(BIN)/python bench/session_startup.py $(ARGS)
 
 clean: ## Remove stamps and caches (keeps .venv)
 	rm -rf .stamps .pytest_cache .mypy_cache .ruff_cache

@@ -15,6 +15,7 @@ import structlog
 
 from browserfleet.core.accounts import Accounts
 from browserfleet.core.admission import Admission
+from browserfleet.core.fetch import Fetches, FetchPolicy
 from browserfleet.core.jobs import JobKind, NodeLabels, utcnow
 from browserfleet.core.recovery import recover
 from browserfleet.core.renders import RenderPolicy, Renders
@@ -26,6 +27,7 @@ from browserfleet.metrics import Metrics
 from browserfleet.node.captcha import build_solver
 from browserfleet.node.egress import EgressPolicy, EgressProxy
 from browserfleet.node.executor import Executor
+from browserfleet.node.fetch import FetchExecutor
 from browserfleet.node.pool import BrowserPool
 from browserfleet.node.proxies import ProxyPool
 from browserfleet.node.render import RenderExecutor
@@ -61,6 +63,7 @@ class Fleet:
         self.accounts: Accounts
         self.renders: Renders
         self.sessions: Sessions
+        self.fetches: Fetches
         self.live_sessions = LiveSessions()
         self._session_events: asyncio.Task[None] | None = None
         self.egress: EgressProxy | None = None
@@ -99,6 +102,16 @@ class Fleet:
             admission,
             SessionPolicy(min_timeout_s=s.session_min_timeout_s, start_timeout_s=s.session_start_timeout_s),
         )
+        self.fetches = Fetches(
+            self.store,
+            self.blobs,
+            self.dispatcher,
+            admission,
+            FetchPolicy(
+                timeout_s=s.fetch_timeout_s, max_bytes=s.fetch_max_bytes, node_country=s.node_country
+            ),
+            exits=self.proxies,
+        )
         if run_nodes:
             # only the process that runs the nodes owns the jobs and their upkeep: an admin
             # command next to a running server must not requeue its running jobs, nor purge
@@ -121,6 +134,8 @@ class Fleet:
                 proxies=self.proxies,
                 captcha_solver=build_solver(s),
             ),
+            # a fetch holds no browser: its own slots (kind_slots below), never a render's
+            JobKind.FETCH: FetchExecutor(self.egress, proxies=self.proxies),
         }
         if s.session_slots:
             executors[JobKind.SESSION] = SessionExecutor(
@@ -129,6 +144,7 @@ class Fleet:
                 self.egress,
                 self.live_sessions,
                 grace_s=s.session_grace_s,
+                chromedriver=s.chromedriver_path,
             )
             self.live_sessions.on_ready = self._session_ready
             self._session_events = asyncio.create_task(self._relay_session_events(), name="session-events")
@@ -143,7 +159,10 @@ class Fleet:
             max_attempts=s.max_attempts,
             version=VERSION,
             on_finished=self.metrics.job_finished,
-            kind_slots={JobKind.SESSION: s.session_slots} if s.session_slots else None,
+            kind_slots={
+                JobKind.FETCH: s.fetch_slots,
+                **({JobKind.SESSION: s.session_slots} if s.session_slots else {}),
+            },
         )
         await node.start()
         self.nodes.append(node)

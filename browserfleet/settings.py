@@ -100,6 +100,19 @@ class Settings(BaseSettings):
     session_start_timeout_s: float = Field(
         default=30.0, gt=0, description="how long create waits for a node to start the browser (else 503)"
     )
+    fetch_timeout_s: float = Field(
+        default=30.0, gt=0, description="POST /v1/fetch: whole-fetch timeout (504)"
+    )
+    fetch_max_bytes: int = Field(
+        default=10 * 1024 * 1024, ge=1, description="POST /v1/fetch: largest response body (else 502)"
+    )
+    fetch_slots: int = Field(
+        default=8, ge=1, le=256, description="fetches a node runs at once (own slots, not node_slots)"
+    )
+    chromedriver_path: Path = Field(
+        default=Path("/usr/bin/chromedriver"),
+        description="chromedriver (Debian chromium-driver) behind seleniumRemoteUrl, one per session",
+    )
 
     # --- renders ------------------------------------------------------------------------------
     render_timeout_s: float = Field(default=120.0, gt=0)

@@ -7,6 +7,7 @@
 #   apt  <- scripts/apt-packages.txt
 #   venv <- the Python interpreter's version
 #   deps <- uv.lock, pyproject.toml, UV_VERSION and the venv's Python
+#   js   <- tests/js/package-lock.json (+ package.json): npm clients the tests drive
 set -euo pipefail
 
 UV_VERSION="${UV_VERSION:-0.13.8}"   # the one place the uv version is pinned
@@ -123,12 +124,33 @@ step_deps() {
     stamp_write deps "$key"
 }
 
+# --- 4. Node test clients (puppeteer-core) -------------------------------------
+JS_DIR="$ROOT/tests/js"
+
+step_js() {
+    local key
+    key="$(
+        {
+            cat "$JS_DIR/package-lock.json" "$JS_DIR/package.json"
+            echo "node=$(node --version 2>/dev/null)"
+        } | sha256sum | cut -d' ' -f1
+    )"
+    stamp_ok js "$key" && [[ -d "$JS_DIR/node_modules" ]] && return 0
+
+    command -v npm >/dev/null 2>&1 || die "npm not found (Debian: apt-get install npm)"
+    log "Installing Node test clients from tests/js/package-lock.json"
+    (cd "$JS_DIR" && npm ci --no-audit --no-fund --loglevel=error)
+    updated=1
+    stamp_write js "$key"
+}
+
 step_apt
 step_venv
 step_deps
+step_js
 
 if ((updated)); then
     log "Install complete."
 else
-    log "Everything is up to date (apt packages, .venv, Python dependencies)."
+    log "Everything is up to date (apt packages, .venv, Python dependencies, Node test clients)."
 fi

@@ -20,7 +20,13 @@ from browserfleet.store.records import ProjectRecord
 from browserfleet.store.repo import Store
 
 # how a limit message names each job kind (the Renders contract fixes "render")
-_NOUNS = {JobKind.RENDER: "render", JobKind.SESSION: "session", JobKind.STEPS: "run", JobKind.AGENT: "task"}
+_NOUNS = {
+    JobKind.RENDER: "render",
+    JobKind.SESSION: "session",
+    JobKind.STEPS: "run",
+    JobKind.AGENT: "task",
+    JobKind.FETCH: "fetch",
+}
 
 
 class Admission:

@@ -116,6 +116,9 @@ class ErrorCode(StrEnum):
     CAPTCHA_TIMEOUT = "CAPTCHA_TIMEOUT"
     CAPTCHA_SOLVER_ERROR = "CAPTCHA_SOLVER_ERROR"
     SESSION_TIMEOUT = "SESSION_TIMEOUT"
+    FETCH_TOO_LARGE = "FETCH_TOO_LARGE"
+    FETCH_TIMEOUT = "FETCH_TIMEOUT"
+    FETCH_FAILED = "FETCH_FAILED"
 
     @property
     def billable(self) -> bool:
@@ -149,6 +152,11 @@ ERROR_CODES: dict[ErrorCode, ErrorCodeInfo] = {
         False, "The captcha solver is not configured, unreachable or refused the request"
     ),
     ErrorCode.SESSION_TIMEOUT: ErrorCodeInfo(False, "The live session reached its timeout"),
+    ErrorCode.FETCH_TOO_LARGE: ErrorCodeInfo(False, "The fetched body exceeds the fetch size limit"),
+    ErrorCode.FETCH_TIMEOUT: ErrorCodeInfo(False, "The fetch did not finish within the fetch timeout"),
+    ErrorCode.FETCH_FAILED: ErrorCodeInfo(
+        False, "The fetched site could not be reached (DNS, refused connection, TLS failure, redirects)"
+    ),
 }
 
 

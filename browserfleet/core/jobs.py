@@ -59,6 +59,7 @@ class JobKind(StrEnum):
     STEPS = "steps"  # Automations: a saved list of steps
     AGENT = "agent"  # Browsing: a natural-language task run by an LLM agent
     SESSION = "session"  # Sessions: a live browser driven over CDP / WebDriver
+    FETCH = "fetch"  # Sessions family's POST /v1/fetch: one plain HTTP fetch, no browser
 
 
 class RouteKind(StrEnum):

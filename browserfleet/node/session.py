@@ -39,6 +39,7 @@ from browserfleet.core.jobs import JobKind
 from browserfleet.core.sessions import SessionSpec
 from browserfleet.node.egress import EgressProxy
 from browserfleet.node.executor import Execution, Executor
+from browserfleet.node.webdriver import ChromeDriver
 from browserfleet.store.records import JobRecord
 
 log = structlog.get_logger(__name__)
@@ -78,6 +79,7 @@ class LiveSession:
     last_left: float | None = None
     released: bool = False
     changed: asyncio.Event = field(default_factory=asyncio.Event)
+    webdriver: ChromeDriver | None = None  # started on the first WebDriver request (api/webdriver.py)
 
     def check_key(self, key: str | None) -> bool:
         return key is not None and hmac.compare_digest(key.encode(), self.signing_key.encode())
@@ -150,6 +152,7 @@ class SessionExecutor(Executor):
         *,
         grace_s: float = 10.0,
         temp_root: Path | None = None,
+        chromedriver: Path | None = None,
     ) -> None:
         self.binary = binary
         self.flags = tuple(flags)
@@ -157,6 +160,7 @@ class SessionExecutor(Executor):
         self.registry = registry
         self.grace_s = grace_s
         self.temp_root = temp_root
+        self.chromedriver = chromedriver
 
     async def run(self, job: JobRecord) -> Execution:
         spec = SessionSpec.model_validate(job.spec)
@@ -164,6 +168,7 @@ class SessionExecutor(Executor):
         channel = await self.egress.open_channel(job.id)
         user_data = Path(tempfile.mkdtemp(prefix=TEMP_PREFIX, dir=self.temp_root))
         process: asyncio.subprocess.Process | None = None
+        live: LiveSession | None = None
         reason = "released"
         try:
             process = await asyncio.create_subprocess_exec(
@@ -184,12 +189,15 @@ class SessionExecutor(Executor):
                 http_url=f"http://127.0.0.1:{port}",
                 pid=process.pid,
                 user_data_dir=user_data,
+                webdriver=ChromeDriver(self.chromedriver, f"127.0.0.1:{port}") if self.chromedriver else None,
             )
             self.registry.add(live)
             log.info("session.started", session_id=job.id, pid=process.pid, port=port)
             reason = await self._hold(live, process, started + spec.session_timeout_s)
         finally:
             self.registry.remove(job.id)
+            if live is not None and live.webdriver is not None:
+                await live.webdriver.close()
             if process is not None:
                 await _kill(process)
             await channel.close()

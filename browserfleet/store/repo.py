@@ -174,6 +174,20 @@ class Store:
         async with self._read() as session:
             return [_job(r) for r in await session.scalars(query)]
 
+    async def usage_totals(self, project_id: str, kinds: Iterable[JobKind]) -> tuple[float, int]:
+        """Sum of ``browserMinutes`` and ``proxyBytes`` over the project's finished jobs of ``kinds``
+        (the usage their executors record in the job result; jobs without it count 0)."""
+        minutes = JobRow.result["browserMinutes"].as_float()
+        proxy_bytes = JobRow.result["proxyBytes"].as_integer()
+        query = select(func.coalesce(func.sum(minutes), 0.0), func.coalesce(func.sum(proxy_bytes), 0)).where(
+            JobRow.project_id == project_id,
+            JobRow.kind.in_([k.value for k in kinds]),
+            JobRow.state.in_([JobState.COMPLETED, JobState.FAILED, JobState.CANCELLED]),
+        )
+        async with self._read() as session:
+            row = (await session.execute(query)).one()
+        return float(row[0] or 0.0), int(row[1] or 0)
+
     async def count_by_state(self) -> dict[str, int]:
         query = select(JobRow.state, func.count()).group_by(JobRow.state)
         async with self._read() as session:

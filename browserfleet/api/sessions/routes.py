@@ -55,6 +55,11 @@ def connect_url(request: Request, public_url: str | None, session_id: str, signi
     return f"{scheme}://{base.netloc}{path}/v1/sessions/{session_id}/connect?signingKey={quote(signing_key)}"
 
 
+def selenium_remote_url(connect: str) -> str:
+    """``http(s)://host/v1/sessions/{id}/webdriver`` (api/webdriver.py), from the connect URL."""
+    return connect.replace("ws", "http", 1).split("/connect?")[0] + "/webdriver"
+
+
 def _fields(view: SessionView) -> dict[str, Any]:
     job, spec = view.job, view.spec
     ended: datetime | None = job.finished_at if job.state.terminal else None
@@ -81,7 +86,7 @@ def _with_connect(request: Request, fleet: FleetDep, view: SessionView) -> Sessi
     return SessionWithConnect(
         **_fields(view),
         connect_url=url if live else None,
-        selenium_remote_url=None,
+        selenium_remote_url=selenium_remote_url(url) if live else None,
         signing_key=view.spec.signing_key if live else None,
     )
 
@@ -92,12 +97,10 @@ async def create_session(
 ) -> CreatedSession:
     view = await fleet.sessions.create(project, body.to_request())
     url = connect_url(request, fleet.settings.public_url, view.job.id, view.spec.signing_key)
-    http = url.replace("ws", "http", 1).split("/connect?")[0]
     return CreatedSession(
         **_fields(view),
         connect_url=url,
-        # WebDriver attach is a later slice; the URL already names where it will live
-        selenium_remote_url=f"{http}/webdriver",
+        selenium_remote_url=selenium_remote_url(url),
         signing_key=view.spec.signing_key,
     )
 

@@ -126,6 +126,9 @@ NOT_BILLABLE = {
     ErrorCode.CAPTCHA_TIMEOUT,  # the operator's solver was too slow
     ErrorCode.CAPTCHA_SOLVER_ERROR,  # the operator's solver is down, misconfigured or unpaid
     ErrorCode.SESSION_TIMEOUT,  # sessions are never charged per job (usage is recorded instead)
+    ErrorCode.FETCH_TOO_LARGE,  # fetches are never charged (usage is recorded instead)
+    ErrorCode.FETCH_TIMEOUT,
+    ErrorCode.FETCH_FAILED,
 }
 
 

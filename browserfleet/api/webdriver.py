@@ -1,0 +1,184 @@
+"""The WebDriver endpoint of a live session: an authenticated reverse proxy to its chromedriver.
+
+``seleniumRemoteUrl`` is ``http://HOST/v1/sessions/{id}/webdriver``; Selenium appends the W3C
+command paths (``/session``, ``/session/{sid}/url``, …). Every request must carry the session's
+signing key, checked **before** anything reaches the node: the header ``x-bb-signing-key: KEY``
+(the Browserbase convention; Selenium: ``ClientConfig(url, extra_headers={...})``), or
+``Authorization: Bearer KEY`` (``ClientConfig(url, auth_type=AuthType.BEARER, token=KEY)``), or
+HTTP Basic with the key as password, or as fallbacks the query ``?signingKey=KEY`` (for plain HTTP
+clients) or the path ``…/webdriver/key/KEY`` used as the remote URL (for clients that cannot set
+headers). A wrong or missing key → 401, a session that is not running → 404, both in the
+sessions envelope plus a W3C ``value`` error; chromedriver is not started for them.
+
+The session's chromedriver (node/webdriver.py) is started on the first authenticated request. The
+``New Session`` command is rewritten to attach to the session's running browser: the client cannot
+know its local debugging port, so ``goog:chromeOptions`` becomes ``{debuggerAddress: 127.0.0.1:PORT}``
+(only ``w3c``, ``perfLoggingPrefs`` and ``windowTypes`` are kept; ``binary``, ``args``,
+``extensions``, … are dropped, as are ``browserVersion``, ``proxy`` and ``webSocketUrl`` — the
+browser's egress is the platform's, and BiDi is not proxied). ``driver.quit()`` only detaches:
+chromedriver leaves an attached browser running. A WebDriver session counts as a client of the
+browserfleet session from ``New Session`` to ``Delete Session`` (for the ``keepAlive`` grace period).
+
+Responses keep chromedriver's status codes and JSON errors and are streamed back.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from typing import Any
+
+import httpx
+import structlog
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse, StreamingResponse
+from starlette.background import BackgroundTask
+
+from browserfleet.api.connect import _key, _live
+from browserfleet.core.errors import BrowserfleetError, InvalidRequest, Unavailable
+from browserfleet.fleet import Fleet
+from browserfleet.node.session import LiveSession
+from browserfleet.node.webdriver import WebDriverUnavailable
+
+log = structlog.get_logger(__name__)
+router = APIRouter(prefix="/v1", tags=["sessions"])
+METHODS = ["GET", "POST", "DELETE"]
+KEPT_CHROME_OPTIONS = {"w3c", "perfLoggingPrefs", "windowTypes"}
+DROPPED_CAPABILITIES = {"browserVersion", "proxy", "webSocketUrl", "goog:chromeOptions"}
+TIMEOUT = httpx.Timeout(connect=5.0, read=600.0, write=60.0, pool=5.0)
+_W3C_ERRORS = {401: "unknown error", 404: "invalid session id", 400: "invalid argument"}
+
+
+def webdriver_error(error: BrowserfleetError) -> JSONResponse:
+    """The sessions envelope, plus the W3C ``value`` error a WebDriver client parses."""
+    code = _W3C_ERRORS.get(error.status, "unknown error")
+    body = {
+        "statusCode": error.status,
+        "error": error.kind,
+        "message": error.message,
+        "value": {"error": code, "message": error.message, "stacktrace": ""},
+    }
+    return JSONResponse(body, status_code=error.status, headers={"x-should-retry": "false"})
+
+
+def _signing_key(request: Request, path: str) -> tuple[str | None, str]:
+    """The key (path fallback, then query/headers) and the WebDriver command path."""
+    path = path.strip("/")
+    if path.startswith("key/"):
+        _, path_key, rest = (path + "/").split("/", 2)
+        return path_key, rest.strip("/")
+    key = _key(request.query_params, request.headers)
+    if key is None:
+        scheme, _, value = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() == "basic":
+            try:
+                key = base64.b64decode(value.strip()).decode().partition(":")[2] or None
+            except (binascii.Error, UnicodeDecodeError):
+                key = None
+    return key, path
+
+
+def attach_capabilities(body: Any, debugger_address: str) -> dict[str, Any]:
+    """Rewrite a New Session body so chromedriver attaches to the session's running browser."""
+    capabilities = body.get("capabilities") if isinstance(body, dict) else None
+    if not isinstance(capabilities, dict):
+        capabilities = {}
+    always = capabilities.get("alwaysMatch")
+    always = dict(always) if isinstance(always, dict) else {}
+    first = [dict(m) for m in capabilities.get("firstMatch") or [{}] if isinstance(m, dict)] or [{}]
+    chrome: dict[str, Any] = {}
+    for caps in (always, *first):
+        given = caps.get("goog:chromeOptions")
+        if isinstance(given, dict):
+            chrome.update({k: v for k, v in given.items() if k in KEPT_CHROME_OPTIONS})
+        for name in DROPPED_CAPABILITIES:
+            caps.pop(name, None)
+        caps.pop("browserName", None)
+    chrome["debuggerAddress"] = debugger_address
+    always["browserName"] = "chrome"
+    always["goog:chromeOptions"] = chrome
+    return {"capabilities": {"alwaysMatch": always, "firstMatch": first}}
+
+
+@router.api_route("/sessions/{session_id}/webdriver", methods=METHODS, include_in_schema=False)
+@router.api_route("/sessions/{session_id}/webdriver/{path:path}", methods=METHODS, include_in_schema=False)
+async def webdriver(session_id: str, request: Request, path: str = "") -> Response:
+    fleet: Fleet = request.app.state.fleet
+    key, command = _signing_key(request, path)
+    try:
+        live = _live(fleet, session_id, key)
+        if live.webdriver is None:
+            raise Unavailable("WebDriver is not enabled on this node")
+        try:
+            base = await live.webdriver.url()
+        except WebDriverUnavailable as exc:
+            raise Unavailable(f"WebDriver is unavailable: {exc}") from exc
+        body = await request.body()
+        new_session = request.method == "POST" and command == "session"
+        if new_session:
+            try:
+                capabilities = attach_capabilities(json.loads(body or b"{}"), live.webdriver.debugger_address)
+                body = json.dumps(capabilities).encode()
+            except ValueError as exc:
+                raise InvalidRequest("New Session needs a JSON body") from exc
+    except BrowserfleetError as error:
+        return webdriver_error(error)
+    return await _forward(request, live, f"{base}/{command}", body, new_session=new_session, command=command)
+
+
+async def _forward(
+    request: Request, live: LiveSession, url: str, body: bytes, *, new_session: bool, command: str
+) -> Response:
+    headers = {"content-type": request.headers.get("content-type", "application/json; charset=utf-8")}
+    client = httpx.AsyncClient(timeout=TIMEOUT, trust_env=False)
+    try:
+        upstream = await client.send(
+            client.build_request(request.method, url, content=body or None, headers=headers), stream=True
+        )
+    except httpx.HTTPError as exc:
+        await client.aclose()
+        return webdriver_error(Unavailable(f"WebDriver is unavailable: {exc.__class__.__name__}"))
+    reply_headers = {"content-type": upstream.headers.get("content-type", "application/json; charset=utf-8")}
+    parts = command.split("/")
+    if upstream.status_code == 200 and (new_session or (request.method == "DELETE" and len(parts) == 2)):
+        content = await upstream.aread()
+        await upstream.aclose()
+        await client.aclose()
+        _track(live, request, content, new_session=new_session, webdriver_session=parts[-1])
+        return Response(content, status_code=upstream.status_code, headers=reply_headers)
+
+    async def close() -> None:
+        await upstream.aclose()
+        await client.aclose()
+
+    return StreamingResponse(
+        upstream.aiter_bytes(),
+        status_code=upstream.status_code,
+        headers=reply_headers,
+        background=BackgroundTask(close),
+    )
+
+
+def _track(
+    live: LiveSession, request: Request, content: bytes, *, new_session: bool, webdriver_session: str
+) -> None:
+    """A WebDriver session is a client of the browserfleet session until it is deleted."""
+    assert live.webdriver is not None
+    registry = request.app.state.fleet.live_sessions
+    if new_session:
+        try:
+            webdriver_session = str(json.loads(content)["value"]["sessionId"])
+        except (ValueError, KeyError, TypeError):
+            return
+        live.webdriver.webdriver_sessions.add(webdriver_session)
+        registry.client_connected(live.session_id)
+        log.info(
+            "session.webdriver_attached", session_id=live.session_id, webdriver_session=webdriver_session
+        )
+    elif webdriver_session in live.webdriver.webdriver_sessions:
+        live.webdriver.webdriver_sessions.discard(webdriver_session)
+        registry.client_disconnected(live.session_id)
+        log.info(
+            "session.webdriver_detached", session_id=live.session_id, webdriver_session=webdriver_session
+        )
