@@ -9,7 +9,7 @@ ARGS ?=
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install serve test check fmt bench bench-sessions clean
+.PHONY: help install lock serve test check fmt bench bench-sessions clean
 
 help: ## List the targets
 	@echo "Usage: make <target> [ARGS=...] [PYTEST_ARGS=...]"
@@ -19,6 +19,11 @@ help: ## List the targets
 
 install: ## Install apt packages, create .venv, sync locked Python deps (idempotent)
 	@scripts/install.sh
+
+lock: ## Re-resolve pyproject.toml's dependencies into requirements.lock (pinned, hashed)
+	$(BIN)/uv lock
+	$(BIN)/uv export --frozen --no-emit-project --all-groups --format requirements-txt --no-header \
+		-o requirements.lock
 
 serve: install ## Run the server: .venv/bin/browserfleet serve $(ARGS)
 	$(BIN)/browserfleet serve $(ARGS)

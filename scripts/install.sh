@@ -6,7 +6,7 @@
 # holding a hash of its inputs, and is skipped while that hash is unchanged.
 #   apt  <- scripts/apt-packages.txt
 #   venv <- the Python interpreter's version
-#   deps <- uv.lock, pyproject.toml, UV_VERSION and the venv's Python
+#   deps <- requirements.lock, pyproject.toml, UV_VERSION and the venv's Python
 #   js   <- tests/js/package-lock.json (+ package.json): npm clients the tests drive
 set -euo pipefail
 
@@ -108,7 +108,7 @@ step_deps() {
     local key
     key="$(
         {
-            cat "$ROOT/uv.lock" "$ROOT/pyproject.toml"
+            cat "$ROOT/requirements.lock" "$ROOT/pyproject.toml"
             echo "uv=$UV_VERSION python=$(venv_python_version)"
         } | sha256sum | cut -d' ' -f1
     )"
@@ -118,8 +118,9 @@ step_deps() {
         log "Installing uv==$UV_VERSION into .venv"
         "$VENV/bin/pip" install --disable-pip-version-check -q "uv==$UV_VERSION"
     fi
-    log "Syncing Python dependencies from uv.lock"
-    env -u UV_PROJECT_ENVIRONMENT VIRTUAL_ENV="$VENV" "$VENV/bin/uv" sync --locked
+    log "Installing the locked Python dependencies (requirements.lock, hash-checked)"
+    "$VENV/bin/uv" pip install --python "$VENV/bin/python" --require-hashes -r "$ROOT/requirements.lock"
+    "$VENV/bin/uv" pip install --python "$VENV/bin/python" --no-deps -e "$ROOT"
     updated=1
     stamp_write deps "$key"
 }
