@@ -9,7 +9,7 @@ running browser). Playwright over ``connect_url`` drives the same browser at the
 from __future__ import annotations
 
 import base64
-import subprocess
+import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,6 +27,7 @@ from selenium.webdriver.remote.remote_connection import RemoteConnection
 from selenium.webdriver.support.ui import WebDriverWait
 
 from tests.support.fleet import FleetHarness, RunningServer
+from tests.support.procs import descendants, processes
 from tests.support.sessions import live, process_gone, wait_status
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("webdriver")]
@@ -46,8 +47,8 @@ def client(harness: FleetHarness, wserver: RunningServer) -> Browserbase:
 
 
 def chromedrivers() -> set[int]:
-    found = subprocess.run(["pgrep", "-x", "chromedriver"], capture_output=True, text=True, check=False)
-    return {int(pid) for pid in found.stdout.split()}
+    """chromedriver processes started from this test process (another xdist worker's don't count)."""
+    return {p.pid for p in descendants(os.getpid(), processes()) if p.name == "chromedriver"}
 
 
 def attach(remote_url: str, **config: object) -> webdriver.Remote:
