@@ -10,7 +10,8 @@ sync tests can start, stop and inspect it::
 
     with HttpProxyStandIn(username="u", password="p") as proxy:
         proxy.url                      # "http://u:p@127.0.0.1:PORT" (what to declare)
-        proxy.stop(); proxy.start()    # stopped = connection refused on that port, like a dead proxy
+        proxy.kill(); proxy.revive()   # dead = every connection dropped unanswered, port kept
+        proxy.stop(); proxy.start()    # stopped = nothing listens (the port may be reused meanwhile)
         proxy.connects, proxy.requests, proxy.bytes_down
 
 Usernames are checked with ``user_pattern`` (a regex, full match) when given, so a sticky template
@@ -64,6 +65,7 @@ class _StandIn:
         self._server: asyncio.Server | None = None
         self._clients: set[asyncio.Task[None]] = set()
         self._lock = threading.Lock()
+        self.dead = False
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -89,6 +91,18 @@ class _StandIn:
         if self._server is not None:
             self._server.close()
             self._server = None
+        await self._drop_clients()
+
+    def kill(self) -> None:
+        """Play dead while keeping the port: every connection is dropped before a word is said
+        (and not counted). Unlike :meth:`stop`, no other server can take the port meanwhile."""
+        self.dead = True
+        self._run(self._drop_clients())
+
+    def revive(self) -> None:
+        self.dead = False
+
+    async def _drop_clients(self) -> None:
         clients = list(self._clients)
         for task in clients:
             task.cancel()
@@ -124,6 +138,9 @@ class _StandIn:
     # -- shared plumbing ------------------------------------------------------------------------
 
     async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self.dead:
+            writer.transport.abort()
+            return
         task = asyncio.current_task()
         assert task is not None
         self._clients.add(task)

@@ -41,6 +41,9 @@ MAX_CONNECT_RESPONSE: Final = 16 * 1024
 _SOCKS_DESTINATION_REPLIES: Final = frozenset({3, 4, 5, 6})
 
 
+_GATEWAY_ERRORS = frozenset({502, 503, 504})
+
+
 class ProxyFailure(OSError):
     """The upstream proxy itself failed: unreachable, TLS, authentication, protocol garbage."""
 
@@ -94,10 +97,12 @@ async def _open_connect(
         status, reason = await _read_connect_response(proxy, reader)
         if status == 407:
             raise ProxyFailure(f"proxy {proxy.label} refused our credentials (407)")
-        if not 200 <= status < 300:
+        if status in _GATEWAY_ERRORS:  # the proxy works; it could not reach the destination
             raise DestinationUnreachable(
                 f"proxy {proxy.label} answered CONNECT with {status} {reason}".strip()
             )
+        if not 200 <= status < 300:  # anything else: the proxy itself refused or misbehaved
+            raise ProxyFailure(f"proxy {proxy.label} answered CONNECT with {status} {reason}".strip())
         ok = True
         return reader, writer
     except (ConnectionError, ssl.SSLError) as exc:

@@ -246,7 +246,7 @@ def test_network_bytes_match_what_the_proxy_relayed(
 
 def test_a_dead_proxy_does_not_fail_renders_and_cools_down(harness: FleetHarness, site_url: str) -> None:
     with HttpProxyStandIn() as dead, HttpProxyStandIn(username="ok", password="pw") as alive:
-        dead.stop()  # connection refused from now on
+        dead.kill()  # every connection dropped unanswered from now on
         running = harness.server(
             proxies=[
                 {"url": dead.url, "country": "DE", "name": "dead"},
@@ -264,7 +264,7 @@ def test_a_dead_proxy_does_not_fail_renders_and_cools_down(harness: FleetHarness
                     assert any(mark in r for r in alive.requests) and not dead.requests
                     results.append(exit_of(rendered))
                 if len(results) == 2:
-                    dead.start()  # listening again: any attempt through it would now be counted
+                    dead.revive()  # answering again: any attempt through it would now be counted
             first, second, third = results
             # the first project was assigned the dead proxy and failed over within its channel
             assert first["proxy"] == "alive" and first["failovers"] >= 1
@@ -280,7 +280,7 @@ def test_a_dead_proxy_does_not_fail_renders_and_cools_down(harness: FleetHarness
 
 def test_no_working_exit_is_proxy_unavailable_and_not_charged(harness: FleetHarness, site_url: str) -> None:
     with HttpProxyStandIn() as dead:
-        dead.stop()
+        dead.kill()
         running = harness.server(proxies=[{"url": dead.url, "country": "DE", "name": "dead"}])
         try:
             with Browser7(api_key=harness.new_key(running), base_url=running.api) as sdk:

@@ -298,7 +298,7 @@ async def test_socks5_with_sticky_session_username(echo_port: int) -> None:
 
 async def test_failover_to_a_healthy_proxy_and_cooldown(echo_port: int) -> None:
     with HttpProxyStandIn() as dead, HttpProxyStandIn() as alive:
-        dead.stop()  # connection refused, like a proxy that went away
+        dead.kill()  # connections dropped unanswered, like a proxy that went away
         p = ProxyPool(
             load_proxies(
                 [
