@@ -23,20 +23,21 @@ Errors (:class:`FetchError`) carry the fetch id; the API puts it in the error bo
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
 from pydantic import BaseModel
 
 from browserfleet.core.accounts import new_id
 from browserfleet.core.admission import Admission
 from browserfleet.core.errors import BrowserfleetError, ErrorCode, InvalidRequest
-from browserfleet.core.geo import City, catalogue
+from browserfleet.core.exits import ExitDirectory
+from browserfleet.core.geo import catalogue
 from browserfleet.core.jobs import JobKind, JobState, Route
+from browserfleet.core.lifecycle import finish, wait_for
 from browserfleet.core.markdown import html_to_markdown
-from browserfleet.dispatch.base import Dispatcher, JobEvent, Ticket
+from browserfleet.dispatch.base import Dispatcher, Ticket
 from browserfleet.store.blobs import BlobStore
 from browserfleet.store.records import JobOutcome, JobRecord, ProjectRecord
 from browserfleet.store.repo import Store
@@ -63,10 +64,6 @@ class FetchPolicy:
     timeout_s: float = 30.0
     max_bytes: int = 10 * 1024 * 1024
     node_country: str | None = None
-
-
-class ExitDirectory(Protocol):
-    def serves(self, city: City) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -155,11 +152,7 @@ class Fetches:
                     keep_blobs_days=1 / 24,
                 )
             await self.dispatcher.submit(Ticket(job.id, project.id, job.kind, job.route))
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self.policy.timeout_s + WAIT_MARGIN_S):
-                    async for event in subscription:
-                        if event.job_id == job.id and event.state and event.state.terminal:
-                            break
+            await wait_for(subscription, job.id, self.policy.timeout_s + WAIT_MARGIN_S)
         finally:
             await subscription.close()
         finished = await self.store.get_job(job.id)
@@ -177,8 +170,7 @@ class Fetches:
         outcome = JobOutcome(
             JobState.CANCELLED, error_code=code.value, error_message="No node took it in time"
         )
-        finished = await self.store.finish_job(job.id, outcome)
-        await self.dispatcher.publish(JobEvent(job.id, job.project_id, finished.state))
+        await finish(self.store, self.dispatcher, job.id, outcome)
 
     async def _result(self, job: JobRecord, format: Format) -> FetchResult:
         if job.state is not JobState.COMPLETED or job.result is None:

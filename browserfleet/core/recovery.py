@@ -11,7 +11,8 @@ import structlog
 
 from browserfleet.core.errors import ErrorCode
 from browserfleet.core.jobs import JobKind, JobState
-from browserfleet.dispatch.base import Dispatcher, JobEvent, Ticket
+from browserfleet.core.lifecycle import finish
+from browserfleet.dispatch.base import Dispatcher, Ticket
 from browserfleet.store.records import JobOutcome
 from browserfleet.store.repo import Store
 
@@ -25,8 +26,7 @@ async def recover(store: Store, dispatcher: Dispatcher, max_attempts: int) -> in
         if job.kind not in RECOVERABLE_KINDS or job.attempts >= max_attempts:
             code = ErrorCode.NODE_LOST
             outcome = JobOutcome(JobState.FAILED, error_code=code.value, error_message=code.default_message)
-            await store.finish_job(job.id, outcome)
-            await dispatcher.publish(JobEvent(job.id, job.project_id, JobState.FAILED))
+            await finish(store, dispatcher, job.id, outcome)
         else:
             await store.move_job(job.id, JobState.QUEUED, node_id=None)
     queued = await store.jobs_in_states([JobState.QUEUED])

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Protocol
 
 from browserfleet.core.accounts import new_id
 from browserfleet.core.admission import Admission
 from browserfleet.core.errors import InvalidRequest, NotFound
+from browserfleet.core.exits import ExitDirectory
 from browserfleet.core.geo import City
 from browserfleet.core.jobs import JobKind, Route, utcnow
+from browserfleet.core.lifecycle import wait_for
 from browserfleet.core.render_spec import RenderSpec
 from browserfleet.dispatch.base import Dispatcher, Ticket
 from browserfleet.store.blobs import BlobStore
@@ -26,20 +26,6 @@ class RenderPolicy:
     api_retention: timedelta = timedelta(hours=24)
     debug_retention: timedelta = timedelta(days=7)
     require_geo_proxy: bool = False
-
-
-class ExitDirectory(Protocol):
-    """Place availability: can some node send a job's traffic out through a proxy in this place?
-
-    Asked when a render is created and ``require_geo_proxy`` is set. Embedded mode answers from the
-    node's own proxy pool (:class:`browserfleet.node.proxies.ProxyPool`); a distributed deployment
-    can answer from the node registry. A place is served when an exit proxy of the city's country
-    is declared (selection prefers one pinned to the city; see docs/proxies.md).
-    """
-
-    def serves(self, city: City) -> bool:
-        """Whether an exit proxy for ``city`` (its city, else its country) is declared."""
-        ...
 
 
 @dataclass(frozen=True)
@@ -112,11 +98,7 @@ class Renders:
         try:
             job = await self._visible(project, render_id)
             if not job.state.terminal and timeout_s > 0:
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(timeout_s):
-                        async for event in subscription:
-                            if event.job_id == render_id and event.state and event.state.terminal:
-                                break
+                await wait_for(subscription, render_id, timeout_s)
         finally:
             await subscription.close()
         return await self.get(project, render_id)

@@ -20,8 +20,6 @@ Session status is derived from the job state::
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import re
 import secrets
 from dataclasses import dataclass
@@ -35,6 +33,7 @@ from browserfleet.core.accounts import new_id
 from browserfleet.core.admission import Admission
 from browserfleet.core.errors import ErrorCode, InvalidRequest, NotFound, Unavailable
 from browserfleet.core.jobs import JobKind, JobState, Route
+from browserfleet.core.lifecycle import finish, wait_for
 from browserfleet.dispatch.base import Dispatcher, JobEvent, Subscription, Ticket
 from browserfleet.store.records import JobOutcome, JobRecord, ProjectRecord
 from browserfleet.store.repo import Store
@@ -261,22 +260,14 @@ class Sessions:
             error_code=ErrorCode.CANCELLED.value,
             error_message="Released before a node started it",
         )
-        finished = await self.store.finish_job(job.id, outcome)
-        await self.dispatcher.publish(JobEvent(job.id, job.project_id, finished.state))
+        await finish(self.store, self.dispatcher, job.id, outcome)
 
     async def _until(self, subscription: Subscription, job_id: str, timeout_s: float, *, ready: bool) -> bool:
         """Wait for the job's ``ready`` event (``ready=True``) or a terminal state; True if seen."""
         job = await self.store.get_job(job_id)
         if job is not None and job.state.terminal:
             return True
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(timeout_s):
-                async for event in subscription:
-                    if event.job_id != job_id:
-                        continue
-                    if (ready and event.kind == READY_EVENT) or (event.state and event.state.terminal):
-                        return True
-        return False
+        return await wait_for(subscription, job_id, timeout_s, event_kind=READY_EVENT if ready else None)
 
     async def _view(self, project: ProjectRecord, session_id: str) -> SessionView:
         job = await self.store.get_job(session_id)

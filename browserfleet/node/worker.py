@@ -18,6 +18,7 @@ import structlog
 
 from browserfleet.core.errors import BrowserCrashed, ErrorCode, JobFailure
 from browserfleet.core.jobs import JobKind, JobState, NodeLabels
+from browserfleet.core.lifecycle import finish
 from browserfleet.dispatch.base import Dispatcher, JobEvent, NodeInfo, Ticket
 from browserfleet.node.executor import Execution, Executor
 from browserfleet.store.blobs import BlobStore
@@ -112,8 +113,7 @@ class Node:
         outcome = await self._execute(job)
         if outcome is None:  # requeued after a browser crash
             return
-        finished = await self.store.finish_job(job.id, outcome)
-        await self.dispatcher.publish(JobEvent(job.id, job.project_id, finished.state))
+        finished = await finish(self.store, self.dispatcher, job.id, outcome)
         seconds = time.perf_counter() - started
         log.info(
             "job.finished",

@@ -1,0 +1,37 @@
+"""Ending a job and waiting for one: the two halves every family shares.
+
+:func:`finish` writes a terminal state (charging it when billable, in the store's transaction) and
+publishes the event that wakes whoever waits; :func:`wait_for` is how they wait.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+from browserfleet.dispatch.base import Dispatcher, JobEvent, Subscription
+from browserfleet.store.records import JobOutcome, JobRecord
+from browserfleet.store.repo import Store
+
+
+async def finish(store: Store, dispatcher: Dispatcher, job_id: str, outcome: JobOutcome) -> JobRecord:
+    """Move a job to its terminal ``outcome`` and announce it."""
+    finished = await store.finish_job(job_id, outcome)
+    await dispatcher.publish(JobEvent(finished.id, finished.project_id, finished.state))
+    return finished
+
+
+async def wait_for(
+    subscription: Subscription, job_id: str, timeout_s: float, *, event_kind: str | None = None
+) -> bool:
+    """Wait up to ``timeout_s`` for ``job_id`` to reach a terminal state (or, with ``event_kind``,
+    for an event of that kind); True if it was seen. Subscribe *before* checking the job's state,
+    so an event published in between is not missed."""
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(timeout_s):
+            async for event in subscription:
+                if event.job_id != job_id:
+                    continue
+                if (event_kind and event.kind == event_kind) or (event.state and event.state.terminal):
+                    return True
+    return False
