@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from browserfleet.api import connect, errors, fetch, ops, projects, renders, sessions, webdriver
+from browserfleet.api import connect, contexts, errors, fetch, ops, projects, renders, sessions, webdriver
 from browserfleet.fleet import VERSION, Fleet
 from browserfleet.node.pool import BrowserPool
 from browserfleet.settings import Settings
@@ -38,6 +38,7 @@ def create_app(settings: Settings, *, pool: BrowserPool | None = None, fleet: Fl
     errors.install(app)
     app.include_router(renders.router)
     app.include_router(sessions.router)
+    app.include_router(contexts.router)
     app.include_router(projects.router)
     app.include_router(fetch.router)
     app.include_router(connect.router)

@@ -15,21 +15,25 @@ import structlog
 
 from browserfleet.core.accounts import Accounts
 from browserfleet.core.admission import Admission
+from browserfleet.core.contexts import Contexts
 from browserfleet.core.fetch import Fetches, FetchPolicy
 from browserfleet.core.jobs import JobKind, NodeLabels, utcnow
 from browserfleet.core.recovery import recover
 from browserfleet.core.renders import RenderPolicy, Renders
 from browserfleet.core.retention import PurgeReport, purge
 from browserfleet.core.sessions import READY_EVENT, RELEASE_EVENT, SessionPolicy, Sessions
+from browserfleet.core.vault import Vault
 from browserfleet.dispatch.base import Dispatcher, JobEvent
 from browserfleet.dispatch.local import LocalDispatcher
 from browserfleet.metrics import Metrics
 from browserfleet.node.captcha import build_solver
 from browserfleet.node.egress import EgressPolicy, EgressProxy
+from browserfleet.node.egress.hostrules import load_ad_hosts
 from browserfleet.node.executor import Executor
 from browserfleet.node.fetch import FetchExecutor
 from browserfleet.node.pool import BrowserPool
-from browserfleet.node.proxies import ProxyPool
+from browserfleet.node.profiles import Profiles
+from browserfleet.node.proxies import ProxyPool, SessionRouting
 from browserfleet.node.render import RenderExecutor
 from browserfleet.node.session import LiveSession, LiveSessions, SessionExecutor
 from browserfleet.node.worker import Node
@@ -63,6 +67,7 @@ class Fleet:
         self.accounts: Accounts
         self.renders: Renders
         self.sessions: Sessions
+        self.contexts: Contexts
         self.fetches: Fetches
         self.live_sessions = LiveSessions()
         self._session_events: asyncio.Task[None] | None = None
@@ -95,12 +100,26 @@ class Fleet:
             require_geo_proxy=s.require_geo_proxy,
         )
         admission = Admission(self.store)
+        self.contexts = Contexts(
+            self.store,
+            self.blobs,
+            Vault.from_settings(s.secret_key, s.data_dir),
+            max_bytes=s.context_max_bytes,
+            upload_ttl_s=s.context_upload_ttl_s,
+        )
         self.renders = Renders(self.store, self.blobs, self.dispatcher, admission, policy, exits=self.proxies)
         self.sessions = Sessions(
             self.store,
             self.dispatcher,
             admission,
-            SessionPolicy(min_timeout_s=s.session_min_timeout_s, start_timeout_s=s.session_start_timeout_s),
+            SessionPolicy(
+                min_timeout_s=s.session_min_timeout_s,
+                start_timeout_s=s.session_start_timeout_s,
+                require_geo_proxy=s.require_geo_proxy,
+                node_country=s.node_country,
+            ),
+            contexts=self.contexts,
+            exits=self.proxies,
         )
         self.fetches = Fetches(
             self.store,
@@ -140,11 +159,19 @@ class Fleet:
         if s.session_slots:
             executors[JobKind.SESSION] = SessionExecutor(
                 s.headless_shell_path,
-                CHROMIUM_FLAGS,
+                [*CHROMIUM_FLAGS, *s.session_chromium_flags],
                 self.egress,
                 self.live_sessions,
                 grace_s=s.session_grace_s,
                 chromedriver=s.chromedriver_path,
+                profiles=Profiles(self.contexts),
+                routing=SessionRouting(
+                    policy=self.egress.policy,
+                    attempt_timeout=self.egress.connect_timeout / 2,
+                    pool=self.proxies,
+                    node_country=s.node_country,
+                    ad_hosts=load_ad_hosts(s.ad_block_hosts_file),
+                ),
             )
             self.live_sessions.on_ready = self._session_ready
             self._session_events = asyncio.create_task(self._relay_session_events(), name="session-events")

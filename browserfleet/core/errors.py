@@ -9,8 +9,10 @@ place (``api/errors.py``). Nothing here knows about HTTP beyond the ``status`` h
     ├── InvalidRequest      400       bad input; ``details`` lists the offending fields
     ├── Unauthenticated     401       missing, unknown or revoked API key
     ├── PaymentRequired     402       balance spent or quota exceeded
+    ├── Forbidden           403       a credential other than an API key (e.g. an upload token) is wrong
     ├── NotFound            404       unknown id, or another project's id
     ├── Conflict            409       the resource is in a state that forbids the call
+    ├── PayloadTooLarge     413       the request body exceeds a size limit
     ├── RateLimited         429       concurrency or request-rate limit reached
     ├── Unavailable         503       the service cannot accept work right now
     └── Misconfigured                 the operator's settings are invalid (raised at start-up)
@@ -53,6 +55,11 @@ class PaymentRequired(BrowserfleetError):
     kind = "Payment Required"
 
 
+class Forbidden(BrowserfleetError):
+    status = 403
+    kind = "Forbidden"
+
+
 class NotFound(BrowserfleetError):
     status = 404
     kind = "Not Found"
@@ -61,6 +68,11 @@ class NotFound(BrowserfleetError):
 class Conflict(BrowserfleetError):
     status = 409
     kind = "Conflict"
+
+
+class PayloadTooLarge(BrowserfleetError):
+    status = 413
+    kind = "Payload Too Large"
 
 
 class RateLimited(BrowserfleetError):
@@ -116,9 +128,11 @@ class ErrorCode(StrEnum):
     CAPTCHA_TIMEOUT = "CAPTCHA_TIMEOUT"
     CAPTCHA_SOLVER_ERROR = "CAPTCHA_SOLVER_ERROR"
     SESSION_TIMEOUT = "SESSION_TIMEOUT"
+    CONTEXT_RESTORE_FAILED = "CONTEXT_RESTORE_FAILED"
     FETCH_TOO_LARGE = "FETCH_TOO_LARGE"
     FETCH_TIMEOUT = "FETCH_TIMEOUT"
     FETCH_FAILED = "FETCH_FAILED"
+    STEP_FAILED = "STEP_FAILED"
 
     @property
     def billable(self) -> bool:
@@ -152,10 +166,16 @@ ERROR_CODES: dict[ErrorCode, ErrorCodeInfo] = {
         False, "The captcha solver is not configured, unreachable or refused the request"
     ),
     ErrorCode.SESSION_TIMEOUT: ErrorCodeInfo(False, "The live session reached its timeout"),
+    ErrorCode.CONTEXT_RESTORE_FAILED: ErrorCodeInfo(
+        False, "The session's saved context could not be read or restored"
+    ),
     ErrorCode.FETCH_TOO_LARGE: ErrorCodeInfo(False, "The fetched body exceeds the fetch size limit"),
     ErrorCode.FETCH_TIMEOUT: ErrorCodeInfo(False, "The fetch did not finish within the fetch timeout"),
     ErrorCode.FETCH_FAILED: ErrorCodeInfo(
         False, "The fetched site could not be reached (DNS, refused connection, TLS failure, redirects)"
+    ),
+    ErrorCode.STEP_FAILED: ErrorCodeInfo(
+        True, "An automation step failed (element missing, script error, unreachable page…)"
     ),
 }
 
@@ -163,15 +183,23 @@ ERROR_CODES: dict[ErrorCode, ErrorCodeInfo] = {
 class JobFailure(Exception):
     """Ends a job as ``failed`` with ``code``; raised by executors and the step runner.
 
-    ``result`` is kept on the failed job (a session that timed out still records its usage)."""
+    ``result`` is kept on the failed job (a session that timed out still records its usage);
+    ``blobs`` are stored under the job like a completed job's (an automation run keeps the files
+    its steps saved before the failing one)."""
 
     def __init__(
-        self, code: ErrorCode, message: str | None = None, *, result: dict[str, Any] | None = None
+        self,
+        code: ErrorCode,
+        message: str | None = None,
+        *,
+        result: dict[str, Any] | None = None,
+        blobs: dict[str, bytes] | None = None,
     ) -> None:
         super().__init__(message or code.default_message)
         self.code = code
         self.message = message or code.default_message
         self.result = result
+        self.blobs = blobs or {}
 
 
 class BrowserCrashed(Exception):

@@ -31,9 +31,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from browserfleet.core.accounts import new_id
 from browserfleet.core.admission import Admission
+from browserfleet.core.contexts import Contexts
 from browserfleet.core.errors import ErrorCode, InvalidRequest, NotFound, Unavailable
-from browserfleet.core.jobs import JobKind, JobState, Route
+from browserfleet.core.exits import ExitDirectory
+from browserfleet.core.jobs import JobKind, JobState, Route, RouteKind
 from browserfleet.core.lifecycle import finish, wait_for
+from browserfleet.core.session_egress import check_session_egress
 from browserfleet.dispatch.base import Dispatcher, JobEvent, Subscription, Ticket
 from browserfleet.store.records import JobOutcome, JobRecord, ProjectRecord
 from browserfleet.store.repo import Store
@@ -62,6 +65,7 @@ class SessionOptions(BaseModel):
     keep_alive: bool = False
     user_metadata: dict[str, Any] | None = None
     context_id: str | None = None
+    context_persist: bool = False  # save the profile back into the context when the session ends
     extension_id: str | None = None
     proxies: Any = None
     viewport: dict[str, int] | None = None
@@ -92,6 +96,8 @@ class SessionPolicy:
     start_timeout_s: float = 30.0
     release_wait_s: float = 15.0
     guard_s: float = 30.0  # margin of the node's outer timeout over the session's own
+    require_geo_proxy: bool = False  # proxies for a place no exit serves → 400 (session_egress.py)
+    node_country: str | None = None  # the place of proxies: true
 
 
 @dataclass(frozen=True)
@@ -174,12 +180,21 @@ _STATES_FOR: dict[SessionStatus, list[JobState]] = {
 
 class Sessions:
     def __init__(
-        self, store: Store, dispatcher: Dispatcher, admission: Admission, policy: SessionPolicy
+        self,
+        store: Store,
+        dispatcher: Dispatcher,
+        admission: Admission,
+        policy: SessionPolicy,
+        contexts: Contexts | None = None,
+        *,
+        exits: ExitDirectory | None = None,
     ) -> None:
+        self.exits = exits
         self.store = store
         self.dispatcher = dispatcher
         self.admission = admission
         self.policy = policy
+        self.contexts = contexts
 
     def resolve_timeout(self, project: ProjectRecord, requested: int | None) -> int:
         low, high = self.policy.min_timeout_s, self.policy.max_timeout_s
@@ -193,6 +208,13 @@ class Sessions:
     async def create(self, project: ProjectRecord, request: SessionRequest) -> SessionView:
         """Admit, queue and wait (bounded) until a node has the session's browser up."""
         timeout_s = self.resolve_timeout(project, request.timeout_s)
+        check_session_egress(
+            request.proxies,
+            request.browser_settings.get("allowedDomains"),
+            exits=self.exits,
+            require_geo_proxy=self.policy.require_geo_proxy,
+            node_country=self.policy.node_country,
+        )
         spec = SessionSpec(
             **request.model_dump(exclude={"timeout_s", "region"}),
             timeout_s=timeout_s + self.policy.guard_s,
@@ -200,14 +222,18 @@ class Sessions:
             signing_key=secrets.token_urlsafe(32),
             region=request.region or DEFAULT_REGION,
         )
+        if request.context_id is not None and self.contexts is not None:
+            await self.contexts.require(project, request.context_id)
         subscription = self.dispatcher.subscribe()
         try:
             async with self.admission.admit(project, JobKind.SESSION, billable=False):
+                if request.context_id is not None and request.context_persist and self.contexts is not None:
+                    await self.contexts.check_exclusive(project, request.context_id)
                 job = await self.store.insert_job(
                     job_id=new_id("ses"),
                     project_id=project.id,
                     kind=JobKind.SESSION,
-                    route=Route(),
+                    route=await self._route(request.region),
                     spec=spec.model_dump(mode="json"),
                 )
             await self.dispatcher.submit(Ticket(job.id, project.id, job.kind, job.route))
@@ -218,6 +244,16 @@ class Sessions:
             await self._cancel_queued(job)
             raise Unavailable("No browser node could start the session: try again later")
         return await self._view(project, job.id)
+
+    async def _route(self, region: str | None) -> Route:
+        """A region names a node group: when a live node carries that region label, only such
+        nodes run the session; when none does, any node may (the region is still recorded)."""
+        if region is None:
+            return Route()
+        nodes = await self.dispatcher.registry.nodes()
+        if any(node.labels.region == region for node in nodes):
+            return Route(RouteKind.REGION, region)
+        return Route()
 
     async def get(self, project: ProjectRecord, session_id: str) -> SessionView:
         return await self._view(project, session_id)

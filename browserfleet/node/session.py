@@ -37,8 +37,12 @@ import structlog
 from browserfleet.core.errors import ErrorCode, JobFailure
 from browserfleet.core.jobs import JobKind
 from browserfleet.core.sessions import SessionSpec
+from browserfleet.node.device_profiles import browser_version, profile_for
 from browserfleet.node.egress import EgressProxy
 from browserfleet.node.executor import Execution, Executor
+from browserfleet.node.profiles import Profiles, read_cookies, set_cookies
+from browserfleet.node.proxies.routing import SessionRouting
+from browserfleet.node.session_supervisor import SessionSupervisor
 from browserfleet.node.webdriver import ChromeDriver
 from browserfleet.store.records import JobRecord
 
@@ -46,20 +50,6 @@ log = structlog.get_logger(__name__)
 DEFAULT_VIEWPORT = (1280, 720)
 LAUNCH_TIMEOUT_S = 20.0
 TEMP_PREFIX = "browserfleet-session-"
-
-_CHROME_VERSION = "156.0.0.0"
-USER_AGENTS: dict[str, str] = {
-    "windows": f"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
-    f"Chrome/{_CHROME_VERSION} Safari/537.36",
-    "mac": f"Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) "
-    f"Chrome/{_CHROME_VERSION} Safari/537.36",
-    "linux": f"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
-    f"Chrome/{_CHROME_VERSION} Safari/537.36",
-    "mobile": f"Mozilla/5.0 (Linux; Android 10; K) AppleWebKit/537.36 (KHTML, like Gecko) "
-    f"Chrome/{_CHROME_VERSION} Mobile Safari/537.36",
-    "tablet": f"Mozilla/5.0 (Linux; Android 10; K) AppleWebKit/537.36 (KHTML, like Gecko) "
-    f"Chrome/{_CHROME_VERSION} Safari/537.36",
-}
 
 
 @dataclass
@@ -153,7 +143,11 @@ class SessionExecutor(Executor):
         grace_s: float = 10.0,
         temp_root: Path | None = None,
         chromedriver: Path | None = None,
+        routing: SessionRouting | None = None,
+        profiles: Profiles | None = None,
     ) -> None:
+        self.profiles = profiles  # contexts: restore before launch, save at the end (node/profiles.py)
+        self.routing = routing  # proxies, allowedDomains, blockAds (node/proxies/routing.py)
         self.binary = binary
         self.flags = tuple(flags)
         self.egress = egress
@@ -165,60 +159,117 @@ class SessionExecutor(Executor):
     async def run(self, job: JobRecord) -> Execution:
         spec = SessionSpec.model_validate(job.spec)
         started = time.monotonic()
-        channel = await self.egress.open_channel(job.id)
-        user_data = Path(tempfile.mkdtemp(prefix=TEMP_PREFIX, dir=self.temp_root))
-        process: asyncio.subprocess.Process | None = None
-        live: LiveSession | None = None
+        plan = (
+            self.routing.plan(job.project_id, spec.proxies, spec.browser_settings) if self.routing else None
+        )
+        channel = await self.egress.open_channel(
+            job.id, upstream=plan.upstream if plan else None, host_rules=plan.host_rules if plan else None
+        )
+        browser = _Browser(Path(tempfile.mkdtemp(prefix=TEMP_PREFIX, dir=self.temp_root)))
         reason = "released"
         try:
-            process = await asyncio.create_subprocess_exec(
-                str(self.binary),
-                *self._args(spec, channel.server_url, user_data),
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.DEVNULL,
-                stderr=asyncio.subprocess.DEVNULL,
-                start_new_session=True,
-            )
-            port, path = await _devtools_endpoint(user_data, process)
-            live = LiveSession(
-                session_id=job.id,
-                project_id=job.project_id,
-                signing_key=spec.signing_key,
-                keep_alive=spec.keep_alive,
-                browser_ws_url=f"ws://127.0.0.1:{port}{path}",
-                http_url=f"http://127.0.0.1:{port}",
-                pid=process.pid,
-                user_data_dir=user_data,
-                webdriver=ChromeDriver(self.chromedriver, f"127.0.0.1:{port}") if self.chromedriver else None,
-            )
-            self.registry.add(live)
-            log.info("session.started", session_id=job.id, pid=process.pid, port=port)
+            live, process = await self._launch(job, spec, browser, channel.server_url)
             reason = await self._hold(live, process, started + spec.session_timeout_s)
         finally:
-            self.registry.remove(job.id)
-            if live is not None and live.webdriver is not None:
-                await live.webdriver.close()
-            if process is not None:
-                await _kill(process)
+            saved = await self._close(job.id, spec, browser, reason)
             await channel.close()
-            await asyncio.to_thread(shutil.rmtree, user_data, True)
+            await asyncio.to_thread(shutil.rmtree, browser.user_data, True)
         usage: dict[str, Any] = {
             "browserMinutes": round((time.monotonic() - started) / 60, 4),
             "proxyBytes": channel.stats.bytes_received + channel.stats.bytes_sent,
             "endReason": reason,
+            **saved,
         }
+        if plan is not None and plan.routes:
+            usage["egress"] = {"routes": plan.routes}
         log.info("session.ended", session_id=job.id, reason=reason, **usage)
-        if reason == "timeout":
-            raise JobFailure(
-                ErrorCode.SESSION_TIMEOUT,
-                f"The session reached its {spec.session_timeout_s} second timeout",
-                result=usage,
-            )
-        if reason == "crashed":
-            raise JobFailure(ErrorCode.BROWSER_CRASHED, "The session's browser exited", result=usage)
-        return Execution(result=usage, billable=False)
+        return _outcome(spec, reason, usage)
 
-    def _args(self, spec: SessionSpec, proxy_url: str, user_data: Path) -> list[str]:
+    async def _launch(
+        self, job: JobRecord, spec: SessionSpec, browser: _Browser, proxy_url: str
+    ) -> tuple[LiveSession, asyncio.subprocess.Process]:
+        """Restore the context, start the browser, attach the supervisor, register the session."""
+        version = await asyncio.to_thread(browser_version, self.binary)
+        cookies = await self._restore(spec, browser.user_data)
+        browser.process = process = await asyncio.create_subprocess_exec(
+            str(self.binary),
+            *self._args(spec, version, proxy_url, browser.user_data),
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        port, path = await _devtools_endpoint(browser.user_data, process)
+        ws_url = f"ws://127.0.0.1:{port}{path}"
+        browser.supervisor = await SessionSupervisor.start(ws_url, profile_for(spec.os), version)
+        if cookies:
+            await set_cookies(browser.supervisor.cdp, cookies)
+        browser.live = live = LiveSession(
+            session_id=job.id,
+            project_id=job.project_id,
+            signing_key=spec.signing_key,
+            keep_alive=spec.keep_alive,
+            browser_ws_url=ws_url,
+            http_url=f"http://127.0.0.1:{port}",
+            pid=process.pid,
+            user_data_dir=browser.user_data,
+            webdriver=ChromeDriver(self.chromedriver, f"127.0.0.1:{port}") if self.chromedriver else None,
+        )
+        self.registry.add(browser.live)
+        log.info("session.started", session_id=job.id, pid=process.pid, port=port)
+        return live, process
+
+    async def _close(
+        self, session_id: str, spec: SessionSpec, browser: _Browser, reason: str
+    ) -> dict[str, Any]:
+        """Unregister, detach WebDriver, save the context (persist), stop the browser."""
+        self.registry.remove(session_id)
+        saved: dict[str, Any] = {}
+        if browser.live is not None and browser.live.webdriver is not None:
+            await browser.live.webdriver.close()
+        if browser.supervisor is not None:
+            saved = await self._persist(spec, browser.supervisor, browser.process, browser.user_data, reason)
+            await browser.supervisor.close()
+        if browser.process is not None:
+            await _kill(browser.process)
+        return saved
+
+    async def _restore(self, spec: SessionSpec, user_data: Path) -> list[dict[str, Any]]:
+        """The context's saved profile into the fresh user-data-dir; its saved cookies."""
+        if self.profiles is None or spec.context_id is None:
+            return []
+        try:
+            return await self.profiles.restore(spec.context_id, user_data)
+        except Exception as exc:
+            log.exception("context.restore_failed", context_id=spec.context_id)
+            raise JobFailure(ErrorCode.CONTEXT_RESTORE_FAILED) from exc
+
+    async def _persist(
+        self,
+        spec: SessionSpec,
+        supervisor: SessionSupervisor,
+        process: asyncio.subprocess.Process | None,
+        user_data: Path,
+        reason: str,
+    ) -> dict[str, Any]:
+        """``persist``: cookies over CDP, a clean close, then the profile saved (not after a crash).
+        A failed save keeps the previous saved profile (it is only swapped once the new one is
+        written)."""
+        if self.profiles is None or spec.context_id is None or not spec.context_persist:
+            return {}
+        if process is None or reason == "crashed":
+            return {"contextSaved": False}
+        try:
+            cookies = await read_cookies(supervisor.cdp)
+            if not await supervisor.close_browser(process):
+                log.warning("context.close_timeout", context_id=spec.context_id)
+                await _kill(process)
+            return {"contextSaved": await self.profiles.save(spec.context_id, user_data, cookies)}
+        except Exception:
+            log.exception("context.save_failed", context_id=spec.context_id)
+            return {"contextSaved": False}
+
+    def _args(self, spec: SessionSpec, version: str, proxy_url: str, user_data: Path) -> list[str]:
         width, height = DEFAULT_VIEWPORT
         if spec.viewport:
             width = int(spec.viewport.get("width") or width)
@@ -232,8 +283,7 @@ class SessionExecutor(Executor):
             "--proxy-bypass-list=<-loopback>",
             f"--window-size={width},{height}",
         ]
-        if spec.os in USER_AGENTS:
-            args.append(f"--user-agent={USER_AGENTS[spec.os]}")
+        args.append(f"--user-agent={profile_for(spec.os).user_agent(version)}")
         if spec.browser_settings.get("ignoreCertificateErrors"):
             args.append("--ignore-certificate-errors")
         args.append("about:blank")
@@ -265,6 +315,25 @@ class SessionExecutor(Executor):
                     return "crashed"
         finally:
             exited.cancel()
+
+
+@dataclass
+class _Browser:
+    """What a session has started so far (torn down in reverse order whatever happened)."""
+
+    user_data: Path
+    process: asyncio.subprocess.Process | None = None
+    supervisor: SessionSupervisor | None = None
+    live: LiveSession | None = None
+
+
+def _outcome(spec: SessionSpec, reason: str, usage: dict[str, Any]) -> Execution:
+    if reason == "timeout":
+        message = f"The session reached its {spec.session_timeout_s} second timeout"
+        raise JobFailure(ErrorCode.SESSION_TIMEOUT, message, result=usage)
+    if reason == "crashed":
+        raise JobFailure(ErrorCode.BROWSER_CRASHED, "The session's browser exited", result=usage)
+    return Execution(result=usage, billable=False)
 
 
 async def _devtools_endpoint(user_data: Path, process: asyncio.subprocess.Process) -> tuple[int, str]:

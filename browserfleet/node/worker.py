@@ -139,7 +139,7 @@ class Node:
             async with asyncio.timeout(timeout_s):
                 execution = await self.executors[job.kind].run(job)
         except JobFailure as failure:
-            return _failed(failure.code, failure.message, failure.result)
+            return await self._failed_with_blobs(job, failure)
         except BrowserCrashed as exc:
             return await self._after_crash(job, exc)
         except TimeoutError:
@@ -156,6 +156,15 @@ class Node:
         await self.store.move_job(job.id, JobState.QUEUED, node_id=None)
         await self.dispatcher.submit(Ticket(job.id, job.project_id, job.kind, job.route))
         return None
+
+    async def _failed_with_blobs(self, job: JobRecord, failure: JobFailure) -> JobOutcome:
+        """A failure that kept files (an automation run's outputs so far) stores them first."""
+        result = failure.result
+        if failure.blobs:
+            for name, data in failure.blobs.items():
+                await self.blobs.put(job.id, name, data)
+            result = {**(result or {}), "blobs": sorted(failure.blobs)}
+        return _failed(failure.code, failure.message, result)
 
     async def _completed(self, job: JobRecord, execution: Execution) -> JobOutcome:
         for name, data in execution.blobs.items():

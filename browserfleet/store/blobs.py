@@ -18,13 +18,17 @@ _SAFE_PART = re.compile(r"^[A-Za-z0-9_.-]+$")
 
 class BlobStore(ABC):
     """Contract: ``put`` is atomic (a reader sees the whole blob or none); ``get`` of a missing
-    key returns None; ``delete_job`` removes every blob of a job and is idempotent."""
+    key returns None; ``delete`` removes one blob and ``delete_job`` every blob of a job, both
+    idempotent."""
 
     @abstractmethod
     async def put(self, job_id: str, name: str, data: bytes) -> None: ...
 
     @abstractmethod
     async def get(self, job_id: str, name: str) -> bytes | None: ...
+
+    @abstractmethod
+    async def delete(self, job_id: str, name: str) -> None: ...
 
     @abstractmethod
     async def delete_job(self, job_id: str) -> None: ...
@@ -54,6 +58,9 @@ class FileBlobStore(BlobStore):
             return await asyncio.to_thread(path.read_bytes)
         except FileNotFoundError:
             return None
+
+    async def delete(self, job_id: str, name: str) -> None:
+        await asyncio.to_thread(self._path(job_id, name).unlink, True)
 
     async def delete_job(self, job_id: str) -> None:
         await asyncio.to_thread(shutil.rmtree, self._dir(job_id), True)

@@ -112,3 +112,20 @@ class JobRow(Base):
         Index("ix_jobs_state", "state"),
         Index("ix_jobs_created_at", "created_at"),
     )
+
+
+class ContextRow(Base):
+    """A saved browser profile. The profile itself is an encrypted blob (key ``<id>/<blob_name>``);
+    ``blob_name`` is None until a session or an upload saved one."""
+
+    __tablename__ = "contexts"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    wrapped_private_key: Mapped[str] = mapped_column(Text)
+    upload_token_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    upload_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    blob_name: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    data_bytes: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -51,3 +51,19 @@ class JobOutcome:
     error_code: str | None = None
     error_message: str | None = None
     billable: bool = False
+
+
+@dataclass(frozen=True)
+class ContextRecord:
+    """A saved browser profile; the profile itself is the blob ``<id>/<blob_name>`` (if any)."""
+
+    id: str
+    project_id: str
+    name: str | None
+    wrapped_private_key: str
+    upload_token_hash: str | None
+    upload_expires_at: datetime | None
+    blob_name: str | None
+    data_bytes: int
+    created_at: datetime
+    updated_at: datetime

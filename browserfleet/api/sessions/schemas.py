@@ -1,9 +1,8 @@
 """Wire schemas of the Sessions API (shared/compat/sessions.md); camelCase on the wire.
 
-Every request field of ``POST /v1/sessions`` is accepted; unknown fields are ignored. What this
-slice honours: ``timeout``, ``keepAlive``, ``region`` (recorded; the node group it names),
-``userMetadata`` (stored, queryable with ``q``), ``browserSettings.viewport``, ``os`` (user agent)
-and ``ignoreCertificateErrors``; the rest is validated and stored for the later slices.
+Every request field of ``POST /v1/sessions`` is accepted (unknown fields are ignored) and shaped
+here into a :class:`SessionRequest`; core validates what needs the fleet (timeout bounds, proxies,
+contexts) and the node honours the rest (docs/sessions.md).
 """
 
 from __future__ import annotations
@@ -102,6 +101,7 @@ class CreateSessionRequest(_Wire):
             region=self.region,
             user_metadata=self.user_metadata,
             context_id=settings.context.id if settings.context else None,
+            context_persist=bool(settings.context and settings.context.persist),
             extension_id=self.extension_id or settings.extension_id,
             proxies=(
                 self.proxies

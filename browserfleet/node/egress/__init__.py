@@ -30,6 +30,7 @@ Modules, lowest layer first (each imports only from the ones above it):
 * ``policy`` - :func:`classify_address`, the blocked-network table, :class:`EgressPolicy`;
 * ``stats`` - :class:`EgressStats`, :class:`BlockedAttempt`;
 * ``streams`` - read size, TCP_NODELAY, closing a stream;
+* ``hostrules`` - :class:`HostRules`, name-based refusals (allowedDomains, blockAds) before DNS;
 * ``upstream`` - the :class:`Upstream` seam and :class:`DirectUpstream`;
 * ``tunnel`` - raw two-way piping (CONNECT and WebSocket tunnels);
 * ``messages`` - request targets, hop-by-hop header filtering, the proxy's own responses;
@@ -42,12 +43,13 @@ Modules, lowest layer first (each imports only from the ones above it):
 
 from browserfleet.node.egress.channel import EgressChannel
 from browserfleet.node.egress.dial import MAX_BLOCKED_RECORDED
+from browserfleet.node.egress.hostrules import HostRules
 from browserfleet.node.egress.messages import EGRESS_HEADER
 from browserfleet.node.egress.policy import EgressPolicy, IPAddress, IPNetwork, classify_address
 from browserfleet.node.egress.proxy import EgressProxy
 from browserfleet.node.egress.stats import BlockedAttempt, EgressStats
 from browserfleet.node.egress.streams import CHUNK_SIZE
-from browserfleet.node.egress.upstream import DirectUpstream, Upstream, UpstreamStreams
+from browserfleet.node.egress.upstream import DirectUpstream, Upstream, UpstreamRefused, UpstreamStreams
 
 __all__ = [
     "CHUNK_SIZE",
@@ -59,9 +61,11 @@ __all__ = [
     "EgressPolicy",
     "EgressProxy",
     "EgressStats",
+    "HostRules",
     "IPAddress",
     "IPNetwork",
     "Upstream",
+    "UpstreamRefused",
     "UpstreamStreams",
     "classify_address",
 ]

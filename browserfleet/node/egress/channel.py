@@ -7,6 +7,7 @@ import logging
 from collections.abc import Callable
 
 from browserfleet.node.egress.dial import Dialer, normalize_host
+from browserfleet.node.egress.hostrules import HostRules
 from browserfleet.node.egress.policy import EgressPolicy
 from browserfleet.node.egress.session import ClientSession
 from browserfleet.node.egress.stats import BlockedAttempt, EgressStats
@@ -37,14 +38,21 @@ class EgressChannel:
         connect_timeout: float,
         upstream: Upstream,
         on_closed: Callable[[EgressChannel], None],
+        host_rules: HostRules | None = None,
     ) -> None:
         """Internal: use :meth:`EgressProxy.open_channel`."""
         self.job_id = job_id
         self.server_url = ""
         self.stats = EgressStats()
         self.upstream = upstream
+        self.host_rules = host_rules
         self._dialer = Dialer(
-            job_id, self.stats, policy=policy, connect_timeout=connect_timeout, upstream=upstream
+            job_id,
+            self.stats,
+            policy=policy,
+            connect_timeout=connect_timeout,
+            upstream=upstream,
+            host_rules=host_rules,
         )
         self._on_closed = on_closed
         self._server: asyncio.Server | None = None

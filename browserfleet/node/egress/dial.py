@@ -13,10 +13,11 @@ import logging
 import socket
 from typing import Final
 
+from browserfleet.node.egress.hostrules import HostRules
 from browserfleet.node.egress.messages import Refusal
 from browserfleet.node.egress.policy import EgressPolicy, IPAddress
 from browserfleet.node.egress.stats import BlockedAttempt, EgressStats
-from browserfleet.node.egress.upstream import Upstream, UpstreamStreams
+from browserfleet.node.egress.upstream import Upstream, UpstreamRefused, UpstreamStreams
 
 __all__ = ["MAX_BLOCKED_RECORDED", "Dialer", "ip_literal", "normalize_host"]
 
@@ -53,16 +54,23 @@ class Dialer:
         policy: EgressPolicy,
         connect_timeout: float,
         upstream: Upstream,
+        host_rules: HostRules | None = None,
     ) -> None:
         self.job_id = job_id
         self.stats = stats
         self._policy = policy
         self._connect_timeout = connect_timeout
         self._upstream = upstream
+        self._host_rules = host_rules
 
     async def open_upstream(self, host: str, port: int) -> UpstreamStreams | Refusal:
-        """Resolve once, check every address, connect to the first permitted one that answers."""
+        """Host rules first (no DNS for a refused name), then resolve once, check every address,
+        connect to the first permitted one that answers."""
         host = normalize_host(host)
+        if self._host_rules is not None:
+            reason = self._host_rules.refusal(host)
+            if reason is not None:
+                return self._block(host, port, None, reason)
         try:
             async with asyncio.timeout(self._connect_timeout):
                 addresses = await self._resolve(host, port)
@@ -70,6 +78,8 @@ class Dialer:
                 if not permitted:
                     return self._block(host, port, addresses[0])
                 return await self._connect_first(host, permitted, port)
+        except UpstreamRefused as exc:
+            return self._block(host, port, None, exc.reason)
         except TimeoutError:
             return self.upstream_error(host, port, f"timed out after {self._connect_timeout:g}s")
         except (OSError, ValueError) as exc:  # gaierror, ECONNREFUSED, ...; bad IDNA labels
@@ -92,21 +102,31 @@ class Dialer:
 
     async def _connect_first(self, host: str, addresses: list[IPAddress], port: int) -> UpstreamStreams:
         error: OSError = OSError(f"no address of {host} accepted a connection")
-        for ip in addresses if self._upstream.tries_each_address else addresses[:1]:
+        upstream = self._upstream.select(host)
+        for ip in addresses if upstream.tries_each_address else addresses[:1]:
             try:
-                return await self._upstream.connect(host, ip, port)
+                return await upstream.connect(host, ip, port)
+            except UpstreamRefused:
+                raise
             except OSError as exc:
                 error = exc
         raise error
 
-    def _block(self, host: str, port: int, ip: IPAddress) -> Refusal:
-        reason = self._policy.reason_refused(ip) or "refused by policy"
+    def _block(self, host: str, port: int, ip: IPAddress | None, reason: str | None = None) -> Refusal:
+        """Record a refused attempt: by the policy (``ip`` refused) or by ``reason`` (host rules,
+        a refused upstream; ``ip`` None when the name was never resolved)."""
+        by_policy = reason is None
+        if reason is None:
+            reason = (self._policy.reason_refused(ip) if ip is not None else None) or "refused by policy"
+        shown = None if ip is None else str(ip)
         if len(self.stats.blocked) < MAX_BLOCKED_RECORDED:
-            self.stats.blocked.append(BlockedAttempt(host=host, port=port, ip=str(ip), reason=reason))
+            self.stats.blocked.append(BlockedAttempt(host=host, port=port, ip=shown, reason=reason))
         else:
             self.stats.blocked_dropped += 1
         logger.info("egress %s: blocked %s:%s (%s, %s)", self.job_id, host, port, ip, reason)
-        return Refusal(403, "blocked", f"browserfleet: egress to {host} ({ip}) is blocked by policy")
+        where = host if ip is None else f"{host} ({ip})"
+        why = "by policy" if by_policy else f"({reason})"
+        return Refusal(403, "blocked", f"browserfleet: egress to {where} is blocked {why}")
 
     def upstream_error(self, host: str, port: int, detail: str) -> Refusal:
         """Count a failure to reach ``host:port`` and make the 502 that reports it."""

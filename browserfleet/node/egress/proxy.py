@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from browserfleet.node.egress.channel import EgressChannel
+from browserfleet.node.egress.hostrules import HostRules
 from browserfleet.node.egress.policy import EgressPolicy
 from browserfleet.node.egress.upstream import DirectUpstream, Upstream
 
@@ -30,10 +31,13 @@ class EgressProxy:
         """Channels opened and not yet closed."""
         return len(self._channels)
 
-    async def open_channel(self, job_id: str, *, upstream: Upstream | None = None) -> EgressChannel:
+    async def open_channel(
+        self, job_id: str, *, upstream: Upstream | None = None, host_rules: HostRules | None = None
+    ) -> EgressChannel:
         """Start a new listener for (one browser context of) ``job_id``.
 
         ``upstream`` is the chaining seam (see :class:`Upstream`); default :class:`DirectUpstream`.
+        ``host_rules`` adds name-based refusals checked before DNS (see :class:`HostRules`).
         A job may hold several channels. Raises :class:`RuntimeError` after :meth:`close`.
         """
         if self._closed:
@@ -44,6 +48,7 @@ class EgressProxy:
             connect_timeout=self.connect_timeout,
             upstream=upstream if upstream is not None else DirectUpstream(),
             on_closed=self._channels.discard,
+            host_rules=host_rules,
         )
         await channel._start()
         self._channels.add(channel)

@@ -9,9 +9,18 @@ from typing import TypeAlias
 from browserfleet.node.egress.policy import IPAddress
 from browserfleet.node.egress.streams import CHUNK_SIZE, set_nodelay
 
-__all__ = ["DirectUpstream", "Upstream", "UpstreamStreams"]
+__all__ = ["DirectUpstream", "Upstream", "UpstreamRefused", "UpstreamStreams"]
 
 UpstreamStreams: TypeAlias = tuple[asyncio.StreamReader, asyncio.StreamWriter]
+
+
+class UpstreamRefused(OSError):
+    """The upstream itself may not be used (e.g. a user-named proxy at an address the egress
+    policy refuses); the channel answers ``403 blocked`` and records ``reason``."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 class Upstream(abc.ABC):
@@ -38,6 +47,11 @@ class Upstream(abc.ABC):
 
     tries_each_address: bool = True
     exhausted: bool = False
+
+    def select(self, host: str) -> Upstream:
+        """The upstream that carries traffic to ``host``: ``self`` unless this one routes per
+        host (:class:`browserfleet.node.proxies.RoutedUpstream`). Called before :meth:`connect`."""
+        return self
 
     @abc.abstractmethod
     async def connect(self, host: str, ip: IPAddress, port: int) -> UpstreamStreams:

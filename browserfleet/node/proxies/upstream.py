@@ -56,27 +56,31 @@ def _authority(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
-async def open_via(assignment: Assignment, host: str, port: int) -> UpstreamStreams:
+async def open_via(
+    assignment: Assignment, host: str, port: int, *, proxy_ip: str | None = None
+) -> UpstreamStreams:
     """A byte stream to ``host:port`` through ``assignment``'s proxy.
 
+    ``proxy_ip``: connect to the proxy at this (already checked) address instead of resolving its
+    hostname again; TLS to an ``https://`` proxy still verifies the hostname.
     Raises :class:`ProxyFailure` or :class:`DestinationUnreachable` (both OSError).
     """
     proxy = assignment.proxy
     credentials = proxy.credentials(assignment.session)
     if proxy.scheme == "socks5":
-        return await _open_socks5(proxy, credentials, host, port)
-    return await _open_connect(proxy, credentials, host, port)
+        return await _open_socks5(proxy, credentials, host, port, proxy_ip)
+    return await _open_connect(proxy, credentials, host, port, proxy_ip)
 
 
 async def _open_connect(
-    proxy: ProxyConfig, credentials: tuple[str, str] | None, host: str, port: int
+    proxy: ProxyConfig, credentials: tuple[str, str] | None, host: str, port: int, proxy_ip: str | None = None
 ) -> UpstreamStreams:
     context: ssl.SSLContext | None = None
     if proxy.scheme == "https":
         context = ssl.create_default_context(cafile=str(proxy.ca_file) if proxy.ca_file else None)
     try:
         reader, writer = await asyncio.open_connection(
-            proxy.host,
+            proxy_ip or proxy.host,
             proxy.port,
             ssl=context,
             server_hostname=proxy.host if context else None,
@@ -127,10 +131,10 @@ async def _read_connect_response(proxy: ProxyConfig, reader: asyncio.StreamReade
 
 
 async def _open_socks5(
-    proxy: ProxyConfig, credentials: tuple[str, str] | None, host: str, port: int
+    proxy: ProxyConfig, credentials: tuple[str, str] | None, host: str, port: int, proxy_ip: str | None = None
 ) -> UpstreamStreams:
     user, password = credentials if credentials is not None else (None, None)
-    socks = SocksProxy(ProxyType.SOCKS5, proxy.host, proxy.port, user, password, rdns=True)
+    socks = SocksProxy(ProxyType.SOCKS5, proxy_ip or proxy.host, proxy.port, user, password, rdns=True)
     try:
         sock = await socks.connect(host, port)
     except (ProxyConnectionError, ProxyTimeoutError) as exc:

@@ -115,6 +115,7 @@ BILLABLE = {
     ErrorCode.NAVIGATION_FAILED,
     ErrorCode.INVALID_SELECTOR,
     ErrorCode.CAPTCHA_UNSOLVABLE,  # a definite answer about the target's captcha
+    ErrorCode.STEP_FAILED,  # an automation step failed on the target page
 }
 NOT_BILLABLE = {
     ErrorCode.EGRESS_BLOCKED,
@@ -126,6 +127,7 @@ NOT_BILLABLE = {
     ErrorCode.CAPTCHA_TIMEOUT,  # the operator's solver was too slow
     ErrorCode.CAPTCHA_SOLVER_ERROR,  # the operator's solver is down, misconfigured or unpaid
     ErrorCode.SESSION_TIMEOUT,  # sessions are never charged per job (usage is recorded instead)
+    ErrorCode.CONTEXT_RESTORE_FAILED,
     ErrorCode.FETCH_TOO_LARGE,  # fetches are never charged (usage is recorded instead)
     ErrorCode.FETCH_TIMEOUT,
     ErrorCode.FETCH_FAILED,

@@ -1,0 +1,129 @@
+"""A minimal Chrome DevTools Protocol client: the node's own line to a session's browser.
+
+Remote clients drive a session's browser through the CDP proxy (api/connect.py); the node keeps one
+connection of its own (:class:`CDPConnection`) for what it must do whatever the client does:
+emulation of every new page (node/session_supervisor.py), saving cookies into a context, closing
+the browser cleanly. Flat sessions only (``Target.attachToTarget{flatten:true}``): a command for
+a target carries ``sessionId``.
+
+Errors: :class:`CDPError` for an error answer, :class:`CDPClosed` once the WebSocket is gone
+(every pending command fails with it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import structlog
+import websockets
+from websockets.asyncio.client import ClientConnection
+
+log = structlog.get_logger(__name__)
+EventHandler = Callable[[dict[str, Any], str | None], Awaitable[None] | None]
+COMMAND_TIMEOUT_S = 15.0
+
+
+class CDPError(Exception):
+    """The browser answered a command with an error."""
+
+    def __init__(self, method: str, error: dict[str, Any]) -> None:
+        super().__init__(f"{method}: {error.get('message', error)}")
+        self.method = method
+        self.code = error.get("code")
+
+
+class CDPClosed(ConnectionError):
+    """The connection to the browser is gone."""
+
+
+class CDPConnection:
+    """One WebSocket to a browser endpoint; :meth:`send` awaits the answer, :meth:`on` subscribes."""
+
+    def __init__(self, ws: ClientConnection) -> None:
+        self._ws = ws
+        self._ids = itertools.count(1)
+        self._pending: dict[int, tuple[str, asyncio.Future[dict[str, Any]]]] = {}
+        self._handlers: dict[str, list[EventHandler]] = {}
+        self._reader = asyncio.create_task(self._read(), name="cdp-reader")
+
+    @classmethod
+    async def connect(cls, ws_url: str) -> CDPConnection:
+        ws = await websockets.connect(ws_url, max_size=None, ping_interval=None, compression=None)
+        return cls(ws)
+
+    @property
+    def closed(self) -> bool:
+        return self._reader.done()
+
+    def on(self, event: str, handler: EventHandler) -> None:
+        """Call ``handler(params, session_id)`` for every ``event`` (coroutines run as tasks)."""
+        self._handlers.setdefault(event, []).append(handler)
+
+    async def send(
+        self,
+        method: str,
+        params: dict[str, Any] | None = None,
+        *,
+        session_id: str | None = None,
+        timeout_s: float = COMMAND_TIMEOUT_S,
+    ) -> dict[str, Any]:
+        if self.closed:
+            raise CDPClosed("the browser connection is closed")
+        message_id = next(self._ids)
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._pending[message_id] = (method, future)
+        message: dict[str, Any] = {"id": message_id, "method": method, "params": params or {}}
+        if session_id is not None:
+            message["sessionId"] = session_id
+        try:
+            await self._ws.send(json.dumps(message))
+            async with asyncio.timeout(timeout_s):
+                return await future
+        except websockets.ConnectionClosed as exc:
+            raise CDPClosed(str(exc)) from exc
+        finally:
+            self._pending.pop(message_id, None)
+
+    async def close(self) -> None:
+        with contextlib.suppress(Exception):
+            await self._ws.close()
+        self._reader.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await self._reader
+
+    async def _read(self) -> None:
+        try:
+            async for raw in self._ws:
+                self._dispatch(json.loads(raw))
+        except websockets.ConnectionClosed:
+            pass
+        finally:
+            for method, future in self._pending.values():
+                if not future.done():
+                    future.set_exception(CDPClosed(f"{method}: the browser connection closed"))
+
+    def _dispatch(self, message: dict[str, Any]) -> None:
+        if "id" in message:
+            method, future = self._pending.get(message["id"], ("", None))
+            if future is None or future.done():
+                return
+            if "error" in message:
+                future.set_exception(CDPError(method, message["error"]))
+            else:
+                future.set_result(message.get("result", {}))
+            return
+        for handler in self._handlers.get(message.get("method", ""), ()):
+            outcome = handler(message.get("params", {}), message.get("sessionId"))
+            if asyncio.iscoroutine(outcome):
+                task = asyncio.ensure_future(outcome)
+                task.add_done_callback(_log_failure)
+
+
+def _log_failure(task: asyncio.Future[Any]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.warning("cdp.handler_failed", error=str(task.exception()))
