@@ -7,7 +7,20 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from browserfleet.api import connect, contexts, errors, fetch, ops, projects, renders, sessions, webdriver
+from browserfleet.api import (
+    automations,
+    connect,
+    contexts,
+    errors,
+    fetch,
+    ops,
+    projects,
+    renders,
+    search,
+    sessions,
+    webdriver,
+)
+from browserfleet.core.search import build_backend as build_search_backend
 from browserfleet.fleet import VERSION, Fleet
 from browserfleet.node.pool import BrowserPool
 from browserfleet.settings import Settings
@@ -44,4 +57,7 @@ def create_app(settings: Settings, *, pool: BrowserPool | None = None, fleet: Fl
     app.include_router(connect.router)
     app.include_router(webdriver.router)
     app.include_router(ops.router)
+    app.include_router(automations.router)
+    app.include_router(search.router)
+    app.state.search_backend = build_search_backend(settings)
     return app

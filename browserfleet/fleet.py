@@ -15,9 +15,11 @@ import structlog
 
 from browserfleet.core.accounts import Accounts
 from browserfleet.core.admission import Admission
+from browserfleet.core.automations import FileSigner, RunPolicy, Runs, Tasks
 from browserfleet.core.contexts import Contexts
 from browserfleet.core.fetch import Fetches, FetchPolicy
 from browserfleet.core.jobs import JobKind, NodeLabels, utcnow
+from browserfleet.core.ratelimit import RateLimiter, SlidingWindowLimiter
 from browserfleet.core.recovery import recover
 from browserfleet.core.renders import RenderPolicy, Renders
 from browserfleet.core.retention import PurgeReport, purge
@@ -26,6 +28,7 @@ from browserfleet.core.vault import Vault
 from browserfleet.dispatch.base import Dispatcher, JobEvent
 from browserfleet.dispatch.local import LocalDispatcher
 from browserfleet.metrics import Metrics
+from browserfleet.node.automation import AutomationExecutor
 from browserfleet.node.captcha import build_solver
 from browserfleet.node.egress import EgressPolicy, EgressProxy
 from browserfleet.node.egress.hostrules import load_ad_hosts
@@ -69,6 +72,11 @@ class Fleet:
         self.sessions: Sessions
         self.contexts: Contexts
         self.fetches: Fetches
+        self.tasks: Tasks
+        self.runs: Runs
+        self.automation_files: FileSigner
+        self.automation_limiter: RateLimiter
+        self._run_watcher: asyncio.Task[None] | None = None
         self.live_sessions = LiveSessions()
         self._session_events: asyncio.Task[None] | None = None
         self.egress: EgressProxy | None = None
@@ -131,6 +139,7 @@ class Fleet:
             ),
             exits=self.proxies,
         )
+        self._start_automations()
         if run_nodes:
             # only the process that runs the nodes owns the jobs and their upkeep: an admin
             # command next to a running server must not requeue its running jobs, nor purge
@@ -138,6 +147,22 @@ class Fleet:
             await self._start_node()
             await recover(self.store, self.dispatcher, s.max_attempts)
             self._purger = asyncio.create_task(self._purge_loop(), name="purge")
+
+    def _start_automations(self) -> None:
+        """Tasks and runs (no admission: runs queue without a concurrency limit, metered by the
+        monthly quota), the signer of their file URLs, the per-key rate limiter, and the loop
+        that calls the run-finished hooks."""
+        s = self.settings
+        self.tasks = Tasks(self.store)
+        policy = RunPolicy(
+            default_quota=s.automation_default_quota,
+            timeout_s=s.automation_run_timeout_s,
+            file_retention=timedelta(days=s.automation_file_retention_days),
+        )
+        self.runs = Runs(self.store, self.dispatcher, self.tasks, policy)
+        self.automation_files = FileSigner(self.contexts.vault.key_for("automation-files", "v1"))
+        self.automation_limiter = SlidingWindowLimiter(s.automation_rate_limit, s.automation_rate_window_s)
+        self._run_watcher = asyncio.create_task(self.runs.watch(), name="run-hooks")
 
     async def _start_node(self) -> None:
         s = self.settings
@@ -155,6 +180,9 @@ class Fleet:
             ),
             # a fetch holds no browser: its own slots (kind_slots below), never a render's
             JobKind.FETCH: FetchExecutor(self.egress, proxies=self.proxies),
+            JobKind.STEPS: AutomationExecutor(
+                self.pool, self.egress, ffmpeg=s.ffmpeg_path, captcha_solver=build_solver(s)
+            ),
         }
         if s.session_slots:
             executors[JobKind.SESSION] = SessionExecutor(
@@ -165,6 +193,8 @@ class Fleet:
                 grace_s=s.session_grace_s,
                 chromedriver=s.chromedriver_path,
                 profiles=Profiles(self.contexts),
+                captcha_solver=build_solver(s),
+                captcha_timeout_s=s.captcha_timeout_s,
                 routing=SessionRouting(
                     policy=self.egress.policy,
                     attempt_timeout=self.egress.connect_timeout / 2,
@@ -199,6 +229,10 @@ class Fleet:
             self._purger.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._purger
+        if self._run_watcher:
+            self._run_watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._run_watcher
         if self._session_events:
             self._session_events.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from browserfleet.core.errors import Misconfigured
@@ -138,6 +138,29 @@ class Settings(BaseSettings):
         description="chromedriver (Debian chromium-driver) behind seleniumRemoteUrl, one per session",
     )
 
+    # --- automations (tasks and runs) ---------------------------------------------------------
+    automation_default_quota: int = Field(
+        default=36_000, ge=0, description="runs per month of a project without a quota of its own"
+    )
+    automation_rate_limit: int = Field(default=30, ge=1, description="requests per key per window (429)")
+    automation_rate_window_s: float = Field(default=10.0, gt=0)
+    automation_run_timeout_s: float = Field(default=300.0, gt=0, description="a whole run, every step")
+    automation_file_retention_days: float = Field(
+        default=30.0, gt=0, description="how long a run's files and video are kept"
+    )
+    ffmpeg_path: Path = Field(
+        default=Path("/usr/bin/ffmpeg"), description="ffmpeg (Debian package) that encodes run videos"
+    )
+
+    # --- web search (POST /v1/search; see browserfleet/core/search/) --------------------------
+    search_backend: Literal["searxng", "exa"] | None = Field(
+        default=None, description="web search backend; unset: POST /v1/search answers 503"
+    )
+    searxng_url: str | None = Field(default=None, description="SearXNG base URL (JSON format enabled)")
+    exa_api_key: SecretStr | None = Field(default=None, description="Exa API key (never logged)")
+    exa_base_url: str = "https://api.exa.ai"
+    search_timeout_s: float = Field(default=10.0, gt=0, description="one call to the search backend")
+
     # --- renders ------------------------------------------------------------------------------
     render_timeout_s: float = Field(default=120.0, gt=0)
     render_navigation_timeout_s: float = Field(default=60.0, gt=0)
@@ -152,6 +175,14 @@ class Settings(BaseSettings):
             raise ValueError("retention_days must cover api_retention_hours")
         if self.debug_retention_days > self.retention_days:
             raise ValueError("debug_retention_days cannot exceed retention_days")
+        return self
+
+    @model_validator(mode="after")
+    def _check_search(self) -> Settings:
+        if self.search_backend == "searxng" and not self.searxng_url:
+            raise ValueError("search_backend=searxng needs searxng_url (BROWSERFLEET_SEARXNG_URL)")
+        if self.search_backend == "exa" and not (self.exa_api_key and self.exa_api_key.get_secret_value()):
+            raise ValueError("search_backend=exa needs exa_api_key (BROWSERFLEET_EXA_API_KEY)")
         return self
 
     @property

@@ -53,7 +53,9 @@ def envelope_for(path: str) -> Envelope:
 def validation_details(exc: RequestValidationError) -> list[dict[str, Any]]:
     details = []
     for err in exc.errors():
-        loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path")]
+        loc = [str(p) for p in err.get("loc", ())]
+        if loc and loc[0] in ("body", "query", "path"):  # the location, not a field named "query"
+            loc = loc[1:]
         message = str(err.get("msg", "invalid value")).removeprefix("Value error, ")
         details.append({"field": ".".join(loc) or "body", "message": message})
     return details

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Ms = Annotated[int, Field(ge=0, le=600_000)]
 WaitState = Literal["visible", "hidden", "attached", "detached"]
@@ -150,6 +150,22 @@ class UploadFile(_Targeted):
     files: list[str] = Field(min_length=1)  # names of files already stored for the job
 
 
+class Download(_Action):
+    """Download a file: the one a click on ``selector`` starts, or ``url`` fetched with the page's
+    cookies (through the context's network, so the egress policy applies). Exactly one of them."""
+
+    action: Literal["download"] = "download"
+    selector: str | None = None
+    url: str | None = None
+    timeout_ms: Ms = DEFAULT_TIMEOUT_MS
+
+    @model_validator(mode="after")
+    def _one_source(self) -> Download:
+        if (self.selector is None) == (self.url is None):
+            raise ValueError("give exactly one of selector or url")
+        return self
+
+
 class Evaluate(_Action):
     action: Literal["evaluate"] = "evaluate"
     expression: str = Field(min_length=1)
@@ -205,6 +221,7 @@ Action = Annotated[
     | SaveStructuredData
     | SavePdf
     | UploadFile
+    | Download
     | Evaluate
     | Fetch
     | SolveCaptcha

@@ -37,11 +37,13 @@ import structlog
 from browserfleet.core.errors import ErrorCode, JobFailure
 from browserfleet.core.jobs import JobKind
 from browserfleet.core.sessions import SessionSpec
+from browserfleet.node.captcha import CaptchaSolver
 from browserfleet.node.device_profiles import browser_version, profile_for
 from browserfleet.node.egress import EgressProxy
 from browserfleet.node.executor import Execution, Executor
 from browserfleet.node.profiles import Profiles, read_cookies, set_cookies
 from browserfleet.node.proxies.routing import SessionRouting
+from browserfleet.node.session_captcha import SessionCaptchas
 from browserfleet.node.session_supervisor import SessionSupervisor
 from browserfleet.node.webdriver import ChromeDriver
 from browserfleet.store.records import JobRecord
@@ -145,7 +147,11 @@ class SessionExecutor(Executor):
         chromedriver: Path | None = None,
         routing: SessionRouting | None = None,
         profiles: Profiles | None = None,
+        captcha_solver: CaptchaSolver | None = None,
+        captcha_timeout_s: float = 120.0,
     ) -> None:
+        self.captcha_solver = captcha_solver  # solveCaptchas (node/session_captcha.py)
+        self.captcha_timeout_s = captcha_timeout_s
         self.profiles = profiles  # contexts: restore before launch, save at the end (node/profiles.py)
         self.routing = routing  # proxies, allowedDomains, blockAds (node/proxies/routing.py)
         self.binary = binary
@@ -204,6 +210,11 @@ class SessionExecutor(Executor):
         browser.supervisor = await SessionSupervisor.start(ws_url, profile_for(spec.os), version)
         if cookies:
             await set_cookies(browser.supervisor.cdp, cookies)
+        if self.captcha_solver is not None and spec.browser_settings.get("solveCaptchas", True):
+            captchas = SessionCaptchas(
+                browser.supervisor.cdp, self.captcha_solver, timeout_s=self.captcha_timeout_s
+            )
+            browser.supervisor.load_hooks.append(captchas.on_load)
         browser.live = live = LiveSession(
             session_id=job.id,
             project_id=job.project_id,

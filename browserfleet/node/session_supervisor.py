@@ -3,9 +3,9 @@
 A remote client may open pages and contexts as it likes; the supervisor auto-attaches to every
 page target of the browser (``Target.setAutoAttach`` on the browser target, flat sessions,
 ``waitForDebuggerOnStart``), applies the session's device profile to it before any script runs
-(user agent, ``navigator.platform``, client hints, touch points), then lets it run. It is also the
-handle the executor uses for browser-wide commands (cookies for contexts, a clean
-``Browser.close``).
+(user agent, ``navigator.platform``, client hints, touch points), then lets it run. After each page
+load it calls its ``load_hooks`` (captcha solving: node/session_captcha.py). It is also the handle
+the executor uses for browser-wide commands (cookies for contexts, a clean ``Browser.close``).
 
 A page the supervisor cannot prepare still runs (it is resumed whatever happens): a failed
 emulation is logged, never a hung page.
@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import structlog
@@ -34,11 +35,13 @@ class SessionSupervisor:
         self.profile = profile
         self.version = version
         self.prepared = 0  # page targets the profile was applied to
+        self.load_hooks: list[Callable[[str], Awaitable[None]]] = []  # called with the page's CDP session
 
     @classmethod
     async def start(cls, browser_ws_url: str, profile: DeviceProfile, version: str) -> SessionSupervisor:
         supervisor = cls(await CDPConnection.connect(browser_ws_url), profile, version)
         supervisor.cdp.on("Target.attachedToTarget", supervisor._on_attached)
+        supervisor.cdp.on("Page.loadEventFired", supervisor._on_load)
         await supervisor.cdp.send(
             "Target.setAutoAttach", {"autoAttach": True, "waitForDebuggerOnStart": True, "flatten": True}
         )
@@ -57,6 +60,11 @@ class SessionSupervisor:
         finally:
             with contextlib.suppress(CDPError, ConnectionError):
                 await self.cdp.send("Runtime.runIfWaitingForDebugger", session_id=session_id)
+
+    async def _on_load(self, _params: dict[str, Any], session_id: str | None) -> None:
+        if session_id is not None:
+            for hook in self.load_hooks:
+                await hook(session_id)
 
     async def _prepare(self, session_id: str) -> None:
         override = self.profile.user_agent_override(self.version)

@@ -14,6 +14,7 @@ import contextlib
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import Page
@@ -103,6 +104,7 @@ class StepRunner:
             "save_structured_data": self._save_structured_data,
             "save_pdf": self._save_pdf,
             "upload_file": self._upload_file,
+            "download": self._download,
             "evaluate": self._evaluate,
             "fetch": self._fetch,
             "solve_captcha": self._solve_captcha,
@@ -198,6 +200,19 @@ class StepRunner:
             raise JobFailure(ErrorCode.INTERNAL_ERROR, "no files are stored for this job")
         paths = [self.files_dir / Path(name).name for name in act.files]
         await self.page.set_input_files(act.selector, paths, timeout=act.timeout_ms)
+
+    async def _download(self, act: a.Download) -> dict[str, Any]:
+        """``{"filename", "body"}`` (bytes) of the file a click starts or ``url`` serves."""
+        if act.url is not None:
+            response = await self.page.context.request.get(act.url, timeout=act.timeout_ms)
+            name = Path(urlsplit(response.url).path).name or "download"
+            return {"filename": name, "body": await response.body()}
+        assert act.selector is not None
+        async with self.page.expect_download(timeout=act.timeout_ms) as info:
+            await self.page.click(act.selector, timeout=act.timeout_ms)
+        download = await info.value
+        path = await download.path()
+        return {"filename": download.suggested_filename, "body": path.read_bytes()}
 
     async def _evaluate(self, act: a.Evaluate) -> Any:
         return await self.page.evaluate(act.expression)

@@ -129,3 +129,36 @@ class ContextRow(Base):
     data_bytes: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class TaskRow(Base):
+    """An automation task (Automations family): a saved list of Browserbear-style steps."""
+
+    __tablename__ = "tasks"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(200))
+    viewport_width: Mapped[int] = mapped_column(Integer)
+    viewport_height: Mapped[int] = mapped_column(Integer)
+    steps: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (Index("ix_tasks_project_created", "project_id", "created_at"),)
+
+
+class TaskRunRow(Base):
+    """What a run of a task adds to its job (kind ``steps``): the job is the run, one state machine."""
+
+    __tablename__ = "task_runs"
+    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True)
+    task_id: Mapped[str] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"))
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    webhook_url: Mapped[str | None] = mapped_column(Text, nullable=True)
+    run_metadata: Mapped[Any] = mapped_column(JSON, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (
+        Index("ix_task_runs_task_created", "task_id", "created_at"),
+        Index("ix_task_runs_project_created", "project_id", "created_at"),
+    )

@@ -67,3 +67,29 @@ class ContextRecord:
     data_bytes: int
     created_at: datetime
     updated_at: datetime
+
+
+@dataclass(frozen=True)
+class TaskRecord:
+    """An automation task: a saved list of steps (``{uid, action, config}`` dicts, as validated)."""
+
+    id: str
+    project_id: str
+    name: str
+    viewport_width: int
+    viewport_height: int
+    steps: list[dict[str, Any]]
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class TaskRunRecord:
+    """A run of a task: its job (state, spec with the steps as run, result with the outputs) and
+    what the run adds to it."""
+
+    job: JobRecord
+    task_id: str
+    webhook_url: str | None
+    metadata: Any
+    created_at: datetime

@@ -26,12 +26,16 @@ from browserfleet.store.models import (
     JobRow,
     LedgerRow,
     ProjectRow,
+    TaskRow,
+    TaskRunRow,
 )
 from browserfleet.store.records import (
     ContextRecord,
     JobOutcome,
     JobRecord,
     ProjectRecord,
+    TaskRecord,
+    TaskRunRecord,
 )
 
 LEDGER_KINDS = ("free", "bonus", "paid")  # spending order
@@ -299,6 +303,119 @@ class Store:
             )
         return bool(getattr(result, "rowcount", 0))
 
+    # --- automations (tasks and their runs) ---------------------------------------------------
+    async def create_task(self, task: TaskRecord) -> TaskRecord:
+        row = TaskRow(**vars(task))
+        async with self._write() as session:
+            session.add(row)
+        return _task(row)
+
+    async def get_task(self, task_id: str, project_id: str) -> TaskRecord | None:
+        """The task, or None if unknown or another project's."""
+        async with self._read() as session:
+            row = await session.get(TaskRow, task_id)
+        return _task(row) if row is not None and row.project_id == project_id else None
+
+    async def project_tasks(self, project_id: str, *, offset: int, limit: int) -> list[TaskRecord]:
+        """A project's tasks, newest first."""
+        query = (
+            select(TaskRow)
+            .where(TaskRow.project_id == project_id)
+            .order_by(TaskRow.created_at.desc(), TaskRow.id)
+            .offset(offset)
+            .limit(limit)
+        )
+        async with self._read() as session:
+            return [_task(r) for r in await session.scalars(query)]
+
+    async def update_task(self, task_id: str, project_id: str, **fields: Any) -> TaskRecord | None:
+        async with self._write() as session:
+            row = await session.get(TaskRow, task_id)
+            if row is None or row.project_id != project_id:
+                return None
+            for name, value in fields.items():
+                setattr(row, name, value)
+            row.updated_at = utcnow()
+        return _task(row)
+
+    async def delete_task(self, task_id: str, project_id: str) -> bool:
+        """Delete a task and its runs' rows (the runs' jobs stay until retention removes them)."""
+        async with self._write() as session:
+            result = await session.execute(
+                delete(TaskRow).where(TaskRow.id == task_id, TaskRow.project_id == project_id)
+            )
+        return bool(getattr(result, "rowcount", 0))
+
+    async def insert_task_run(
+        self,
+        *,
+        job_id: str,
+        project_id: str,
+        task_id: str,
+        spec: dict[str, Any],
+        webhook_url: str | None,
+        metadata: Any,
+        keep_blobs_days: float | None = None,
+    ) -> TaskRunRecord:
+        """A run: its ``steps`` job (queued) and its task_runs row, in one transaction."""
+        now = utcnow()
+        job = JobRow(
+            id=job_id,
+            project_id=project_id,
+            kind=JobKind.STEPS.value,
+            state=JobState.QUEUED.value,
+            route=Route().to_dict(),
+            spec=spec,
+            billable=False,
+            charged_cents=0,
+            attempts=0,
+            keep_blobs_days=keep_blobs_days,
+            blobs_purged=False,
+            created_at=now,
+            updated_at=now,
+        )
+        run = TaskRunRow(
+            job_id=job_id,
+            task_id=task_id,
+            project_id=project_id,
+            webhook_url=webhook_url,
+            run_metadata=metadata,
+            created_at=now,
+        )
+        async with self._write() as session:
+            session.add(job)
+            await session.flush()
+            session.add(run)
+        return _task_run(run, job)
+
+    async def get_task_run(self, job_id: str) -> TaskRunRecord | None:
+        query = select(TaskRunRow, JobRow).join(JobRow, JobRow.id == TaskRunRow.job_id)
+        async with self._read() as session:
+            found = (await session.execute(query.where(TaskRunRow.job_id == job_id))).first()
+        return _task_run(found[0], found[1]) if found else None
+
+    async def task_runs(self, task_id: str, *, offset: int, limit: int) -> list[TaskRunRecord]:
+        """A task's runs, newest first."""
+        query = (
+            select(TaskRunRow, JobRow)
+            .join(JobRow, JobRow.id == TaskRunRow.job_id)
+            .where(TaskRunRow.task_id == task_id)
+            .order_by(TaskRunRow.created_at.desc(), TaskRunRow.job_id)
+            .offset(offset)
+            .limit(limit)
+        )
+        async with self._read() as session:
+            return [_task_run(run, job) for run, job in (await session.execute(query)).all()]
+
+    async def count_jobs_since(self, project_id: str, kind: JobKind, since: datetime) -> int:
+        """Jobs of ``kind`` the project created at or after ``since`` (any state): quota usage."""
+        query = select(func.count()).where(
+            JobRow.project_id == project_id, JobRow.kind == kind.value, JobRow.created_at >= since
+        )
+        async with self._read() as session:
+            return int(await session.scalar(query) or 0)
+
+    # --- retention ----------------------------------------------------------------------------
     async def jobs_with_blobs(self, finished_before: datetime) -> list[JobRecord]:
         query = select(JobRow).where(
             JobRow.blobs_purged.is_(False),
@@ -418,4 +535,27 @@ def _job(row: JobRow) -> JobRecord:
         started_at=row.started_at,
         finished_at=row.finished_at,
         blobs_purged=row.blobs_purged,
+    )
+
+
+def _task(row: TaskRow) -> TaskRecord:
+    return TaskRecord(
+        id=row.id,
+        project_id=row.project_id,
+        name=row.name,
+        viewport_width=row.viewport_width,
+        viewport_height=row.viewport_height,
+        steps=list(row.steps),
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
+def _task_run(run: TaskRunRow, job: JobRow) -> TaskRunRecord:
+    return TaskRunRecord(
+        job=_job(job),
+        task_id=run.task_id,
+        webhook_url=run.webhook_url,
+        metadata=run.run_metadata,
+        created_at=run.created_at,
     )

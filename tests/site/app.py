@@ -45,6 +45,7 @@ STATIC_PAGES: dict[str, str] = {
     "/bench": "bench.html",
     "/structured": "structured.html",
     "/search": "search.html",
+    "/catalog": "catalog.html",
     "/download": "download.html",
     "/upload": "upload.html",
     "/captcha/recaptcha-v2": "captcha-recaptcha-v2.html",
@@ -281,6 +282,26 @@ async def favicon(request: Request) -> Response:
     return Response(status_code=204)
 
 
+async def catalog_item(request: Request) -> Response:
+    """A catalog item page (linked from ``/catalog`` results); counts visits per ``t`` tag."""
+    number = int(request.path_params["n"])
+    token = request.query_params.get("t", "")
+    request.app.state.catalog_visits.add(f"{token}:{number}")
+    request.app.state.catalog_visits.add(token)
+    body = (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>Item</title></head>'
+        f'<body><h1 id="item-title">Item {number}</h1><p id="item-price">${number * 5}.00</p></body></html>'
+    )
+    return _html(body)
+
+
+async def catalog_visits(request: Request) -> Response:
+    token = request.query_params.get("t", "")
+    counter = request.app.state.catalog_visits
+    items = {str(n): counter.get(f"{token}:{n}") for n in range(1, 4)}
+    return JSONResponse({"t": token, "visits": counter.get(token), "items": items}, headers=NO_STORE)
+
+
 # ---------------------------------------------------------------- API
 
 
@@ -351,6 +372,8 @@ def create_site() -> Starlette:
         Route("/images", images_page),
         Route("/img/pixel.png", pixel_png),
         Route("/hits", hits),
+        Route("/catalog/item/{n:int}", catalog_item),
+        Route("/catalog/visits", catalog_visits),
         Route("/set-cookie", set_cookie_page),
         Route("/slow", slow),
         Route("/hang", hang),
@@ -370,5 +393,6 @@ def create_site() -> Starlette:
     app = Starlette(routes=routes, lifespan=_lifespan)
     app.state.pages = pages
     app.state.image_hits = HitCounter()
+    app.state.catalog_visits = HitCounter()
     app.state.hang_active = HitCounter()
     return app

@@ -14,7 +14,7 @@ from importlib import resources
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import Frame, Page
 
-_DETECT = (resources.files("browserfleet.node.captcha") / "js" / "detect.js").read_text()
+DETECT_JS = (resources.files("browserfleet.node.captcha") / "js" / "detect.js").read_text()
 
 KINDS = ("recaptcha_v2", "recaptcha_v3", "hcaptcha", "turnstile")
 
@@ -32,7 +32,7 @@ async def detect_all(page: Page) -> list[Detection]:
     found: list[Detection] = []
     for frame in page.frames:
         with contextlib.suppress(PlaywrightError):  # a frame may detach meanwhile
-            for item in await frame.evaluate(_DETECT) or []:
+            for item in await frame.evaluate(DETECT_JS) or []:
                 found.append(Detection(str(item["type"]), item.get("sitekey"), item.get("action"), frame))
     return found
 

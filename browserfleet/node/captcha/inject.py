@@ -23,8 +23,8 @@ from playwright.async_api import Page
 from browserfleet.node.captcha.detect import Detection
 
 _JS = resources.files("browserfleet.node.captcha") / "js"
-_INJECT = (_JS / "inject.js").read_text()
-_CALLBACK = (_JS / "callback.js").read_text()
+INJECT_JS = (_JS / "inject.js").read_text()
+CALLBACK_JS = (_JS / "callback.js").read_text()
 
 
 async def inject(page: Page, detection: Detection, token: str) -> bool:
@@ -33,9 +33,9 @@ async def inject(page: Page, detection: Detection, token: str) -> bool:
     frame = detection.frame or page.main_frame
     arg = {"type": detection.type, "sitekey": detection.sitekey, "token": token}
     try:
-        filled = int(await frame.evaluate(_INJECT, arg))
+        filled = int(await frame.evaluate(INJECT_JS, arg))
     except PlaywrightError:  # the frame went away (navigated or detached) since detection
         return False
     with contextlib.suppress(PlaywrightError):  # e.g. a callback that submits the form
-        await frame.evaluate(_CALLBACK, arg)
+        await frame.evaluate(CALLBACK_JS, arg)
     return filled > 0

@@ -516,7 +516,7 @@ def test_concurrency_limit_is_429_with_retry_headers(
 
 
 @pytest.mark.parametrize(
-    "path", ["/v1/nothing-here", "/v1/renders/ren_1/extra", "/v2/renders", "/", "/v1/account"]
+    "path", ["/v1/nothing-here", "/v1/renders/ren_1/extra", "/v2/renders", "/", "/v1/balance"]
 )
 def test_unknown_route_is_404_envelope(server: RunningServer, api_key: str, path: str) -> None:
     with httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {api_key}"}) as http:

@@ -1,0 +1,153 @@
+"""Routes of the Automations family (Browserbear-style): auth, account, tasks, runs, run files.
+
+Thin: authenticate and rate-limit (one dependency), call core/automations, shape the reply with
+the wire serializers (core/automations/wire.py). Errors use this family's envelope
+``{"message": ..., "details"?: [...]}``.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.responses import JSONResponse
+
+from browserfleet.api.automations.schemas import (
+    AccountResponse,
+    AuthResponse,
+    CreateRunRequest,
+    CreateTaskRequest,
+    UpdateTaskRequest,
+)
+from browserfleet.api.deps import FleetDep, api_key
+from browserfleet.api.errors import register_envelope, simple_envelope
+from browserfleet.core.accounts import hash_key
+from browserfleet.core.automations import run_object, task_object
+from browserfleet.core.automations.files import FILES_PATH
+from browserfleet.core.automations.wire import timestamp
+from browserfleet.core.errors import BrowserfleetError, NotFound, RateLimited
+from browserfleet.fleet import Fleet
+from browserfleet.store.records import ProjectRecord, TaskRunRecord
+
+router = APIRouter(tags=["automations"])
+PLAN_NAME = "browserfleet Automate"
+
+
+def automations_envelope(error: BrowserfleetError) -> JSONResponse:
+    body: dict[str, Any] = {"message": error.message}
+    if error.details:
+        body["details"] = error.details
+    headers = {"Retry-After": str(error.retry_after_s)} if isinstance(error, RateLimited) else {}
+    return JSONResponse(body, status_code=error.status, headers=headers)
+
+
+for _prefix in ("/v2/auth", "/v1/account", "/v1/tasks", FILES_PATH):
+    register_envelope(_prefix, automations_envelope)
+register_envelope("/v1/account/balance", simple_envelope)  # the Renders family's, under /v1/account
+
+
+async def automation_project(request: Request, fleet: FleetDep) -> ProjectRecord:
+    """The caller's project (``Authorization: Bearer KEY``), counted against the key's rate limit."""
+    key = api_key(request)
+    project = await fleet.accounts.authenticate(key)
+    await fleet.automation_limiter.hit(hash_key(key or ""))
+    return project
+
+
+Project = Annotated[ProjectRecord, Depends(automation_project)]
+Page = Annotated[int, Query(ge=1, description="25 per page")]
+
+
+def _runs_json(request: Request, fleet: Fleet, run: TaskRunRecord) -> dict[str, Any]:
+    base = fleet.settings.public_url or str(request.base_url)
+    return run_object(run, lambda run_uid, name: fleet.automation_files.url(base, run_uid, name))
+
+
+@router.get("/v2/auth", response_model=AuthResponse)
+async def auth(project: Project) -> AuthResponse:
+    return AuthResponse(workspace=project.name)
+
+
+@router.get("/v1/account", response_model=AccountResponse)
+async def account(project: Project, fleet: FleetDep) -> AccountResponse:
+    usage = await fleet.runs.usage(project)
+    return AccountResponse(
+        created_at=timestamp(project.created_at),
+        uid=project.id,
+        plan_name=PLAN_NAME,
+        api_usage=usage.api_usage,
+        api_quota=usage.api_quota,
+    )
+
+
+@router.get("/v1/tasks")
+async def list_tasks(project: Project, fleet: FleetDep, page: Page = 1) -> list[dict[str, Any]]:
+    return [task_object(t) for t in await fleet.tasks.list(project, page)]
+
+
+@router.post("/v1/tasks", status_code=201)
+async def create_task(body: CreateTaskRequest, project: Project, fleet: FleetDep) -> dict[str, Any]:
+    return task_object(await fleet.tasks.create(project, body.to_input()))
+
+
+@router.get("/v1/tasks/{uid}")
+async def get_task(uid: str, project: Project, fleet: FleetDep) -> dict[str, Any]:
+    return task_object(await fleet.tasks.get(project, uid))
+
+
+@router.patch("/v1/tasks/{uid}")
+async def update_task(uid: str, body: UpdateTaskRequest, project: Project, fleet: FleetDep) -> dict[str, Any]:
+    return task_object(await fleet.tasks.update(project, uid, body.to_input()))
+
+
+@router.delete("/v1/tasks/{uid}", status_code=204)
+async def delete_task(uid: str, project: Project, fleet: FleetDep) -> Response:
+    await fleet.tasks.delete(project, uid)
+    return Response(status_code=204)
+
+
+@router.post("/v1/tasks/{task_uid}/runs", status_code=202)
+async def create_run(
+    task_uid: str, body: CreateRunRequest, request: Request, project: Project, fleet: FleetDep
+) -> dict[str, Any]:
+    run = await fleet.runs.create(project, task_uid, body.to_request())
+    return _runs_json(request, fleet, run)
+
+
+@router.get("/v1/tasks/{task_uid}/runs")
+async def list_runs(
+    task_uid: str, request: Request, project: Project, fleet: FleetDep, page: Page = 1
+) -> list[dict[str, Any]]:
+    return [_runs_json(request, fleet, r) for r in await fleet.runs.list(project, task_uid, page)]
+
+
+@router.get("/v1/tasks/{task_uid}/runs/{uid}")
+async def get_run(
+    task_uid: str,
+    uid: str,
+    request: Request,
+    project: Project,
+    fleet: FleetDep,
+    wait: Annotated[float, Query(ge=0, le=60, description="seconds to wait for the run to end")] = 0,
+) -> dict[str, Any]:
+    """``wait`` (a browserfleet extension) long-polls until the run is no longer running."""
+    run = await (
+        fleet.runs.wait(project, task_uid, uid, wait) if wait else fleet.runs.get(project, task_uid, uid)
+    )
+    return _runs_json(request, fleet, run)
+
+
+@router.get(FILES_PATH + "/{run_uid}/{name}")
+async def run_file(run_uid: str, name: str, fleet: FleetDep, sig: str = "") -> Response:
+    """A file a run saved (or its video). The signature in the URL is the credential."""
+    if not sig or not fleet.automation_files.verify(run_uid, name, sig):
+        raise NotFound("File not found")
+    try:
+        data = await fleet.blobs.get(run_uid, name)
+    except ValueError as exc:  # an unsafe blob key (the signature matched, so not a client's doing)
+        raise NotFound("File not found") from exc
+    if data is None:
+        raise NotFound("File not found")
+    media_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
+    return Response(data, media_type=media_type, headers={"Cache-Control": "private, max-age=3600"})
