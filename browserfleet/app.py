@@ -12,6 +12,7 @@ from browserfleet.api import (
     connect,
     contexts,
     errors,
+    feeds,
     fetch,
     ops,
     projects,
@@ -19,6 +20,7 @@ from browserfleet.api import (
     search,
     sessions,
     webdriver,
+    webhooks,
 )
 from browserfleet.core.search import build_backend as build_search_backend
 from browserfleet.fleet import VERSION, Fleet
@@ -58,6 +60,8 @@ def create_app(settings: Settings, *, pool: BrowserPool | None = None, fleet: Fl
     app.include_router(webdriver.router)
     app.include_router(ops.router)
     app.include_router(automations.router)
+    app.include_router(feeds.router)
+    app.include_router(webhooks.router)
     app.include_router(search.router)
     app.state.search_backend = build_search_backend(settings)
     return app

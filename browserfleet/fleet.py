@@ -17,6 +17,7 @@ from browserfleet.core.accounts import Accounts
 from browserfleet.core.admission import Admission
 from browserfleet.core.automations import FileSigner, RunPolicy, Runs, Tasks
 from browserfleet.core.contexts import Contexts
+from browserfleet.core.feeds import Feeds
 from browserfleet.core.fetch import Fetches, FetchPolicy
 from browserfleet.core.jobs import JobKind, NodeLabels, utcnow
 from browserfleet.core.ratelimit import RateLimiter, SlidingWindowLimiter
@@ -25,6 +26,7 @@ from browserfleet.core.renders import RenderPolicy, Renders
 from browserfleet.core.retention import PurgeReport, purge
 from browserfleet.core.sessions import READY_EVENT, RELEASE_EVENT, SessionPolicy, Sessions
 from browserfleet.core.vault import Vault
+from browserfleet.core.webhooks import HttpSender, WebhookPolicy, Webhooks
 from browserfleet.dispatch.base import Dispatcher, JobEvent
 from browserfleet.dispatch.local import LocalDispatcher
 from browserfleet.metrics import Metrics
@@ -39,6 +41,8 @@ from browserfleet.node.profiles import Profiles
 from browserfleet.node.proxies import ProxyPool, SessionRouting
 from browserfleet.node.render import RenderExecutor
 from browserfleet.node.session import LiveSession, LiveSessions, SessionExecutor
+from browserfleet.node.session_log import LogLimits
+from browserfleet.node.session_recording import RecordingConfig, build_script
 from browserfleet.node.worker import Node
 from browserfleet.settings import CHROMIUM_FLAGS, Settings
 from browserfleet.store.blobs import BlobStore, FileBlobStore
@@ -76,6 +80,8 @@ class Fleet:
         self.runs: Runs
         self.automation_files: FileSigner
         self.automation_limiter: RateLimiter
+        self.feeds: Feeds
+        self.webhooks: Webhooks
         self._run_watcher: asyncio.Task[None] | None = None
         self.live_sessions = LiveSessions()
         self._session_events: asyncio.Task[None] | None = None
@@ -125,6 +131,7 @@ class Fleet:
                 start_timeout_s=s.session_start_timeout_s,
                 require_geo_proxy=s.require_geo_proxy,
                 node_country=s.node_country,
+                keep_blobs_days=s.debug_retention_days,
             ),
             contexts=self.contexts,
             exits=self.proxies,
@@ -146,6 +153,7 @@ class Fleet:
             self._lock.acquire()
             await self._start_node()
             await recover(self.store, self.dispatcher, s.max_attempts)
+            self.webhooks.start()  # resumes pending deliveries (the process that owns the jobs)
             self._purger = asyncio.create_task(self._purge_loop(), name="purge")
 
     def _start_automations(self) -> None:
@@ -163,6 +171,23 @@ class Fleet:
         self.automation_files = FileSigner(self.contexts.vault.key_for("automation-files", "v1"))
         self.automation_limiter = SlidingWindowLimiter(s.automation_rate_limit, s.automation_rate_window_s)
         self._run_watcher = asyncio.create_task(self.runs.watch(), name="run-hooks")
+        self.feeds = Feeds(self.store, self.tasks)
+        self._start_webhooks()
+
+    def _start_webhooks(self) -> None:
+        """Run webhooks: the run-finished hook queues a delivery; :meth:`Webhooks.start` (in
+        :meth:`start`, with the nodes) sends them. Targets pass the egress policy's check; file
+        URLs in the posted run use ``public_url`` (else ``http://host:port``)."""
+        s = self.settings
+        check = EgressPolicy.from_strings(s.allow_private_networks, s.egress_allow).reason_refused
+        self.webhooks = Webhooks(
+            self.store,
+            self.contexts.vault,
+            HttpSender(check),
+            WebhookPolicy(s.webhook_timeout_s, s.webhook_max_attempts, s.webhook_backoff_s),
+            file_url=lambda run_uid, name: self.automation_files.url(s.base_url, run_uid, name),
+        )
+        self.runs.add_finished_hook(self.webhooks.on_run_finished)
 
     async def _start_node(self) -> None:
         s = self.settings
@@ -195,6 +220,12 @@ class Fleet:
                 profiles=Profiles(self.contexts),
                 captcha_solver=build_solver(s),
                 captcha_timeout_s=s.captcha_timeout_s,
+                log_limits=LogLimits(
+                    s.session_log_max_records, s.session_log_max_bytes, s.session_log_max_body_bytes
+                ),
+                recording=_recording_config(s),
+                files_root=s.session_files_dir or s.data_dir / "session-files",
+                downloads_max_bytes=s.session_downloads_max_bytes,
                 routing=SessionRouting(
                     policy=self.egress.policy,
                     attempt_timeout=self.egress.connect_timeout / 2,
@@ -233,6 +264,8 @@ class Fleet:
             self._run_watcher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._run_watcher
+        if webhooks := getattr(self, "webhooks", None):  # absent when start failed early
+            await webhooks.stop()
         if self._session_events:
             self._session_events.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -293,3 +326,11 @@ class Fleet:
             "limits": {"slots": slots, "nodes": len(self.nodes), "maxQueued": slots * 50},
             "accepting": slots > 0 and queued < slots * 50,
         }
+
+
+def _recording_config(s: Settings) -> RecordingConfig | None:
+    """recordSession's script (rrweb bundle + starter); None when the bundle is missing (logged)."""
+    script = build_script(s.rrweb_record_path)
+    if script is None:
+        return None
+    return RecordingConfig(script, s.session_recording_max_events, s.session_recording_max_bytes)

@@ -137,6 +137,38 @@ class Settings(BaseSettings):
         default=Path("/usr/bin/chromedriver"),
         description="chromedriver (Debian chromium-driver) behind seleniumRemoteUrl, one per session",
     )
+    session_log_max_records: int = Field(
+        default=5000, ge=0, description="logSession: CDP commands kept per session (the first ones)"
+    )
+    session_log_max_bytes: int = Field(
+        default=8 * 1024 * 1024, ge=0, description="logSession: about this many bytes of log per session"
+    )
+    session_log_max_body_bytes: int = Field(
+        default=16 * 1024, ge=256, description="logSession: a larger message keeps a truncated rawBody only"
+    )
+    session_files_dir: Path | None = Field(
+        default=None,
+        description="per-session downloads/ and uploads/ folders (<dir>/<session id>/); "
+        "unset: <data_dir>/session-files",
+    )
+    session_downloads_max_bytes: int = Field(
+        default=500 * 1024 * 1024, ge=0, description="downloads kept per session; beyond: cancelled"
+    )
+    session_upload_max_bytes: int = Field(
+        default=100 * 1024 * 1024, ge=1, description="POST /v1/sessions/{id}/uploads: largest file (413)"
+    )
+    rrweb_record_path: Path | None = Field(
+        default=Path(__file__).parent / "node/js/node_modules/@rrweb/record/dist/record.umd.min.cjs",
+        description="recordSession: rrweb's record bundle (from make install); missing: no recordings",
+    )
+    session_recording_max_events: int = Field(
+        default=50_000, ge=0, description="recordSession: rrweb events kept per session (the first ones)"
+    )
+    session_recording_max_bytes: int = Field(
+        default=32 * 1024 * 1024,
+        ge=0,
+        description="recordSession: about this many bytes of events per session",
+    )
 
     # --- automations (tasks and runs) ---------------------------------------------------------
     automation_default_quota: int = Field(
@@ -150,6 +182,13 @@ class Settings(BaseSettings):
     )
     ffmpeg_path: Path = Field(
         default=Path("/usr/bin/ffmpeg"), description="ffmpeg (Debian package) that encodes run videos"
+    )
+    webhook_timeout_s: float = Field(
+        default=10.0, gt=0, description="one webhook attempt (connect to answer)"
+    )
+    webhook_max_attempts: int = Field(default=6, ge=1, le=20, description="attempts per run's webhook")
+    webhook_backoff_s: float = Field(
+        default=2.0, gt=0, description="delay before the 2nd webhook attempt; doubles each time after"
     )
 
     # --- web search (POST /v1/search; see browserfleet/core/search/) --------------------------

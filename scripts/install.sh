@@ -8,6 +8,8 @@
 #   venv <- the Python interpreter's version
 #   deps <- requirements.lock, pyproject.toml, UV_VERSION and the venv's Python
 #   js   <- tests/js/package-lock.json (+ package.json): npm clients the tests drive
+#   nodejs <- browserfleet/node/js/package-lock.json (+ package.json): rrweb's recorder, which
+#             the node injects into session pages (session recordings)
 set -euo pipefail
 
 UV_VERSION="${UV_VERSION:-0.13.8}"   # the one place the uv version is pinned
@@ -145,13 +147,34 @@ step_js() {
     stamp_write js "$key"
 }
 
+# --- 5. Browser-side libraries of the node (rrweb recorder) --------------------
+NODE_JS_DIR="$ROOT/browserfleet/node/js"
+
+step_node_js() {
+    local key
+    key="$(
+        {
+            cat "$NODE_JS_DIR/package-lock.json" "$NODE_JS_DIR/package.json"
+            echo "node=$(node --version 2>/dev/null)"
+        } | sha256sum | cut -d' ' -f1
+    )"
+    stamp_ok nodejs "$key" && [[ -d "$NODE_JS_DIR/node_modules" ]] && return 0
+
+    command -v npm >/dev/null 2>&1 || die "npm not found (Debian: apt-get install npm)"
+    log "Installing the node's browser-side libraries from browserfleet/node/js/package-lock.json"
+    (cd "$NODE_JS_DIR" && npm ci --no-audit --no-fund --loglevel=error)
+    updated=1
+    stamp_write nodejs "$key"
+}
+
 step_apt
 step_venv
 step_deps
 step_js
+step_node_js
 
 if ((updated)); then
     log "Install complete."
 else
-    log "Everything is up to date (apt packages, .venv, Python dependencies, Node test clients)."
+    log "Everything is up to date (apt packages, .venv, Python dependencies, Node test clients, node JS libraries)."
 fi

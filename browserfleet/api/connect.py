@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -30,6 +31,8 @@ from starlette.websockets import WebSocketDisconnect
 from browserfleet.core.errors import NotFound, Unauthenticated
 from browserfleet.fleet import Fleet
 from browserfleet.node.session import LiveSession
+from browserfleet.node.session_files import rewrite_client_message
+from browserfleet.node.session_log import ConnectionLog
 
 log = structlog.get_logger(__name__)
 router = APIRouter(prefix="/v1", tags=["sessions"])
@@ -78,26 +81,45 @@ async def connect(ws: WebSocket, session_id: str) -> None:
     fleet.live_sessions.client_connected(session_id)
     log.info("session.client_connected", session_id=session_id)
     try:
-        await _pipe(ws, upstream)
+        await _pipe(
+            ws,
+            upstream,
+            live.log.connection() if live.log is not None else None,
+            downloads=live.files.downloads if live.files is not None else None,
+        )
     finally:
         with contextlib.suppress(Exception):
             await upstream.close()
         fleet.live_sessions.client_disconnected(session_id)
+        if live.files is not None:  # Chromium resets the download behaviour the client had set
+            await live.files.reapply()
         log.info("session.client_disconnected", session_id=session_id)
 
 
-async def _pipe(ws: WebSocket, upstream: websockets.ClientConnection) -> None:
+async def _pipe(
+    ws: WebSocket,
+    upstream: websockets.ClientConnection,
+    traffic: ConnectionLog | None,
+    *,
+    downloads: Path | None = None,
+) -> None:
+    """Both ways until either side leaves; ``traffic`` (logSession) sees every text message.
+    A client's ``setDownloadBehavior`` is pointed at the session's ``downloads`` folder."""
+
     async def client_to_browser() -> None:
         while True:
             message = await ws.receive()
             if message["type"] == "websocket.disconnect":
                 return
             text = message.get("text")
+            if text is not None:
+                text = _from_client(text, traffic, downloads)
             await upstream.send(text if text is not None else message.get("bytes") or b"")
 
     async def browser_to_client() -> None:
         async for message in upstream:
             if isinstance(message, str):
+                _record(traffic, message, to_browser=False)
                 await ws.send_text(message)
             else:
                 await ws.send_bytes(message)
@@ -115,6 +137,28 @@ async def _pipe(ws: WebSocket, upstream: websockets.ClientConnection) -> None:
                 asyncio.CancelledError, WebSocketDisconnect, websockets.WebSocketException, RuntimeError
             ):
                 await task
+
+
+def _from_client(text: str, traffic: ConnectionLog | None, downloads: Path | None) -> str:
+    """What goes to the browser: the client's message, its download path pointed at the session's
+    folder (node/session_files.py), shown to the session log."""
+    if downloads is not None:
+        text = rewrite_client_message(text, downloads)
+    _record(traffic, text, to_browser=True)
+    return text
+
+
+def _record(traffic: ConnectionLog | None, text: str, *, to_browser: bool) -> None:
+    """Show a message to the session log, if any; a session log never breaks the pipe."""
+    if traffic is None:
+        return
+    try:
+        if to_browser:
+            traffic.client_message(text)
+        else:
+            traffic.browser_message(text)
+    except Exception:
+        log.exception("session.log_failed")
 
 
 @router.get("/sessions/{session_id}/connect/json/version", include_in_schema=False)

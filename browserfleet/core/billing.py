@@ -1,7 +1,7 @@
 """Balances: a ledger of free, bonus and paid cents; one cent buys one billable render.
 
 Charging happens in the store, in the same transaction that finishes the job
-(store/repo.py:finish_job), so a render is charged at most once. Admission (core/admission.py)
+(store/repo/jobs.py:finish_job), so a render is charged at most once. Admission (core/admission.py)
 reserves a cent for every render in flight so the balance never goes below zero.
 """
 

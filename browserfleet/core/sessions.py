@@ -98,6 +98,7 @@ class SessionPolicy:
     guard_s: float = 30.0  # margin of the node's outer timeout over the session's own
     require_geo_proxy: bool = False  # proxies for a place no exit serves → 400 (session_egress.py)
     node_country: str | None = None  # the place of proxies: true
+    keep_blobs_days: float = 7.0  # an ended session's logs and recording (retention)
 
 
 @dataclass(frozen=True)
@@ -235,6 +236,7 @@ class Sessions:
                     kind=JobKind.SESSION,
                     route=await self._route(request.region),
                     spec=spec.model_dump(mode="json"),
+                    keep_blobs_days=self.policy.keep_blobs_days,
                 )
             await self.dispatcher.submit(Ticket(job.id, project.id, job.kind, job.route))
             ready = await self._until(subscription, job.id, self.policy.start_timeout_s, ready=True)

@@ -44,6 +44,9 @@ from browserfleet.node.executor import Execution, Executor
 from browserfleet.node.profiles import Profiles, read_cookies, set_cookies
 from browserfleet.node.proxies.routing import SessionRouting
 from browserfleet.node.session_captcha import SessionCaptchas
+from browserfleet.node.session_files import SessionFiles
+from browserfleet.node.session_log import LogLimits, PageIds, SessionLog
+from browserfleet.node.session_recording import RecordingConfig, SessionRecording
 from browserfleet.node.session_supervisor import SessionSupervisor
 from browserfleet.node.webdriver import ChromeDriver
 from browserfleet.store.records import JobRecord
@@ -52,6 +55,8 @@ log = structlog.get_logger(__name__)
 DEFAULT_VIEWPORT = (1280, 720)
 LAUNCH_TIMEOUT_S = 20.0
 TEMP_PREFIX = "browserfleet-session-"
+LOG_BLOB = "logs.json"  # SessionLog[] of an ended session (api/sessions/history.py)
+RECORDING_BLOB = "recording.json"  # SessionRecording[] of an ended session
 
 
 @dataclass
@@ -72,6 +77,9 @@ class LiveSession:
     released: bool = False
     changed: asyncio.Event = field(default_factory=asyncio.Event)
     webdriver: ChromeDriver | None = None  # started on the first WebDriver request (api/webdriver.py)
+    log: SessionLog | None = None  # logSession: the clients' CDP traffic (node/session_log.py)
+    recording: SessionRecording | None = None  # recordSession: rrweb events (node/session_recording.py)
+    files: SessionFiles | None = None  # downloads and uploads (node/session_files.py)
 
     def check_key(self, key: str | None) -> bool:
         return key is not None and hmac.compare_digest(key.encode(), self.signing_key.encode())
@@ -149,7 +157,15 @@ class SessionExecutor(Executor):
         profiles: Profiles | None = None,
         captcha_solver: CaptchaSolver | None = None,
         captcha_timeout_s: float = 120.0,
+        log_limits: LogLimits | None = None,
+        recording: RecordingConfig | None = None,
+        files_root: Path | None = None,
+        downloads_max_bytes: int = 500 * 1024 * 1024,
     ) -> None:
+        self.files_root = files_root or Path(tempfile.gettempdir()) / "browserfleet-session-files"
+        self.downloads_max_bytes = downloads_max_bytes
+        self.log_limits = log_limits  # None: no session logs on this node
+        self.recording = recording  # None: no recordings (e.g. the rrweb bundle is missing)
         self.captcha_solver = captcha_solver  # solveCaptchas (node/session_captcha.py)
         self.captcha_timeout_s = captcha_timeout_s
         self.profiles = profiles  # contexts: restore before launch, save at the end (node/profiles.py)
@@ -180,6 +196,7 @@ class SessionExecutor(Executor):
             saved = await self._close(job.id, spec, browser, reason)
             await channel.close()
             await asyncio.to_thread(shutil.rmtree, browser.user_data, True)
+            kept = await asyncio.to_thread(browser.files.finish) if browser.files is not None else {}
         usage: dict[str, Any] = {
             "browserMinutes": round((time.monotonic() - started) / 60, 4),
             "proxyBytes": channel.stats.bytes_received + channel.stats.bytes_sent,
@@ -189,7 +206,19 @@ class SessionExecutor(Executor):
         if plan is not None and plan.routes:
             usage["egress"] = {"routes": plan.routes}
         log.info("session.ended", session_id=job.id, reason=reason, **usage)
-        return _outcome(spec, reason, usage)
+        return _outcome(spec, reason, usage, {**_history_blobs(browser.live), **kept})
+
+    def _history(
+        self, session_id: str, spec: SessionSpec
+    ) -> tuple[SessionLog | None, SessionRecording | None]:
+        """The session's log (``logSession``) and recording (``recordSession``), sharing page ids."""
+        pages = PageIds()
+        session_log = recording = None
+        if self.log_limits is not None and spec.browser_settings.get("logSession", True):
+            session_log = SessionLog(session_id, pages=pages, limits=self.log_limits)
+        if self.recording is not None and spec.browser_settings.get("recordSession", True):
+            recording = SessionRecording(session_id, self.recording, pages)
+        return session_log, recording
 
     async def _launch(
         self, job: JobRecord, spec: SessionSpec, browser: _Browser, proxy_url: str
@@ -197,6 +226,8 @@ class SessionExecutor(Executor):
         """Restore the context, start the browser, attach the supervisor, register the session."""
         version = await asyncio.to_thread(browser_version, self.binary)
         cookies = await self._restore(spec, browser.user_data)
+        browser.files = SessionFiles(self.files_root / job.id, downloads_max_bytes=self.downloads_max_bytes)
+        await asyncio.to_thread(browser.files.create)
         browser.process = process = await asyncio.create_subprocess_exec(
             str(self.binary),
             *self._args(spec, version, proxy_url, browser.user_data),
@@ -207,12 +238,20 @@ class SessionExecutor(Executor):
         )
         port, path = await _devtools_endpoint(browser.user_data, process)
         ws_url = f"ws://127.0.0.1:{port}{path}"
-        browser.supervisor = await SessionSupervisor.start(ws_url, profile_for(spec.os), version)
+        session_log, recording = self._history(job.id, spec)
+        browser.supervisor = await SessionSupervisor.start(
+            ws_url, profile_for(spec.os), version, before_attach=recording.attach_to if recording else None
+        )
+        await browser.files.attach(browser.supervisor)
         if cookies:
             await set_cookies(browser.supervisor.cdp, cookies)
         if self.captcha_solver is not None and spec.browser_settings.get("solveCaptchas", True):
             captchas = SessionCaptchas(
-                browser.supervisor.cdp, self.captcha_solver, timeout_s=self.captcha_timeout_s
+                browser.supervisor.cdp,
+                self.captcha_solver,
+                timeout_s=self.captcha_timeout_s,
+                image_selector=spec.browser_settings.get("captchaImageSelector"),
+                input_selector=spec.browser_settings.get("captchaInputSelector"),
             )
             browser.supervisor.load_hooks.append(captchas.on_load)
         browser.live = live = LiveSession(
@@ -224,6 +263,9 @@ class SessionExecutor(Executor):
             http_url=f"http://127.0.0.1:{port}",
             pid=process.pid,
             user_data_dir=browser.user_data,
+            log=session_log,
+            recording=recording,
+            files=browser.files,
             webdriver=ChromeDriver(self.chromedriver, f"127.0.0.1:{port}") if self.chromedriver else None,
         )
         self.registry.add(browser.live)
@@ -239,6 +281,8 @@ class SessionExecutor(Executor):
         if browser.live is not None and browser.live.webdriver is not None:
             await browser.live.webdriver.close()
         if browser.supervisor is not None:
+            if browser.live is not None and browser.live.recording is not None and reason != "crashed":
+                await browser.live.recording.flush(browser.supervisor.cdp)
             saved = await self._persist(spec, browser.supervisor, browser.process, browser.user_data, reason)
             await browser.supervisor.close()
         if browser.process is not None:
@@ -336,15 +380,26 @@ class _Browser:
     process: asyncio.subprocess.Process | None = None
     supervisor: SessionSupervisor | None = None
     live: LiveSession | None = None
+    files: SessionFiles | None = None
 
 
-def _outcome(spec: SessionSpec, reason: str, usage: dict[str, Any]) -> Execution:
+def _history_blobs(live: LiveSession | None) -> dict[str, bytes]:
+    """What outlives the session: its log and recording, served from blobs once it ended."""
+    blobs: dict[str, bytes] = {}
+    if live is not None and live.log is not None:
+        blobs[LOG_BLOB] = live.log.to_json()
+    if live is not None and live.recording is not None:
+        blobs[RECORDING_BLOB] = live.recording.to_json()
+    return blobs
+
+
+def _outcome(spec: SessionSpec, reason: str, usage: dict[str, Any], blobs: dict[str, bytes]) -> Execution:
     if reason == "timeout":
         message = f"The session reached its {spec.session_timeout_s} second timeout"
-        raise JobFailure(ErrorCode.SESSION_TIMEOUT, message, result=usage)
+        raise JobFailure(ErrorCode.SESSION_TIMEOUT, message, result=usage, blobs=blobs)
     if reason == "crashed":
-        raise JobFailure(ErrorCode.BROWSER_CRASHED, "The session's browser exited", result=usage)
-    return Execution(result=usage, billable=False)
+        raise JobFailure(ErrorCode.BROWSER_CRASHED, "The session's browser exited", result=usage, blobs=blobs)
+    return Execution(result=usage, blobs=blobs, billable=False)
 
 
 async def _devtools_endpoint(user_data: Path, process: asyncio.subprocess.Process) -> tuple[int, str]:

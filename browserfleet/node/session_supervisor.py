@@ -36,10 +36,22 @@ class SessionSupervisor:
         self.version = version
         self.prepared = 0  # page targets the profile was applied to
         self.load_hooks: list[Callable[[str], Awaitable[None]]] = []  # called with the page's CDP session
+        # called with (the page's CDP session, its targetInfo) after _prepare, before the page runs
+        self.prepare_hooks: list[Callable[[str, dict[str, Any]], Awaitable[None]]] = []
 
     @classmethod
-    async def start(cls, browser_ws_url: str, profile: DeviceProfile, version: str) -> SessionSupervisor:
+    async def start(
+        cls,
+        browser_ws_url: str,
+        profile: DeviceProfile,
+        version: str,
+        *,
+        before_attach: Callable[[SessionSupervisor], None] | None = None,
+    ) -> SessionSupervisor:
+        """Connect and auto-attach; ``before_attach`` adds hooks first (so the first page gets them)."""
         supervisor = cls(await CDPConnection.connect(browser_ws_url), profile, version)
+        if before_attach is not None:
+            before_attach(supervisor)
         supervisor.cdp.on("Target.attachedToTarget", supervisor._on_attached)
         supervisor.cdp.on("Page.loadEventFired", supervisor._on_load)
         await supervisor.cdp.send(
@@ -53,6 +65,8 @@ class SessionSupervisor:
         try:
             if target_type in PREPARED_TYPES:
                 await self._prepare(session_id)
+                for hook in self.prepare_hooks:
+                    await hook(session_id, params.get("targetInfo", {}))
         except CDPError as exc:
             log.warning("session.prepare_failed", error=str(exc), target_type=target_type)
         except ConnectionError:

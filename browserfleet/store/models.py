@@ -162,3 +162,38 @@ class TaskRunRow(Base):
         Index("ix_task_runs_task_created", "task_id", "created_at"),
         Index("ix_task_runs_project_created", "project_id", "created_at"),
     )
+
+
+class WebhookDeliveryRow(Base):
+    """The webhook delivery of a run (core/webhooks.py): the body as first built, every attempt
+    made, and when the next one is due while ``state`` is ``pending`` (a restart resumes it)."""
+
+    __tablename__ = "webhook_deliveries"
+    run_id: Mapped[str] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True)
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    url: Mapped[str] = mapped_column(Text)
+    body: Mapped[str] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(20))
+    attempts: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (Index("ix_webhook_deliveries_state_due", "state", "next_attempt_at"),)
+
+
+class FeedRow(Base):
+    """A feed (core/feeds.py): a named JSON view over a task's run outputs."""
+
+    __tablename__ = "feeds"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    task_id: Mapped[str] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str | None] = mapped_column(Text, nullable=True)
+    source: Mapped[str] = mapped_column(String(10))
+    fields: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, nullable=True)
+    flatten: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (Index("ix_feeds_project_created", "project_id", "created_at"),)

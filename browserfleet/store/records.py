@@ -93,3 +93,36 @@ class TaskRunRecord:
     webhook_url: str | None
     metadata: Any
     created_at: datetime
+    # its webhook delivery (core/webhooks.py), read with the run: None before one exists
+    webhook_state: str | None = None
+    webhook_attempts: tuple[dict[str, Any], ...] = ()
+
+
+@dataclass(frozen=True)
+class WebhookDeliveryRecord:
+    """A run's webhook delivery: ``state`` pending | delivered | failed | refused; ``attempts`` in
+    order (``{attempt, at, status_code, error, duration_ms}``)."""
+
+    run_id: str
+    project_id: str
+    url: str
+    body: str
+    state: str
+    attempts: tuple[dict[str, Any], ...]
+    next_attempt_at: datetime | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class FeedRecord:
+    """A feed over a task's run outputs: ``source`` latest | all; ``fields`` ``[{from, to}]``."""
+
+    id: str
+    project_id: str
+    task_id: str
+    name: str
+    description: str | None
+    source: str
+    fields: list[dict[str, str]] | None
+    flatten: str | None
+    created_at: datetime

@@ -14,7 +14,13 @@ Behaviour (set attributes between tests; :meth:`reset` restores the defaults):
 * ``processing_polls``: how many polls answer ``processing`` first;
 * ``token_field``: the solution field carrying the token (default: ``token`` for Turnstile,
   ``gRecaptchaResponse`` otherwise, as 2Captcha and Anti-Captcha answer);
-* a request with another client key than ``client_key`` gets errorId 1 ``ERROR_KEY_DOES_NOT_EXIST``.
+* a request with another client key than ``client_key`` gets errorId 1 ``ERROR_KEY_DOES_NOT_EXIST``;
+* ``ImageToTextTask`` (``body``: base64 of a PNG, JPEG or GIF file, no ``data:`` prefix, else
+  ``ERROR_IMAGE_TYPE_NOT_SUPPORTED``; empty → ``ERROR_ZERO_CAPTCHA_FILESIZE``) is answered
+  ``{"text": image_answer}``: the stand-in's "worker" reads what the test set in
+  :attr:`SolverStandIn.image_answer` (no answer set → ``ERROR_CAPTCHA_UNSOLVABLE``). The test checks
+  the image it was sent (:func:`tests.support.png.decode_png`). With ``image_at_once`` the answer
+  comes in the createTask reply itself (``"status": "ready"``, as CapSolver does).
 
 Every request is recorded in :attr:`requests` (path and JSON body) and every accepted task in
 :attr:`tasks`.
@@ -22,6 +28,8 @@ Every request is recorded in :attr:`requests` (path and JSON body) and every acc
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import threading
 from dataclasses import dataclass
@@ -36,7 +44,9 @@ TASK_TYPES = {
     "RecaptchaV3TaskProxyless": "recaptcha_v3",
     "HCaptchaTaskProxyless": "hcaptcha",
     "TurnstileTaskProxyless": "turnstile",
+    "ImageToTextTask": "image",
 }
+IMAGE_MAGIC = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF87a", b"GIF89a")
 
 
 SOLVER_KEY = "test-key"  # the client key tests configure browserfleet with
@@ -62,6 +72,8 @@ class SolverStandIn:
         self.outcome = "solve"  # | "unsolvable" | "never"
         self.processing_polls = 1
         self.token_field: str | None = None
+        self.image_answer: str | None = None  # what the "worker" reads in an ImageToTextTask
+        self.image_at_once = False  # answer ImageToTextTask in the createTask reply (CapSolver)
         self._lock = threading.Lock()
         self.requests: list[Recorded] = []
         self.tasks: dict[int, StandInTask] = {}
@@ -76,6 +88,8 @@ class SolverStandIn:
             self.outcome = "solve"
             self.processing_polls = 1
             self.token_field = None
+            self.image_answer = None
+            self.image_at_once = False
             self.requests.clear()
             self.tasks.clear()
 
@@ -129,12 +143,18 @@ class SolverStandIn:
     def _create(self, task: Any) -> dict[str, Any]:
         if not isinstance(task, dict) or task.get("type") not in TASK_TYPES:
             return _error(23, "ERROR_TASK_NOT_SUPPORTED", "Task type is not supported or inproperly printed")
-        if not task.get("websiteURL") or not task.get("websiteKey"):
+        if task["type"] == "ImageToTextTask":
+            problem = _image_problem(task.get("body"))
+            if problem is not None:
+                return problem
+        elif not task.get("websiteURL") or not task.get("websiteKey"):
             return _error(15, "ERROR_BAD_PARAMETERS", "websiteURL and websiteKey are required")
         if task["type"] == "RecaptchaV3TaskProxyless" and task.get("minScore") not in (0.3, 0.7, 0.9):
             return _error(15, "ERROR_BAD_PARAMETERS", "minScore must be 0.3, 0.7 or 0.9")
         self._next_id += 1
         self.tasks[self._next_id] = StandInTask(self._next_id, task)
+        if task["type"] == "ImageToTextTask" and self.image_at_once:
+            return {"taskId": self._next_id, **self._image_solution()}
         return {"errorId": 0, "taskId": self._next_id}
 
     def _result(self, task_id: Any) -> dict[str, Any]:
@@ -148,14 +168,38 @@ class SolverStandIn:
             return _error(
                 12, "ERROR_CAPTCHA_UNSOLVABLE", "Captcha could not be solved by 5 different workers"
             )
+        kind = TASK_TYPES[found.task["type"]]
+        if kind == "image":
+            return self._image_solution()
         if found.token is None:
             found.token = make_token(str(found.task["websiteKey"]))
-        kind = TASK_TYPES[found.task["type"]]
         name = self.token_field or ("token" if kind == "turnstile" else "gRecaptchaResponse")
         solution: dict[str, Any] = {name: found.token}
         if kind == "turnstile":
             solution["userAgent"] = "Mozilla/5.0 (stand-in)"
         return {"errorId": 0, "status": "ready", "solution": solution, "cost": "0.00200", "solveCount": 1}
+
+    def _image_solution(self) -> dict[str, Any]:
+        if not self.image_answer:
+            return _error(
+                12, "ERROR_CAPTCHA_UNSOLVABLE", "Captcha could not be solved by 5 different workers"
+            )
+        return {"errorId": 0, "status": "ready", "solution": {"text": self.image_answer}, "cost": "0.00070"}
+
+
+def _image_problem(body: Any) -> dict[str, Any] | None:
+    """The protocol's error for an ImageToTextTask body that is not a clean base64 image file."""
+    if not isinstance(body, str) or not body:
+        return _error(10, "ERROR_ZERO_CAPTCHA_FILESIZE", "The size of the captcha you are uploading is zero")
+    try:
+        data = base64.b64decode(body, validate=True)
+    except (binascii.Error, ValueError):
+        data = b""
+    if not data.startswith(IMAGE_MAGIC):
+        return _error(
+            28, "ERROR_IMAGE_TYPE_NOT_SUPPORTED", "Could not determine captcha file type by its exif header"
+        )
+    return None
 
 
 def _error(error_id: int, code: str, description: str) -> dict[str, Any]:

@@ -1,5 +1,10 @@
 """The Sessions API family (browserbase-compatible): live browsers driven over CDP."""
 
+from browserfleet.api.sessions.files import router as _files
+from browserfleet.api.sessions.history import router as _history
 from browserfleet.api.sessions.routes import router
+
+router.include_router(_history)
+router.include_router(_files)
 
 __all__ = ["router"]

@@ -10,6 +10,11 @@
       -> {"errorId": 0, "status": "ready", "solution": {"gRecaptchaResponse": "..."}}  (or "token")
     errors: {"errorId": >0, "errorCode": "ERROR_...", "errorDescription": "..."}
 
+Image captchas (:meth:`CreateTaskSolver.solve_image`) use the task all three name alike:
+``{"type": "ImageToTextTask", "body": <base64 of the image file, no data: prefix>, "websiteURL"}``
+→ ``"solution": {"text": "..."}``. CapSolver answers that task at once: a createTask answer that
+is already ``"status": "ready"`` carries the solution and is not polled.
+
 Task types default to the proxyless names shared by 2Captcha and Anti-Captcha; a provider with
 other names (CapSolver's ``AntiTurnstileTaskProxyLess``) can be served by passing ``task_types``.
 """
@@ -17,6 +22,7 @@ other names (CapSolver's ``AntiTurnstileTaskProxyLess``) can be served by passin
 from __future__ import annotations
 
 import asyncio
+import base64
 import time
 from typing import Any
 
@@ -40,6 +46,7 @@ TASK_TYPES: dict[str, str] = {
     "hcaptcha": "HCaptchaTaskProxyless",
     "turnstile": "TurnstileTaskProxyless",
 }
+IMAGE_TASK_TYPE = "ImageToTextTask"
 
 # Error codes that are a definite answer about the captcha itself, not about the service.
 UNSOLVABLE_CODES = frozenset(
@@ -110,32 +117,54 @@ class CreateTaskSolver(CaptchaSolver):
         return payload
 
     async def solve(self, task: CaptchaTask, *, timeout_s: float | None = None) -> str:
+        payload = self.task_payload(task)
+        return self._token(await self._run(payload, task.kind, timeout_s))
+
+    async def solve_image(
+        self, body: bytes, *, timeout_s: float | None = None, website_url: str | None = None
+    ) -> str:
+        if not body:
+            raise CaptchaUnsolvable("the captcha image is empty")
+        payload: dict[str, Any] = {"type": IMAGE_TASK_TYPE, "body": base64.b64encode(body).decode("ascii")}
+        if website_url:
+            payload["websiteURL"] = website_url
+        answer = await self._run(payload, "image", timeout_s)
+        solution = answer.get("solution")
+        text = solution.get("text") if isinstance(solution, dict) else None
+        if not isinstance(text, str) or not text:
+            raise CaptchaSolverError("captcha solver answered 'ready' without a text")
+        return text
+
+    async def _run(self, payload: dict[str, Any], kind: str, timeout_s: float | None) -> dict[str, Any]:
+        """createTask, then getTaskResult until ready: the ready answer."""
         budget = self.timeout_s if timeout_s is None else min(self.timeout_s, timeout_s)
         started = time.monotonic()
         deadline = started + budget
-        payload = self.task_payload(task)
         async with httpx.AsyncClient(timeout=REQUEST_TIMEOUT_S, trust_env=False) as http:
-            task_id = await self._create(http, payload, deadline, budget)
-            token = await self._wait_result(http, task_id, deadline, budget)
-        log.info("captcha.solved", kind=task.kind, ms=round((time.monotonic() - started) * 1000))
-        return token
+            created = await self._create(http, payload, deadline, budget)
+            if created.get("status") == "ready":  # answered at once (CapSolver's ImageToTextTask)
+                answer = created
+            else:
+                answer = await self._wait_result(http, created["taskId"], deadline, budget)
+        log.info("captcha.solved", kind=kind, ms=round((time.monotonic() - started) * 1000))
+        return answer
 
     async def _create(
         self, http: httpx.AsyncClient, task: dict[str, Any], deadline: float, budget: float
-    ) -> Any:
+    ) -> dict[str, Any]:
         while True:
-            answer = await self._call(http, "createTask", {"task": task}, deadline)
+            answer: dict[str, Any] = await self._call(http, "createTask", {"task": task}, deadline)
             if answer.get("errorId", 0) == 0:
-                if answer.get("taskId") is None:
+                if answer.get("status") != "ready" and answer.get("taskId") is None:
                     raise CaptchaSolverError("captcha solver accepted createTask without a taskId")
-                return answer["taskId"]
+                return answer
             if answer.get("errorCode") not in BUSY_CODES:
                 raise self._error(answer, "createTask")
             await self._sleep_or_timeout(deadline, budget)
 
     async def _wait_result(
         self, http: httpx.AsyncClient, task_id: Any, deadline: float, budget: float
-    ) -> str:
+    ) -> dict[str, Any]:
         failures = 0
         while True:
             await self._sleep_or_timeout(deadline, budget)
@@ -150,7 +179,7 @@ class CreateTaskSolver(CaptchaSolver):
             if answer.get("errorId", 0) != 0:
                 raise self._error(answer, "getTaskResult")
             if answer.get("status") == "ready":
-                return self._token(answer)
+                return dict(answer)
             if answer.get("status") not in ("processing", "idle"):
                 raise CaptchaSolverError(
                     f"captcha solver answered an unknown status {answer.get('status')!r}"

@@ -10,6 +10,9 @@ Contract of :class:`CaptchaSolver`:
   (a definite answer about the target's captcha, e.g. a wrong sitekey or domain).
 * It raises :class:`CaptchaSolverError` when the service itself fails: unreachable, a rejected
   client key, no balance, a malformed answer.
+* ``await solver.solve_image(body)`` reads the text of an image captcha (``body``: the image
+  file's bytes, e.g. a PNG) and returns it (a non-empty string), with the same timeout and errors.
+  The default implementation says such captchas are unsolvable by this solver.
 * It never writes its credentials to logs or error messages.
 
 The three errors are :class:`JobFailure` subclasses with their own ``ErrorCode``, so a render or a
@@ -53,3 +56,9 @@ class CaptchaSolver(abc.ABC):
 
     @abc.abstractmethod
     async def solve(self, task: CaptchaTask, *, timeout_s: float | None = None) -> str: ...
+
+    async def solve_image(
+        self, body: bytes, *, timeout_s: float | None = None, website_url: str | None = None
+    ) -> str:
+        """The text of an image captcha (``body``: the image file's bytes)."""
+        raise CaptchaUnsolvable("image captchas are not supported by the solver")

@@ -3,6 +3,7 @@ and the ``solve_captcha`` step on a real page of the test site."""
 
 from __future__ import annotations
 
+import base64
 import time
 import uuid
 
@@ -21,7 +22,7 @@ from browserfleet.node.captcha import (
 )
 from browserfleet.node.steps import StepRunner
 from browserfleet.settings import Settings
-from tests.site.app import RECAPTCHA_V2_SITEKEY, RECAPTCHA_V3_SITEKEY, TURNSTILE_SITEKEY
+from tests.site.app import PIXEL_PNG, RECAPTCHA_V2_SITEKEY, RECAPTCHA_V3_SITEKEY, TURNSTILE_SITEKEY
 from tests.site.captcha import token_valid
 from tests.support._ports import free_port
 from tests.support.captcha_solver import SOLVER_KEY, SolverStandIn
@@ -265,3 +266,35 @@ def test_solve_captcha_step_without_a_solver_fails_with_solver_error(
         harness.run(_solve_on_page(harness, f"{site_url}/captcha/turnstile", None, "auto", []))
     assert caught.value.code is ErrorCode.CAPTCHA_SOLVER_ERROR
     assert caught.value.message == "no captcha solver is configured"
+
+
+# ------------------------------------------------------------------------------- image captchas
+
+PNG_BODY = PIXEL_PNG  # any image file; the stand-in checks it is one
+
+
+@pytest.mark.parametrize("at_once", [False, True], ids=["polled", "answered-at-once"])
+async def test_an_image_is_sent_as_image_to_text_task_and_its_text_returned(
+    stand_in: SolverStandIn, at_once: bool
+) -> None:
+    stand_in.image_answer = answer = uuid.uuid4().hex[:6]
+    stand_in.image_at_once = at_once  # CapSolver answers ImageToTextTask in the createTask reply
+    text = await solver_for(stand_in).solve_image(PNG_BODY, website_url="http://127.0.0.1:9/login")
+    assert text == answer
+    (task,) = stand_in.created()
+    assert task == {
+        "type": "ImageToTextTask",
+        "body": base64.b64encode(PNG_BODY).decode(),  # clean base64, no data: prefix
+        "websiteURL": "http://127.0.0.1:9/login",
+    }
+    assert calls(stand_in, "/getTaskResult") == (0 if at_once else 2)
+
+
+async def test_image_errors_are_translated_like_token_errors(stand_in: SolverStandIn) -> None:
+    with pytest.raises(CaptchaUnsolvable):  # no worker could read it
+        await solver_for(stand_in).solve_image(PNG_BODY)
+    with pytest.raises(CaptchaSolverError, match="ERROR_IMAGE_TYPE_NOT_SUPPORTED"):
+        await solver_for(stand_in).solve_image(b"not an image")
+    stand_in.outcome = "never"
+    with pytest.raises(CaptchaTimeout):
+        await solver_for(stand_in, timeout_s=0.3).solve_image(PNG_BODY)

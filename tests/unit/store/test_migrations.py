@@ -15,7 +15,10 @@ from browserfleet.store.models import Base
 from browserfleet.store.repo import Store
 from tests.support.stores import new_project
 
-TABLES = {"projects", "api_keys", "ledger_entries", "balances", "jobs", "contexts", "tasks", "task_runs"}
+TABLES = {
+    *("projects", "api_keys", "ledger_entries", "balances", "jobs", "contexts", "tasks", "task_runs"),
+    *("webhook_deliveries", "feeds"),
+}
 
 
 def _schema_diff(connection: Connection) -> list[Any]:

@@ -1,0 +1,138 @@
+"""Projects, API keys and the balance ledger."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from browserfleet.core.errors import Conflict
+from browserfleet.core.jobs import utcnow
+from browserfleet.store.models import (
+    ApiKeyRow,
+    BalanceRow,
+    LedgerRow,
+    ProjectRow,
+)
+from browserfleet.store.records import ProjectRecord
+from browserfleet.store.repo.base import StoreBase
+
+LEDGER_KINDS = ("free", "bonus", "paid")  # spending order
+
+
+class AccountQueries(StoreBase):
+    async def create_project(
+        self, *, project_id: str, name: str, concurrency: int, timeout_s: int, quota: int | None
+    ) -> ProjectRecord:
+        row = ProjectRow(
+            id=project_id,
+            name=name,
+            concurrency_limit=concurrency,
+            default_timeout_s=timeout_s,
+            monthly_quota=quota,
+            created_at=utcnow(),
+        )
+        try:
+            async with self._write() as session:
+                session.add(row)
+        except IntegrityError as exc:
+            raise Conflict(f"Project {name!r} already exists") from exc
+        return _project(row)
+
+    async def project_by_name(self, name: str) -> ProjectRecord | None:
+        async with self._read() as session:
+            row = await session.scalar(select(ProjectRow).where(ProjectRow.name == name))
+        return _project(row) if row else None
+
+    async def projects(self) -> list[ProjectRecord]:
+        async with self._read() as session:
+            rows = await session.scalars(select(ProjectRow).order_by(ProjectRow.created_at))
+        return [_project(r) for r in rows]
+
+    async def add_api_key(self, key_id: str, project_id: str, key_hash: str, prefix: str) -> None:
+        async with self._write() as session:
+            session.add(
+                ApiKeyRow(
+                    id=key_id, project_id=project_id, key_hash=key_hash, prefix=prefix, created_at=utcnow()
+                )
+            )
+
+    async def count_api_keys(self) -> int:
+        async with self._read() as session:
+            return int(await session.scalar(select(func.count()).select_from(ApiKeyRow)) or 0)
+
+    async def project_for_key(self, key_hash: str) -> ProjectRecord | None:
+        query = (
+            select(ProjectRow)
+            .join(ApiKeyRow, ApiKeyRow.project_id == ProjectRow.id)
+            .where(ApiKeyRow.key_hash == key_hash, ApiKeyRow.revoked_at.is_(None))
+        )
+        async with self._read() as session:
+            row = await session.scalar(query)
+        return _project(row) if row else None
+
+    # --- ledger -------------------------------------------------------------------------------
+    async def add_ledger_entry(self, project_id: str, kind: str, cents: int, reason: str) -> None:
+        async with self._write() as session:
+            await _lock_balances(session, project_id)
+            await _post(session, project_id, kind, cents, reason, None)
+
+    async def balance(self, project_id: str) -> dict[str, int]:
+        async with self._read() as session:
+            rows = await session.scalars(select(BalanceRow).where(BalanceRow.project_id == project_id))
+            return _by_kind(rows)
+
+
+def _by_kind(rows: Iterable[BalanceRow]) -> dict[str, int]:
+    found = {row.kind: row.cents for row in rows}
+    return {kind: found.get(kind, 0) for kind in LEDGER_KINDS}
+
+
+def _project(row: ProjectRow) -> ProjectRecord:
+    return ProjectRecord(
+        id=row.id,
+        name=row.name,
+        concurrency_limit=row.concurrency_limit,
+        default_timeout_s=row.default_timeout_s,
+        monthly_quota=row.monthly_quota,
+        created_at=row.created_at,
+    )
+
+
+async def _lock_balances(session: AsyncSession, project_id: str) -> dict[str, BalanceRow]:
+    """The project's balance rows, locked (PostgreSQL) so concurrent charges take turns."""
+    query = select(BalanceRow).where(BalanceRow.project_id == project_id).with_for_update()
+    return {row.kind: row for row in await session.scalars(query)}
+
+
+async def _post(
+    session: AsyncSession, project_id: str, kind: str, cents: int, reason: str, job_id: str | None
+) -> None:
+    """Write a ledger entry and move the running balance with it."""
+    session.add(
+        LedgerRow(
+            project_id=project_id,
+            kind=kind,
+            cents=cents,
+            charge_job_id=job_id,
+            reason=reason,
+            created_at=utcnow(),
+        )
+    )
+    row = await session.get(BalanceRow, (project_id, kind))
+    if row is None:
+        session.add(BalanceRow(project_id=project_id, kind=kind, cents=cents))
+    else:
+        row.cents += cents
+
+
+async def _charge(session: AsyncSession, project_id: str, job_id: str) -> int:
+    """Take one cent from the first kind with money left (free, then bonus, then paid)."""
+    rows = await _lock_balances(session, project_id)
+    kind = next((k for k in LEDGER_KINDS if k in rows and rows[k].cents > 0), None)
+    if kind is None:
+        return 0
+    await _post(session, project_id, kind, -1, "render", job_id)
+    return 1
