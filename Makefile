@@ -9,7 +9,7 @@ ARGS ?=
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install lock serve test check fmt bench bench-sessions clean
+.PHONY: help install lock serve test check fmt bench bench-sessions bench-dispatch clean
 
 help: ## List the targets
 	@echo "Usage: make <target> [ARGS=...] [PYTEST_ARGS=...]"
@@ -45,6 +45,9 @@ bench: install ## Run the render throughput benchmark (options: ARGS=...)
 
 bench-sessions: install ## Run the session start-up and memory benchmark (options: ARGS=...)
 	$(BIN)/python bench/session_startup.py $(ARGS)
+
+bench-dispatch: install ## Run the distributed dispatch overhead benchmark (options: ARGS=...)
+	$(BIN)/python bench/dispatch_overhead.py $(ARGS)
 
 clean: ## Remove stamps and caches (keeps .venv)
 	rm -rf .stamps .pytest_cache .mypy_cache .ruff_cache

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import gzip
+import os
+import socket
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -16,6 +18,7 @@ from rich.console import Console
 
 from browserfleet import logs
 from browserfleet.core.errors import BrowserfleetError
+from browserfleet.distributed import Role
 from browserfleet.fleet import Fleet
 from browserfleet.settings import Settings, load_settings
 
@@ -37,6 +40,11 @@ DatabaseUrl = Annotated[
     str | None,
     typer.Option("--database-url", envvar="BROWSERFLEET_DATABASE_URL", help="SQLAlchemy async URL."),
 ]
+RedisUrl = Annotated[
+    str | None,
+    typer.Option("--redis-url", envvar="BROWSERFLEET_REDIS_URL", help="Redis URL: distributed mode."),
+]
+NODE_PORT = 8701  # a node's internal app, next to a control plane's 8700 on one machine
 
 
 def _fail(message: str) -> typer.Exit:
@@ -66,9 +74,23 @@ def serve(
     port: Annotated[int | None, typer.Option(help="Port (default 8700).")] = None,
     data_dir: DataDir = None,
     database_url: DatabaseUrl = None,
+    redis_url: RedisUrl = None,
+    role: Annotated[
+        str,
+        typer.Option(
+            envvar="BROWSERFLEET_ROLE",
+            help="all: the APIs and a node; control: the APIs only (distributed mode, with --redis-url).",
+        ),
+    ] = Role.ALL.value,
 ) -> None:
-    """Run the server in embedded mode (API + nodes + browsers in one process)."""
-    settings = load_settings(host=host, port=port, data_dir=data_dir, database_url=database_url)
+    """Run the server: embedded (API + nodes + browsers in one process), or a control plane."""
+    if role not in (Role.ALL, Role.CONTROL):
+        raise _fail(f"--role must be all or control (a node runs with `browserfleet node`), not {role!r}")
+    settings = load_settings(
+        host=host, port=port, data_dir=data_dir, database_url=database_url, redis_url=redis_url
+    )
+    if role == Role.CONTROL and not settings.distributed:
+        raise _fail("--role control needs --redis-url (distributed mode)")
     logs.configure(settings.log_level, settings.log_format)
     first = _run(settings, lambda fleet: fleet.accounts.bootstrap())
     if first:
@@ -80,12 +102,71 @@ def serve(
 
     err.print(f"browserfleet listening on http://{settings.host}:{settings.port}  (docs: /docs)")
     uvicorn.run(
-        create_app(settings),
+        create_app(settings, run_nodes=role != Role.CONTROL),
         host=settings.host,
         port=settings.port,
         log_level="warning",
         access_log=False,
         ws_max_size=256 * 1024 * 1024,
+    )
+
+
+@app.command()
+def node(
+    redis_url: RedisUrl = None,
+    database_url: DatabaseUrl = None,
+    data_dir: DataDir = None,
+    node_id: Annotated[
+        str | None,
+        typer.Option("--node-id", envvar="BROWSERFLEET_NODE_ID", help="Unique id (default HOSTNAME-PORT)."),
+    ] = None,
+    country: Annotated[str | None, typer.Option(help="Country label, e.g. DE (routes countryCode).")] = None,
+    city: Annotated[str | None, typer.Option(help="City label, e.g. berlin.")] = None,
+    region: Annotated[str | None, typer.Option(help="Region label (a group of nodes).")] = None,
+    slots: Annotated[int | None, typer.Option(min=1, help="Jobs it runs at once (default 4).")] = None,
+    proxy_file: Annotated[Path | None, typer.Option(help="YAML file of its upstream proxies.")] = None,
+    advertise_url: Annotated[
+        str | None, typer.Option(help="Where the control plane reaches it (default http://HOST:PORT).")
+    ] = None,
+    host: Annotated[
+        str | None, typer.Option(help="Interface of its internal app (default 127.0.0.1).")
+    ] = None,
+    port: Annotated[int | None, typer.Option(help=f"Port of its internal app (default {NODE_PORT}).")] = None,
+) -> None:
+    """Run a browser node of a distributed fleet: it pulls jobs from Redis, no public APIs."""
+    if port is None and "BROWSERFLEET_PORT" not in os.environ:
+        port = NODE_PORT
+    settings = load_settings(
+        redis_url=redis_url,
+        database_url=database_url,
+        data_dir=data_dir,
+        node_id=node_id,
+        node_country=country.upper() if country else None,
+        node_city=city,
+        node_region=region,
+        node_slots=slots,
+        proxy_file=proxy_file,
+        advertise_url=advertise_url,
+        host=host,
+        port=port,
+    )
+    if not settings.distributed:
+        raise _fail("a node needs --redis-url (and --database-url): it joins a distributed fleet")
+    if "node_id" not in settings.model_fields_set:
+        settings = settings.model_copy(update={"node_id": f"{socket.gethostname()}-{settings.port}"})
+    logs.configure(settings.log_level, settings.log_format)
+    from browserfleet.node_app import create_node_app
+
+    err.print(f"browserfleet node {settings.node_id} serving {settings.advertised_url} to the control plane")
+    uvicorn.run(
+        create_node_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level="warning",
+        access_log=False,
+        ws_max_size=256 * 1024 * 1024,
+        proxy_headers=True,
+        forwarded_allow_ips="*",  # behind the node secret: only the control plane gets through
     )
 
 

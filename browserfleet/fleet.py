@@ -16,36 +16,53 @@ import structlog
 from browserfleet.core.accounts import Accounts
 from browserfleet.core.admission import Admission
 from browserfleet.core.automations import FileSigner, RunPolicy, Runs, Tasks
+from browserfleet.core.browsing import BrowsingTasks, build_browsing
 from browserfleet.core.contexts import Contexts
+from browserfleet.core.extension_archive import ArchiveLimits
+from browserfleet.core.extensions import Extensions
 from browserfleet.core.feeds import Feeds
 from browserfleet.core.fetch import Fetches, FetchPolicy
 from browserfleet.core.jobs import JobKind, NodeLabels, utcnow
-from browserfleet.core.ratelimit import RateLimiter, SlidingWindowLimiter
-from browserfleet.core.recovery import recover
+from browserfleet.core.lifecycle import mark_running
+from browserfleet.core.ratelimit import RateLimiter
+from browserfleet.core.reaper import Reaper
 from browserfleet.core.renders import RenderPolicy, Renders
 from browserfleet.core.retention import PurgeReport, purge
 from browserfleet.core.sessions import READY_EVENT, RELEASE_EVENT, SessionPolicy, Sessions
 from browserfleet.core.vault import Vault
 from browserfleet.core.webhooks import HttpSender, WebhookPolicy, Webhooks
 from browserfleet.dispatch.base import Dispatcher, JobEvent
-from browserfleet.dispatch.local import LocalDispatcher
+from browserfleet.distributed import (
+    QUOTA_LOCKS,
+    build_blob_store,
+    build_dispatcher,
+    project_locks,
+    rate_limiter,
+    recover_node,
+    recover_owned,
+)
 from browserfleet.metrics import Metrics
+from browserfleet.node.agent.executor import AgentExecutor, build_agent_executor
 from browserfleet.node.automation import AutomationExecutor
 from browserfleet.node.captcha import build_solver
 from browserfleet.node.egress import EgressPolicy, EgressProxy
 from browserfleet.node.egress.hostrules import load_ad_hosts
 from browserfleet.node.executor import Executor
 from browserfleet.node.fetch import FetchExecutor
+from browserfleet.node.local_nodes import build_local_nodes
 from browserfleet.node.pool import BrowserPool
 from browserfleet.node.profiles import Profiles
 from browserfleet.node.proxies import ProxyPool, SessionRouting
 from browserfleet.node.render import RenderExecutor
 from browserfleet.node.session import LiveSession, LiveSessions, SessionExecutor
+from browserfleet.node.session_extensions import SessionExtensions
 from browserfleet.node.session_log import LogLimits
 from browserfleet.node.session_recording import RecordingConfig, build_script
+from browserfleet.node.session_screencast import ScreencastConfig
+from browserfleet.node.session_videos import SessionVideos
 from browserfleet.node.worker import Node
 from browserfleet.settings import CHROMIUM_FLAGS, Settings
-from browserfleet.store.blobs import BlobStore, FileBlobStore
+from browserfleet.store.blobs import BlobStore
 from browserfleet.store.ownership import DataDirLock
 from browserfleet.store.repo import Store
 
@@ -75,10 +92,15 @@ class Fleet:
         self.renders: Renders
         self.sessions: Sessions
         self.contexts: Contexts
+        self.extensions: Extensions
         self.fetches: Fetches
+        self.browsing: BrowsingTasks
+        self.agent_executor: AgentExecutor | None = None
         self.tasks: Tasks
         self.runs: Runs
         self.automation_files: FileSigner
+        self.session_videos: SessionVideos  # recording downloads (POST/GET …/recording/downloads)
+        self.session_video_urls: FileSigner
         self.automation_limiter: RateLimiter
         self.feeds: Feeds
         self.webhooks: Webhooks
@@ -89,17 +111,20 @@ class Fleet:
         self.proxies: ProxyPool
         self.nodes: list[Node] = []
         self._purger: asyncio.Task[None] | None = None
+        self._reaper: Reaper | None = None  # distributed mode: jobs of gone nodes (core/reaper.py)
         self._background: set[asyncio.Task[None]] = set()
         self._lock = DataDirLock(settings.data_dir)
 
-    async def start(self, *, run_nodes: bool = True) -> None:
+    async def start(self, *, run_nodes: bool = True, own_jobs: bool | None = None) -> None:
+        """``run_nodes``: run this process's node(s); ``own_jobs`` (default: ``run_nodes``): do the
+        upkeep of the jobs — recovery, webhooks, purge, the reaper (distributed.py: roles)."""
         s = self.settings
         # the node's exits, validated first; in embedded mode they also answer core's "is this
         # place served?" (require_geo_proxy)
         self.proxies = ProxyPool.from_settings(s)
         self.store = await Store.open(s.resolved_database_url)
-        self.blobs = FileBlobStore(s.blob_dir)
-        self.dispatcher = LocalDispatcher()
+        self.blobs = build_blob_store(s, self.store)
+        self.dispatcher = build_dispatcher(s)
         await self.dispatcher.start()
         self.accounts = Accounts(
             self.store,
@@ -113,13 +138,16 @@ class Fleet:
             debug_retention=timedelta(days=s.debug_retention_days),
             require_geo_proxy=s.require_geo_proxy,
         )
-        admission = Admission(self.store)
+        admission = Admission(self.store, project_locks(self.dispatcher))
         self.contexts = Contexts(
             self.store,
             self.blobs,
             Vault.from_settings(s.secret_key, s.data_dir),
             max_bytes=s.context_max_bytes,
             upload_ttl_s=s.context_upload_ttl_s,
+        )
+        self.extensions = Extensions(
+            self.store, self.blobs, ArchiveLimits(s.extension_max_bytes, s.extension_max_files)
         )
         self.renders = Renders(self.store, self.blobs, self.dispatcher, admission, policy, exits=self.proxies)
         self.sessions = Sessions(
@@ -135,6 +163,7 @@ class Fleet:
             ),
             contexts=self.contexts,
             exits=self.proxies,
+            extensions=self.extensions,
         )
         self.fetches = Fetches(
             self.store,
@@ -146,15 +175,28 @@ class Fleet:
             ),
             exits=self.proxies,
         )
+        self.browsing = build_browsing(s, self.store, self.blobs, self.dispatcher, admission)
         self._start_automations()
+        self._start_session_videos()
         if run_nodes:
             # only the process that runs the nodes owns the jobs and their upkeep: an admin
             # command next to a running server must not requeue its running jobs, nor purge
             self._lock.acquire()
             await self._start_node()
-            await recover(self.store, self.dispatcher, s.max_attempts)
+        own_nodes = [n.labels.node_id for n in self.nodes]
+        if own_jobs if own_jobs is not None else run_nodes:
+            self._reaper = await recover_owned(s, self.store, self.dispatcher, own_nodes)
             self.webhooks.start()  # resumes pending deliveries (the process that owns the jobs)
             self._purger = asyncio.create_task(self._purge_loop(), name="purge")
+        elif run_nodes:
+            await recover_node(s, self.store, self.dispatcher, own_nodes)
+
+    def _start_session_videos(self) -> None:
+        """Recording downloads: the encoder of the pages' MP4s and the signer of their URLs."""
+        s = self.settings
+        self.session_videos = SessionVideos(self.blobs, s.ffmpeg_path, encoders=s.session_video_encoders)
+        path = "/v1/sessions/{owner}/recording/downloads/{name}"
+        self.session_video_urls = FileSigner(self.contexts.vault.key_for("session-videos", "v1"), path)
 
     def _start_automations(self) -> None:
         """Tasks and runs (no admission: runs queue without a concurrency limit, metered by the
@@ -167,9 +209,13 @@ class Fleet:
             timeout_s=s.automation_run_timeout_s,
             file_retention=timedelta(days=s.automation_file_retention_days),
         )
-        self.runs = Runs(self.store, self.dispatcher, self.tasks, policy)
+        self.runs = Runs(
+            self.store, self.dispatcher, self.tasks, policy, locks=project_locks(self.dispatcher, QUOTA_LOCKS)
+        )
         self.automation_files = FileSigner(self.contexts.vault.key_for("automation-files", "v1"))
-        self.automation_limiter = SlidingWindowLimiter(s.automation_rate_limit, s.automation_rate_window_s)
+        self.automation_limiter = rate_limiter(
+            self.dispatcher, s.automation_rate_limit, s.automation_rate_window_s
+        )
         self._run_watcher = asyncio.create_task(self.runs.watch(), name="run-hooks")
         self.feeds = Feeds(self.store, self.tasks)
         self._start_webhooks()
@@ -209,6 +255,14 @@ class Fleet:
                 self.pool, self.egress, ffmpeg=s.ffmpeg_path, captcha_solver=build_solver(s)
             ),
         }
+        self.agent_executor = build_agent_executor(
+            s,
+            self.pool,
+            self.egress,
+            on_running=lambda job_id: mark_running(self.store, self.dispatcher, job_id),
+            captcha_solver=build_solver(s),
+        )
+        executors[JobKind.AGENT] = self.agent_executor
         if s.session_slots:
             executors[JobKind.SESSION] = SessionExecutor(
                 s.headless_shell_path,
@@ -218,12 +272,14 @@ class Fleet:
                 grace_s=s.session_grace_s,
                 chromedriver=s.chromedriver_path,
                 profiles=Profiles(self.contexts),
+                extensions=SessionExtensions(self.extensions, s.chromium_path),
                 captcha_solver=build_solver(s),
                 captcha_timeout_s=s.captcha_timeout_s,
                 log_limits=LogLimits(
                     s.session_log_max_records, s.session_log_max_bytes, s.session_log_max_body_bytes
                 ),
                 recording=_recording_config(s),
+                screencast=_screencast_config(s),
                 files_root=s.session_files_dir or s.data_dir / "session-files",
                 downloads_max_bytes=s.session_downloads_max_bytes,
                 routing=SessionRouting(
@@ -247,6 +303,8 @@ class Fleet:
             max_attempts=s.max_attempts,
             version=VERSION,
             on_finished=self.metrics.job_finished,
+            advertised_url=s.advertised_url if s.distributed else None,
+            heartbeat_s=min(5.0, s.node_ttl_s / 3),
             kind_slots={
                 JobKind.FETCH: s.fetch_slots,
                 **({JobKind.SESSION: s.session_slots} if s.session_slots else {}),
@@ -254,8 +312,22 @@ class Fleet:
         )
         await node.start()
         self.nodes.append(node)
+        for extra in build_local_nodes(
+            s,
+            executors,
+            store=self.store,
+            blobs=self.blobs,
+            dispatcher=self.dispatcher,
+            max_attempts=s.max_attempts,
+            version=VERSION,
+            on_finished=self.metrics.job_finished,
+        ):
+            await extra.start()
+            self.nodes.append(extra)
 
     async def stop(self) -> None:
+        if self._reaper:
+            await self._reaper.stop()
         if self._purger:
             self._purger.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -266,13 +338,13 @@ class Fleet:
                 await self._run_watcher
         if webhooks := getattr(self, "webhooks", None):  # absent when start failed early
             await webhooks.stop()
+        if session_videos := getattr(self, "session_videos", None):
+            await session_videos.close()
         if self._session_events:
             self._session_events.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._session_events
-        for node in self.nodes:
-            await node.stop()
-        self.nodes.clear()
+        await self._stop_nodes()
         if self.egress:
             await self.egress.close()
         if self.pool and self._given_pool is None:
@@ -280,6 +352,13 @@ class Fleet:
         await self.dispatcher.close()
         await self.store.close()
         self._lock.release()
+
+    async def _stop_nodes(self) -> None:
+        for node in self.nodes:
+            await node.stop()
+        self.nodes.clear()
+        if self.agent_executor:
+            await self.agent_executor.close()  # kept session_key browsers, before the pool goes
 
     def _session_ready(self, live: LiveSession) -> None:
         """A session's browser accepts clients: tell whoever waits (``POST /v1/sessions``)."""
@@ -313,8 +392,10 @@ class Fleet:
 
     async def pressure(self) -> dict[str, object]:
         queued = await self.dispatcher.queued()
-        slots = sum(n.slots for n in self.nodes)
-        running = sum(n.in_use for n in self.nodes)
+        # the whole fleet: every live node of the registry when distributed, else this process's
+        nodes = await self.dispatcher.registry.nodes() if self.settings.distributed else self.nodes
+        slots = sum(n.slots for n in nodes)
+        running = sum(n.in_use for n in nodes)
         self.metrics.queued.set(queued)
         self.metrics.running.set(running)
         self.metrics.slots.set(slots)
@@ -323,9 +404,16 @@ class Fleet:
         return {
             "running": running,
             "queued": queued,
-            "limits": {"slots": slots, "nodes": len(self.nodes), "maxQueued": slots * 50},
+            "limits": {"slots": slots, "nodes": len(nodes), "maxQueued": slots * 50},
             "accepting": slots > 0 and queued < slots * 50,
         }
+
+
+def _screencast_config(s: Settings) -> ScreencastConfig | None:
+    """recordSession's screencast frames (recording downloads); None when turned off (max 0)."""
+    if not s.session_video_max_bytes:
+        return None
+    return ScreencastConfig(s.session_files_dir or s.data_dir / "session-files", s.session_video_max_bytes)
 
 
 def _recording_config(s: Settings) -> RecordingConfig | None:

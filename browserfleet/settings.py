@@ -10,7 +10,15 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from browserfleet.core.errors import Misconfigured
@@ -32,6 +40,23 @@ CHROMIUM_FLAGS = (
 # the GPU thread and the network service inside the browser process (46 vs 65 MB PSS per idle
 # session, bench/session_startup.py).
 SESSION_FLAGS = ("--no-zygote", "--in-process-gpu", "--enable-features=NetworkServiceInProcess2")
+
+
+class LocalNode(BaseModel):
+    """An extra node run by this process (embedded mode): its own labels and slots, the process's
+    browser pool, egress proxy and executors (renders, automation runs, browsing tasks)."""
+
+    model_config = ConfigDict(extra="forbid")
+    id: str = Field(min_length=1, max_length=100)
+    country: str | None = Field(default=None, min_length=2, max_length=2)
+    city: str | None = None
+    region: str | None = None
+    slots: int = Field(default=2, ge=1, le=64)
+
+    @field_validator("country")
+    @classmethod
+    def _upper(cls, value: str | None) -> str | None:
+        return value.upper() if value else value
 
 
 class Settings(BaseSettings):
@@ -133,6 +158,14 @@ class Settings(BaseSettings):
     context_upload_ttl_s: float = Field(
         default=3600.0, gt=0, description="how long a context's uploadUrl token stays valid"
     )
+    extension_max_bytes: int = Field(
+        default=64 * 1024 * 1024,
+        ge=1024,
+        description="POST /v1/extensions: largest zip, and largest extension once unpacked (413)",
+    )
+    extension_max_files: int = Field(
+        default=5000, ge=1, description="POST /v1/extensions: most members (files and folders) a zip may hold"
+    )
     chromedriver_path: Path = Field(
         default=Path("/usr/bin/chromedriver"),
         description="chromedriver (Debian chromium-driver) behind seleniumRemoteUrl, one per session",
@@ -169,6 +202,27 @@ class Settings(BaseSettings):
         ge=0,
         description="recordSession: about this many bytes of events per session",
     )
+    session_video_max_bytes: int = Field(
+        default=100 * 1024 * 1024,
+        ge=0,
+        description="recordSession: screencast frames kept per session for the video downloads",
+    )
+    session_video_url_ttl_s: float = Field(
+        default=3600.0, gt=0, description="how long a recording download's signed downloadUrl works"
+    )
+    session_video_encoders: int = Field(
+        default=1, ge=1, description="recording downloads encoded at once by this process (ffmpeg)"
+    )
+    live_view_format: Literal["jpeg", "png"] = Field(
+        default="jpeg", description="live viewer (debuggerFullscreenUrl): screencast image format"
+    )
+    live_view_quality: int = Field(default=60, ge=1, le=100, description="live viewer: JPEG quality")
+    live_view_max_width: int = Field(
+        default=1920, ge=16, le=7680, description="live viewer: frames are scaled down to fit this width"
+    )
+    live_view_max_height: int = Field(
+        default=1080, ge=16, le=4320, description="live viewer: frames are scaled down to fit this height"
+    )
 
     # --- automations (tasks and runs) ---------------------------------------------------------
     automation_default_quota: int = Field(
@@ -181,7 +235,8 @@ class Settings(BaseSettings):
         default=30.0, gt=0, description="how long a run's files and video are kept"
     )
     ffmpeg_path: Path = Field(
-        default=Path("/usr/bin/ffmpeg"), description="ffmpeg (Debian package) that encodes run videos"
+        default=Path("/usr/bin/ffmpeg"),
+        description="ffmpeg (Debian package) that encodes run videos and session recording downloads",
     )
     webhook_timeout_s: float = Field(
         default=10.0, gt=0, description="one webhook attempt (connect to answer)"
@@ -200,6 +255,61 @@ class Settings(BaseSettings):
     exa_base_url: str = "https://api.exa.ai"
     search_timeout_s: float = Field(default=10.0, gt=0, description="one call to the search backend")
 
+    # --- browsing tasks: the agent's model (see docs/browsing.md) -----------------------------
+    llm_base_url: str | None = Field(
+        default=None,
+        description="OpenAI-compatible chat-completions base URL, e.g. https://api.openai.com/v1",
+    )
+    llm_api_key: SecretStr | None = Field(default=None, description="the model provider's key (never logged)")
+    llm_model: str | None = Field(default=None, description="model name (a template may name another)")
+    llm_timeout_s: float = Field(default=120.0, gt=0, description="one chat completion")
+    llm_vision: bool = Field(default=False, description="the model accepts images (screenshots)")
+    llm_tool_choice: Literal["required", "auto"] = Field(
+        default="required", description="tool_choice sent with each step (auto: for servers without required)"
+    )
+    browsing_templates_dir: Path | None = Field(
+        default=None, description="folder of browsing templates (<stem>.yaml/.yml/.json), read at start"
+    )
+    browsing_default_timeout_s: float = Field(
+        default=600.0, gt=0, le=10_800, description="a task's timeout when the request has none"
+    )
+    browsing_sync_wait_s: float = Field(
+        default=600.0, gt=0, description="POST /api/v1/browsing/sync: longest wait (then 504)"
+    )
+    browsing_session_idle_s: float = Field(
+        default=300.0, gt=0, description="a session_key's browser is closed after this long unused"
+    )
+    browsing_screenshot_days: float = Field(
+        default=5.0, gt=0, le=5, description="how long a task's screenshots are kept"
+    )
+    local_nodes: list[LocalNode] = Field(
+        default_factory=list,
+        description="extra nodes in this process, JSON list of {id, country?, city?, region?, slots?}",
+    )
+
+    # --- distributed mode: control planes and nodes on Redis + PostgreSQL (docs/distributed.md)
+    redis_url: str | None = Field(
+        default=None, description="Redis URL (redis://host:6379/0); set: distributed mode"
+    )
+    redis_prefix: str = Field(
+        default="bf", pattern=r"^[A-Za-z0-9_.-]+$", description="prefix of every Redis key of this fleet"
+    )
+    node_ttl_s: float = Field(
+        default=15.0, ge=0.5, le=600, description="a node silent this long is gone; its jobs run elsewhere"
+    )
+    node_secret: SecretStr | None = Field(
+        default=None, description="shared secret of control plane → node requests; same on every process"
+    )
+    advertise_url: str | None = Field(
+        default=None, description="where the control plane reaches this node (default http://host:port)"
+    )
+    blob_backend: Literal["auto", "files", "database"] = Field(
+        default="auto", description="auto: database when distributed, else files under data_dir"
+    )
+    admin_key: SecretStr | None = Field(
+        default=None, description="bearer key of the admin API (GET /v1/nodes); unset: it answers 403"
+    )
+
     # --- renders ------------------------------------------------------------------------------
     render_timeout_s: float = Field(default=120.0, gt=0)
     render_navigation_timeout_s: float = Field(default=60.0, gt=0)
@@ -215,6 +325,33 @@ class Settings(BaseSettings):
         if self.debug_retention_days > self.retention_days:
             raise ValueError("debug_retention_days cannot exceed retention_days")
         return self
+
+    @model_validator(mode="after")
+    def _check_local_nodes(self) -> Settings:
+        ids = [self.node_id, *(n.id for n in self.local_nodes)]
+        if len(set(ids)) != len(ids):
+            raise ValueError("local_nodes ids must be unique and differ from node_id")
+        return self
+
+    @model_validator(mode="after")
+    def _check_distributed(self) -> Settings:
+        if not self.redis_url:
+            return self
+        if not self.database_url or self.database_url.startswith("sqlite"):
+            raise ValueError("distributed mode (redis_url) needs a shared database_url (PostgreSQL)")
+        if not (self.node_secret and self.node_secret.get_secret_value()):
+            raise ValueError("distributed mode (redis_url) needs node_secret (BROWSERFLEET_NODE_SECRET)")
+        if not self.secret_key:
+            raise ValueError("distributed mode (redis_url) needs the same secret_key on every process")
+        return self
+
+    @property
+    def distributed(self) -> bool:
+        return bool(self.redis_url)
+
+    @property
+    def advertised_url(self) -> str:
+        return self.advertise_url or f"http://{self.host}:{self.port}"
 
     @model_validator(mode="after")
     def _check_search(self) -> Settings:

@@ -1,7 +1,8 @@
 """The CDP WebSocket proxy: the one place where node-level bytes are piped to clients.
 
 ``connectUrl`` is ``ws://HOST/v1/sessions/{id}/connect?signingKey=KEY`` (Playwright and Puppeteer
-keep the query string on WebSocket URLs; the key may also come as ``Authorization: Bearer KEY``).
+keep the query string on WebSocket URLs; the key may also come as ``Authorization: Bearer KEY``,
+and a ``wsUrl`` minted with ``expiresIn`` carries a token derived from it: api/live_urls.py).
 The key is checked against the live session **before** the WebSocket is accepted: a wrong or
 missing key, or a session that is not live, is closed during the handshake (HTTP 403 to the
 client) and no byte reaches the browser. After that, one upstream WebSocket to the browser's own
@@ -28,6 +29,7 @@ from fastapi import APIRouter, Request, WebSocket
 from fastapi.responses import JSONResponse
 from starlette.websockets import WebSocketDisconnect
 
+from browserfleet.api.live_urls import credential_ok
 from browserfleet.core.errors import NotFound, Unauthenticated
 from browserfleet.fleet import Fleet
 from browserfleet.node.session import LiveSession
@@ -54,7 +56,7 @@ def _live(fleet: Fleet, session_id: str, key: str | None) -> LiveSession:
     live = fleet.live_sessions.get(session_id)
     if live is None:
         raise NotFound(f"Session {session_id} is not running")
-    if not live.check_key(key):
+    if not credential_ok(live, key):  # the signing key, or a live URL's token (api/live_urls.py)
         raise Unauthenticated("Missing or invalid signing key")
     return live
 
@@ -174,6 +176,6 @@ async def json_version(session_id: str, request: Request) -> JSONResponse:
     scheme = "wss" if base.startswith("https") else "ws"
     host = base.split("://", 1)[1].rstrip("/")
     answer["webSocketDebuggerUrl"] = (
-        f"{scheme}://{host}/v1/sessions/{session_id}/connect?signingKey={quote(live.signing_key)}"
+        f"{scheme}://{host}/v1/sessions/{session_id}/connect?signingKey={quote(key or '')}"
     )
     return JSONResponse(answer)

@@ -2,16 +2,18 @@
 
 Checks, in order: the balance covers every job in flight plus this one (402), and the project's
 concurrency limit (429). Check-and-insert runs under a per-project lock so two requests cannot
-both take the last slot. This is the in-process implementation of embedded mode; a distributed
-deployment replaces the lock with a Redis-side counter.
+both take the last slot; the counts come from the store, which every process shares. The lock is a
+:class:`ProjectLocks`: in-process in embedded mode, a Redis lock when distributed (so the limit
+holds across every control process).
 """
 
 from __future__ import annotations
 
 import asyncio
+from abc import ABC, abstractmethod
 from collections import defaultdict
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from browserfleet.core.billing import balance
 from browserfleet.core.errors import PaymentRequired, RateLimited
@@ -29,17 +31,34 @@ _NOUNS = {
 }
 
 
-class Admission:
-    def __init__(self, store: Store) -> None:
-        self.store = store
+class ProjectLocks(ABC):
+    """One lock per project id; ``hold`` raises :class:`Unavailable` if it cannot get it in time."""
+
+    @abstractmethod
+    def hold(self, project_id: str) -> AbstractAsyncContextManager[None]: ...
+
+
+class LocalProjectLocks(ProjectLocks):
+    """Embedded mode: one process admits, so an asyncio lock per project is enough."""
+
+    def __init__(self) -> None:
         self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+
+    def hold(self, project_id: str) -> AbstractAsyncContextManager[None]:
+        return self._locks[project_id]
+
+
+class Admission:
+    def __init__(self, store: Store, locks: ProjectLocks | None = None) -> None:
+        self.store = store
+        self.locks = locks or LocalProjectLocks()
 
     @asynccontextmanager
     async def admit(
         self, project: ProjectRecord, kind: JobKind, *, billable: bool = True
     ) -> AsyncIterator[None]:
         """Hold the project's admission slot while the caller inserts its job."""
-        async with self._locks[project.id]:
+        async with self.locks.hold(project.id):
             active = await self.store.count_active(project.id, kind)
             if billable and (await balance(self.store, project.id)).total <= active:
                 raise PaymentRequired("Insufficient balance: add credit to keep rendering")

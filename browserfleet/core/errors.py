@@ -129,10 +129,18 @@ class ErrorCode(StrEnum):
     CAPTCHA_SOLVER_ERROR = "CAPTCHA_SOLVER_ERROR"
     SESSION_TIMEOUT = "SESSION_TIMEOUT"
     CONTEXT_RESTORE_FAILED = "CONTEXT_RESTORE_FAILED"
+    EXTENSION_LOAD_FAILED = "EXTENSION_LOAD_FAILED"
     FETCH_TOO_LARGE = "FETCH_TOO_LARGE"
     FETCH_TIMEOUT = "FETCH_TIMEOUT"
     FETCH_FAILED = "FETCH_FAILED"
     STEP_FAILED = "STEP_FAILED"
+    LLM_NOT_CONFIGURED = "LLM_NOT_CONFIGURED"
+    LLM_PROVIDER_ERROR = "LLM_PROVIDER_ERROR"
+    LLM_BAD_OUTPUT = "LLM_BAD_OUTPUT"
+    AGENT_STEP_LIMIT = "AGENT_STEP_LIMIT"
+    AGENT_STUCK = "AGENT_STUCK"
+    AGENT_GAVE_UP = "AGENT_GAVE_UP"
+    TASK_TIMEOUT = "TASK_TIMEOUT"
 
     @property
     def billable(self) -> bool:
@@ -169,6 +177,9 @@ ERROR_CODES: dict[ErrorCode, ErrorCodeInfo] = {
     ErrorCode.CONTEXT_RESTORE_FAILED: ErrorCodeInfo(
         False, "The session's saved context could not be read or restored"
     ),
+    ErrorCode.EXTENSION_LOAD_FAILED: ErrorCodeInfo(
+        False, "The session's extension could not be read, unpacked or loaded by the browser"
+    ),
     ErrorCode.FETCH_TOO_LARGE: ErrorCodeInfo(False, "The fetched body exceeds the fetch size limit"),
     ErrorCode.FETCH_TIMEOUT: ErrorCodeInfo(False, "The fetch did not finish within the fetch timeout"),
     ErrorCode.FETCH_FAILED: ErrorCodeInfo(
@@ -177,6 +188,19 @@ ERROR_CODES: dict[ErrorCode, ErrorCodeInfo] = {
     ErrorCode.STEP_FAILED: ErrorCodeInfo(
         True, "An automation step failed (element missing, script error, unreachable page…)"
     ),
+    ErrorCode.LLM_NOT_CONFIGURED: ErrorCodeInfo(
+        False, "No model provider is configured (llm_base_url and llm_model)"
+    ),
+    ErrorCode.LLM_PROVIDER_ERROR: ErrorCodeInfo(
+        False, "The model provider was unreachable, timed out or refused the request"
+    ),
+    ErrorCode.LLM_BAD_OUTPUT: ErrorCodeInfo(False, "The model's output could not be parsed, twice in a row"),
+    ErrorCode.AGENT_STEP_LIMIT: ErrorCodeInfo(True, "The agent reached its step limit without an answer"),
+    ErrorCode.AGENT_STUCK: ErrorCodeInfo(
+        True, "The agent's actions kept failing, or it repeated one action on an unchanged page"
+    ),
+    ErrorCode.AGENT_GAVE_UP: ErrorCodeInfo(True, "The agent finished without accomplishing the task"),
+    ErrorCode.TASK_TIMEOUT: ErrorCodeInfo(True, "The browsing task exceeded its timeout"),
 }
 
 

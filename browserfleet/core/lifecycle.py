@@ -9,14 +9,32 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
+from browserfleet.core.errors import IllegalTransition
+from browserfleet.core.jobs import JobState, utcnow
 from browserfleet.dispatch.base import Dispatcher, JobEvent, Subscription
 from browserfleet.store.records import JobOutcome, JobRecord
 from browserfleet.store.repo import Store
 
 
-async def finish(store: Store, dispatcher: Dispatcher, job_id: str, outcome: JobOutcome) -> JobRecord:
-    """Move a job to its terminal ``outcome`` and announce it."""
-    finished = await store.finish_job(job_id, outcome)
+async def finish(
+    store: Store, dispatcher: Dispatcher, job_id: str, outcome: JobOutcome, *, attempt: int | None = None
+) -> JobRecord:
+    """Move a job to its terminal ``outcome`` and announce it.
+
+    With ``attempt`` (a node ending the attempt it ran) a finish that comes too late — the job
+    already ended, or was requeued and another attempt owns it — changes and charges nothing and
+    announces nothing; the job as it stands is returned. Without it, a terminal job raises
+    IllegalTransition."""
+    if attempt is None:
+        finished = await store.finish_job(job_id, outcome)
+    else:
+        fenced = await store.finish_attempt(job_id, outcome, attempt)
+        if fenced is None:
+            current = await store.get_job(job_id)
+            if current is None:
+                raise IllegalTransition(f"job {job_id} does not exist")
+            return current
+        finished = fenced
     await dispatcher.publish(JobEvent(finished.id, finished.project_id, finished.state))
     return finished
 
@@ -35,3 +53,14 @@ async def wait_for(
                 if (event_kind and event.kind == event_kind) or (event.state and event.state.terminal):
                     return True
     return False
+
+
+async def mark_running(store: Store, dispatcher: Dispatcher, job_id: str) -> bool:
+    """``assigned → running`` for an executor that prepared its job (a staged claim) and announce
+    it; False, and nothing changed, when the job is no longer assigned (cancelled meanwhile)."""
+    try:
+        job = await store.move_job(job_id, JobState.RUNNING, started_at=utcnow())
+    except IllegalTransition:
+        return False
+    await dispatcher.publish(JobEvent(job.id, job.project_id, job.state))
+    return True

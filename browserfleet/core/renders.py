@@ -10,8 +10,8 @@ from browserfleet.core.accounts import new_id
 from browserfleet.core.admission import Admission
 from browserfleet.core.errors import InvalidRequest, NotFound
 from browserfleet.core.exits import ExitDirectory
-from browserfleet.core.geo import City
-from browserfleet.core.jobs import JobKind, Route, utcnow
+from browserfleet.core.geo import City, catalogue
+from browserfleet.core.jobs import JobKind, Route, RouteKind, utcnow
 from browserfleet.core.lifecycle import wait_for
 from browserfleet.core.render_spec import RenderSpec
 from browserfleet.dispatch.base import Dispatcher, Ticket
@@ -68,17 +68,30 @@ class Renders:
         timeout_s = min(float(project.default_timeout_s), self.policy.timeout_cap_s)
         spec = spec.model_copy(update={"timeout_s": timeout_s})
         keep = self.policy.debug_retention if spec.debug else self.policy.api_retention
+        route = await self._route(spec)
         async with self.admission.admit(project, JobKind.RENDER):
             job = await self.store.insert_job(
                 job_id=new_id("ren"),
                 project_id=project.id,
                 kind=JobKind.RENDER,
-                route=Route(),
+                route=route,
                 spec=spec.model_dump(mode="json"),
                 keep_blobs_days=keep.total_seconds() / 86400,
             )
         await self.dispatcher.submit(Ticket(job.id, project.id, job.kind, job.route))
         return job
+
+    async def _route(self, spec: RenderSpec) -> Route:
+        """A geo-targeted render runs on a node labelled with its country when one is live (the
+        node's ``country``, e.g. ``browserfleet node --country DE``); otherwise on any node,
+        through an exit proxy for the place (node/proxies/)."""
+        city = catalogue().city(spec.city) if spec.city else None
+        if city is None:
+            return Route()
+        nodes = await self.dispatcher.registry.nodes()
+        if any(node.labels.country == city.country for node in nodes):
+            return Route(RouteKind.COUNTRY, city.country)
+        return Route()
 
     async def get(self, project: ProjectRecord, render_id: str) -> RenderView:
         job = await self._visible(project, render_id)

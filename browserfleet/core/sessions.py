@@ -34,6 +34,7 @@ from browserfleet.core.admission import Admission
 from browserfleet.core.contexts import Contexts
 from browserfleet.core.errors import ErrorCode, InvalidRequest, NotFound, Unavailable
 from browserfleet.core.exits import ExitDirectory
+from browserfleet.core.extensions import Extensions
 from browserfleet.core.jobs import JobKind, JobState, Route, RouteKind
 from browserfleet.core.lifecycle import finish, wait_for
 from browserfleet.core.session_egress import check_session_egress
@@ -189,8 +190,10 @@ class Sessions:
         contexts: Contexts | None = None,
         *,
         exits: ExitDirectory | None = None,
+        extensions: Extensions | None = None,
     ) -> None:
         self.exits = exits
+        self.extensions = extensions
         self.store = store
         self.dispatcher = dispatcher
         self.admission = admission
@@ -225,6 +228,8 @@ class Sessions:
         )
         if request.context_id is not None and self.contexts is not None:
             await self.contexts.require(project, request.context_id)
+        if request.extension_id is not None and self.extensions is not None:
+            await self.extensions.require(project, request.extension_id, "extensionId")
         subscription = self.dispatcher.subscribe()
         try:
             async with self.admission.admit(project, JobKind.SESSION, billable=False):
@@ -245,7 +250,11 @@ class Sessions:
         if not ready and await self.dispatcher.withdraw(job.id):
             await self._cancel_queued(job)
             raise Unavailable("No browser node could start the session: try again later")
-        return await self._view(project, job.id)
+        view = await self._view(project, job.id)
+        if view.job.error_code == ErrorCode.EXTENSION_LOAD_FAILED.value:  # the client's extension
+            message = view.job.error_message or ErrorCode.EXTENSION_LOAD_FAILED.default_message
+            raise InvalidRequest(message, details=[{"field": "extensionId", "message": message}])
+        return view
 
     async def _route(self, region: str | None) -> Route:
         """A region names a node group: when a live node carries that region label, only such

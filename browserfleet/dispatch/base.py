@@ -25,6 +25,8 @@ class Ticket:
     project_id: str
     kind: JobKind
     route: Route
+    # where a dispatcher keeps a claimed ticket until ``done`` (a Redis stream entry); not data
+    receipt: str = field(default="", compare=False)
 
 
 @dataclass(frozen=True)
@@ -114,3 +116,14 @@ class Dispatcher(ABC):
 
     @abstractmethod
     def subscribe(self) -> Subscription: ...
+
+    async def done(self, ticket: Ticket) -> None:  # noqa: B027 - optional hook
+        """The node is through with a claimed ticket (the job ended, was requeued, or was no
+        longer queued). A ticket claimed but never ``done`` — its node died — is handed back by
+        :meth:`reclaim` once its node stopped renewing it."""
+
+    async def reclaim(self) -> list[Ticket]:
+        """Tickets whose claimer stopped renewing them for longer than the visibility timeout
+        (its node died). They are removed from the dispatcher; the caller decides (from the store)
+        whether the job runs again. In-process dispatchers lose nothing this way: empty."""
+        return []

@@ -60,6 +60,10 @@ class CDPConnection:
     def closed(self) -> bool:
         return self._reader.done()
 
+    async def wait_closed(self) -> None:
+        """Return once the WebSocket to the browser is gone (the browser exited or we closed)."""
+        await asyncio.wait({self._reader})
+
     def on(self, event: str, handler: EventHandler) -> None:
         """Call ``handler(params, session_id)`` for every ``event`` (coroutines run as tasks)."""
         self._handlers.setdefault(event, []).append(handler)
@@ -88,6 +92,8 @@ class CDPConnection:
             raise CDPClosed(str(exc)) from exc
         finally:
             self._pending.pop(message_id, None)
+            if future.done() and not future.cancelled():
+                future.exception()  # answered as we were cancelled: nobody else will look at it
 
     async def close(self) -> None:
         with contextlib.suppress(Exception):

@@ -2,7 +2,8 @@
 
 Per session: an egress channel (the browser's only way out: ``--proxy-server`` plus
 ``--proxy-bypass-list=<-loopback>`` so even loopback goes through it, policy and byte counting
-included), a temporary user-data-dir, and a ``chromium-headless-shell`` process with
+included), a temporary user-data-dir, and a ``chromium-headless-shell`` process (the full Chromium
+with the extension loaded when the session names one: node/session_extensions.py) with
 ``--remote-debugging-port=0`` (the port is read from ``DevToolsActivePort``; the debug server binds
 127.0.0.1 only). The live session is registered in the node-local :class:`LiveSessions` registry,
 which the CDP proxy (api/connect.py) uses to authenticate clients with the signing key and to find
@@ -44,9 +45,11 @@ from browserfleet.node.executor import Execution, Executor
 from browserfleet.node.profiles import Profiles, read_cookies, set_cookies
 from browserfleet.node.proxies.routing import SessionRouting
 from browserfleet.node.session_captcha import SessionCaptchas
+from browserfleet.node.session_extensions import ExtensionLaunch, SessionExtensions, extension_dir
 from browserfleet.node.session_files import SessionFiles
 from browserfleet.node.session_log import LogLimits, PageIds, SessionLog
 from browserfleet.node.session_recording import RecordingConfig, SessionRecording
+from browserfleet.node.session_screencast import ScreencastConfig, SessionScreencast
 from browserfleet.node.session_supervisor import SessionSupervisor
 from browserfleet.node.webdriver import ChromeDriver
 from browserfleet.store.records import JobRecord
@@ -80,6 +83,8 @@ class LiveSession:
     log: SessionLog | None = None  # logSession: the clients' CDP traffic (node/session_log.py)
     recording: SessionRecording | None = None  # recordSession: rrweb events (node/session_recording.py)
     files: SessionFiles | None = None  # downloads and uploads (node/session_files.py)
+    # called with the client count when it changes (recordSession's screencast films while > 0)
+    on_clients: list[Callable[[int], None]] = field(default_factory=list)
 
     def check_key(self, key: str | None) -> bool:
         return key is not None and hmac.compare_digest(key.encode(), self.signing_key.encode())
@@ -130,6 +135,8 @@ class LiveSessions:
             live.clients += 1
             live.connections += 1
             live.changed.set()
+            for hook in live.on_clients:
+                hook(live.clients)
 
     def client_disconnected(self, session_id: str) -> None:
         live = self._live.get(session_id)
@@ -138,6 +145,8 @@ class LiveSessions:
             if live.clients == 0:
                 live.last_left = time.monotonic()
             live.changed.set()
+            for hook in live.on_clients:
+                hook(live.clients)
 
 
 class SessionExecutor(Executor):
@@ -155,10 +164,12 @@ class SessionExecutor(Executor):
         chromedriver: Path | None = None,
         routing: SessionRouting | None = None,
         profiles: Profiles | None = None,
+        extensions: SessionExtensions | None = None,
         captcha_solver: CaptchaSolver | None = None,
         captcha_timeout_s: float = 120.0,
         log_limits: LogLimits | None = None,
         recording: RecordingConfig | None = None,
+        screencast: ScreencastConfig | None = None,
         files_root: Path | None = None,
         downloads_max_bytes: int = 500 * 1024 * 1024,
     ) -> None:
@@ -166,9 +177,11 @@ class SessionExecutor(Executor):
         self.downloads_max_bytes = downloads_max_bytes
         self.log_limits = log_limits  # None: no session logs on this node
         self.recording = recording  # None: no recordings (e.g. the rrweb bundle is missing)
+        self.screencast = screencast  # None: no recording downloads (node/session_screencast.py)
         self.captcha_solver = captcha_solver  # solveCaptchas (node/session_captcha.py)
         self.captcha_timeout_s = captcha_timeout_s
         self.profiles = profiles  # contexts: restore before launch, save at the end (node/profiles.py)
+        self.extensions = extensions  # extensionId: full Chromium + Extensions.loadUnpacked
         self.routing = routing  # proxies, allowedDomains, blockAds (node/proxies/routing.py)
         self.binary = binary
         self.flags = tuple(flags)
@@ -196,7 +209,10 @@ class SessionExecutor(Executor):
             saved = await self._close(job.id, spec, browser, reason)
             await channel.close()
             await asyncio.to_thread(shutil.rmtree, browser.user_data, True)
+            await asyncio.to_thread(shutil.rmtree, extension_dir(browser.user_data), True)
             kept = await asyncio.to_thread(browser.files.finish) if browser.files is not None else {}
+            if browser.screencast is not None:  # the pages' frames, for the recording downloads
+                kept.update(await browser.screencast.finish())
         usage: dict[str, Any] = {
             "browserMinutes": round((time.monotonic() - started) / 60, 4),
             "proxyBytes": channel.stats.bytes_received + channel.stats.bytes_sent,
@@ -209,27 +225,37 @@ class SessionExecutor(Executor):
         return _outcome(spec, reason, usage, {**_history_blobs(browser.live), **kept})
 
     def _history(
-        self, session_id: str, spec: SessionSpec
+        self, session_id: str, spec: SessionSpec, browser: _Browser, ws_url: str
     ) -> tuple[SessionLog | None, SessionRecording | None]:
-        """The session's log (``logSession``) and recording (``recordSession``), sharing page ids."""
+        """The session's log (``logSession``) and recording (``recordSession``: rrweb events, and
+        the screencast frames on ``browser``), sharing page ids."""
         pages = PageIds()
         session_log = recording = None
         if self.log_limits is not None and spec.browser_settings.get("logSession", True):
             session_log = SessionLog(session_id, pages=pages, limits=self.log_limits)
-        if self.recording is not None and spec.browser_settings.get("recordSession", True):
-            recording = SessionRecording(session_id, self.recording, pages)
+        if spec.browser_settings.get("recordSession", True):
+            if self.recording is not None:
+                recording = SessionRecording(session_id, self.recording, pages)
+            if self.screencast is not None:
+                width, height = _viewport(spec)
+                browser.screencast = SessionScreencast(
+                    session_id, self.screencast, pages, browser_ws_url=ws_url, width=width, height=height
+                )
         return session_log, recording
 
     async def _launch(
         self, job: JobRecord, spec: SessionSpec, browser: _Browser, proxy_url: str
     ) -> tuple[LiveSession, asyncio.subprocess.Process]:
         """Restore the context, start the browser, attach the supervisor, register the session."""
-        version = await asyncio.to_thread(browser_version, self.binary)
+        extension = await self._extension(job, spec, browser.user_data)
+        binary = extension.binary if extension else self.binary
+        version = await asyncio.to_thread(browser_version, binary)
         cookies = await self._restore(spec, browser.user_data)
         browser.files = SessionFiles(self.files_root / job.id, downloads_max_bytes=self.downloads_max_bytes)
         await asyncio.to_thread(browser.files.create)
         browser.process = process = await asyncio.create_subprocess_exec(
-            str(self.binary),
+            str(binary),
+            *(extension.flags if extension else ()),
             *self._args(spec, version, proxy_url, browser.user_data),
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.DEVNULL,
@@ -238,10 +264,12 @@ class SessionExecutor(Executor):
         )
         port, path = await _devtools_endpoint(browser.user_data, process)
         ws_url = f"ws://127.0.0.1:{port}{path}"
-        session_log, recording = self._history(job.id, spec)
+        session_log, recording = self._history(job.id, spec, browser, ws_url)
         browser.supervisor = await SessionSupervisor.start(
-            ws_url, profile_for(spec.os), version, before_attach=recording.attach_to if recording else None
+            ws_url, profile_for(spec.os), version, before_attach=_before_attach(recording, browser.screencast)
         )
+        if extension is not None:  # before the session is announced ready
+            await SessionExtensions.load(browser.supervisor.cdp, extension)
         await browser.files.attach(browser.supervisor)
         if cookies:
             await set_cookies(browser.supervisor.cdp, cookies)
@@ -268,9 +296,19 @@ class SessionExecutor(Executor):
             files=browser.files,
             webdriver=ChromeDriver(self.chromedriver, f"127.0.0.1:{port}") if self.chromedriver else None,
         )
+        if browser.screencast is not None:  # films while a client is connected
+            live.on_clients.append(browser.screencast.clients_changed)
         self.registry.add(browser.live)
         log.info("session.started", session_id=job.id, pid=process.pid, port=port)
         return live, process
+
+    async def _extension(self, job: JobRecord, spec: SessionSpec, user_data: Path) -> ExtensionLaunch | None:
+        """``extensionId``: the unpacked extension and the full Chromium it needs (else None)."""
+        if spec.extension_id is None:
+            return None
+        if self.extensions is None:
+            raise JobFailure(ErrorCode.EXTENSION_LOAD_FAILED, "This node does not run extensions")
+        return await self.extensions.launch(job.project_id, spec.extension_id, user_data)
 
     async def _close(
         self, session_id: str, spec: SessionSpec, browser: _Browser, reason: str
@@ -381,6 +419,34 @@ class _Browser:
     supervisor: SessionSupervisor | None = None
     live: LiveSession | None = None
     files: SessionFiles | None = None
+    screencast: SessionScreencast | None = None
+
+
+def _viewport(spec: SessionSpec) -> tuple[int, int]:
+    width, height = DEFAULT_VIEWPORT
+    if spec.viewport:
+        width = int(spec.viewport.get("width") or width)
+        height = int(spec.viewport.get("height") or height)
+    return width, height
+
+
+def _before_attach(
+    recording: SessionRecording | None, screencast: SessionScreencast | None
+) -> Callable[[SessionSupervisor], None] | None:
+    """What hooks into the supervisor before its first page (rrweb, screencast), or None."""
+    hooks: list[Callable[[SessionSupervisor], None]] = []
+    if recording is not None:
+        hooks.append(recording.attach_to)
+    if screencast is not None:
+        hooks.append(screencast.attach_to)
+    if not hooks:
+        return None
+
+    def attach(supervisor: SessionSupervisor) -> None:
+        for hook in hooks:
+            hook(supervisor)
+
+    return attach
 
 
 def _history_blobs(live: LiveSession | None) -> dict[str, bytes]:

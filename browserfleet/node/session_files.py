@@ -44,6 +44,7 @@ log = structlog.get_logger(__name__)
 DOWNLOADS_BLOB = "downloads.zip"  # an ended session's downloads (api/sessions/files.py)
 _UNSAFE = re.compile(r'[\x00-\x1f\x7f/\\:*?"<>|]+')
 MAX_NAME = 180
+PARTIAL_SUFFIX = ".crdownload"  # Chromium's file while a download is still arriving
 
 
 def safe_name(name: str | None, fallback: str = "download") -> str:
@@ -144,17 +145,20 @@ class SessionFiles:
         received = int(params.get("receivedBytes") or 0)
         total = int(params.get("totalBytes") or 0)
         if state == "inProgress":
+            if entry.get("refused"):
+                return
             entry["received"] = received
             others = sum(int(e["received"]) for g, e in self._active.items() if g != guid)
             if self._done_bytes + others + max(received, total) > self.downloads_max_bytes:
-                self._active.pop(guid, None)
+                entry["refused"], entry["received"] = True, 0
                 self._cancel(guid, entry["name"])
             return
         self._active.pop(guid, None)
         source = self.downloads / guid
-        if state != "completed":
+        if state != "completed" or entry.get("refused"):  # cancelled, or finished before the cancel
             with contextlib.suppress(OSError):
                 source.unlink(missing_ok=True)
+                source.with_name(source.name + PARTIAL_SUFFIX).unlink(missing_ok=True)
             return
         if self._done_bytes + received > self.downloads_max_bytes:
             with contextlib.suppress(OSError):
@@ -181,7 +185,11 @@ class SessionFiles:
             return []
         busy = set(self._active)
         return sorted(
-            (p for p in self.downloads.iterdir() if p.is_file() and p.name not in busy),
+            (
+                p
+                for p in self.downloads.iterdir()
+                if p.is_file() and p.name not in busy and p.suffix != PARTIAL_SUFFIX
+            ),
             key=lambda p: p.name,
         )
 

@@ -4,6 +4,9 @@ Per job: claim a ticket → ``assigned`` + ``running`` → executor → blobs st
 or ``failed`` (charged in the same transaction when billable) → event published. A crashed
 browser requeues the job (up to ``max_attempts``); the overall timeout fails it with
 ``RENDER_TIMEOUT``; anything unexpected fails it with ``INTERNAL_ERROR`` — never left running.
+A ``cancel`` event for a job of this node cancels its executor (``cancelled``); a fanned-out
+attempt ends through core/fanout.py (a win cancels its siblings). A *staged* executor (the agent)
+gets its job ``assigned`` and marks it ``running`` itself once its browser is ready.
 """
 
 from __future__ import annotations
@@ -17,8 +20,8 @@ from typing import Any
 import structlog
 
 from browserfleet.core.errors import BrowserCrashed, ErrorCode, JobFailure
+from browserfleet.core.fanout import CANCEL_EVENT, settle
 from browserfleet.core.jobs import JobKind, JobState, NodeLabels
-from browserfleet.core.lifecycle import finish
 from browserfleet.dispatch.base import Dispatcher, JobEvent, NodeInfo, Ticket
 from browserfleet.node.executor import Execution, Executor
 from browserfleet.store.blobs import BlobStore
@@ -45,9 +48,13 @@ class Node:
         version: str = "",
         on_finished: JobObserver | None = None,
         kind_slots: dict[JobKind, int] | None = None,
+        advertised_url: str | None = None,
+        heartbeat_s: float = HEARTBEAT_S,
     ) -> None:
         """``slots`` loops run every kind in ``executors`` except those of ``kind_slots``, which get
-        their own loops (a live session holds its slot for minutes; it must not starve renders)."""
+        their own loops (a live session holds its slot for minutes; it must not starve renders).
+        ``advertised_url``: where the control plane reaches this node's live sessions
+        (distributed mode)."""
         self.labels = labels
         self.slots = slots
         self.store = store
@@ -58,12 +65,23 @@ class Node:
         self.version = version
         self.on_finished = on_finished
         self.kind_slots = dict(kind_slots or {})
+        self.advertised_url = advertised_url
+        self.heartbeat_s = heartbeat_s
         self.in_use = 0
         self._tasks: list[asyncio.Task[None]] = []
+        self._claimed: set[str] = set()  # jobs of this node's slots (a cancel event may name one)
+        self._running: dict[str, asyncio.Task[Execution]] = {}
+        self._cancel_requested: set[str] = set()
 
     @property
     def info(self) -> NodeInfo:
-        return NodeInfo(labels=self.labels, slots=self.slots, in_use=self.in_use, version=self.version)
+        return NodeInfo(
+            labels=self.labels,
+            slots=self.slots,
+            in_use=self.in_use,
+            version=self.version,
+            advertised_url=self.advertised_url,
+        )
 
     async def start(self) -> None:
         await self.dispatcher.registry.heartbeat(self.info)
@@ -77,6 +95,7 @@ class Node:
                 for i in range(count)
             ]
         self._tasks.append(asyncio.create_task(self._heartbeat(), name="heartbeat"))
+        self._tasks.append(asyncio.create_task(self._watch_cancels(), name="cancels"))
 
     async def stop(self) -> None:
         """Stop at once; jobs still running stay ``running`` in the store and are requeued at the
@@ -91,7 +110,7 @@ class Node:
 
     async def _heartbeat(self) -> None:
         while True:
-            await asyncio.sleep(HEARTBEAT_S)
+            await asyncio.sleep(self.heartbeat_s)
             await self.dispatcher.registry.heartbeat(self.info)
 
     async def _slot(self, index: int, kinds: frozenset[JobKind]) -> None:
@@ -104,8 +123,18 @@ class Node:
                 log.exception("node.job_crashed", job_id=ticket.job_id, slot=index)
             finally:
                 self.in_use -= 1
+            # not when cancelled (the node stops): an unfinished ticket is reclaimed elsewhere
+            await self.dispatcher.done(ticket)
 
     async def process(self, ticket: Ticket) -> None:
+        self._claimed.add(ticket.job_id)
+        try:
+            await self._process(ticket)
+        finally:
+            self._claimed.discard(ticket.job_id)
+            self._cancel_requested.discard(ticket.job_id)
+
+    async def _process(self, ticket: Ticket) -> None:
         job = await self._start(ticket)
         if job is None:
             return
@@ -113,7 +142,7 @@ class Node:
         outcome = await self._execute(job)
         if outcome is None:  # requeued after a browser crash
             return
-        finished = await finish(self.store, self.dispatcher, job.id, outcome)
+        finished = await settle(self.store, self.dispatcher, job, outcome)
         seconds = time.perf_counter() - started
         log.info(
             "job.finished",
@@ -128,16 +157,21 @@ class Node:
             self.on_finished(finished, seconds)
 
     async def _start(self, ticket: Ticket) -> JobRecord | None:
-        job = await self.store.claim_job(ticket.job_id, self.labels.node_id)
+        """Claim the job: ``running`` at once, or ``assigned`` for a staged executor (it marks the
+        job running itself once its browser is ready)."""
+        staged = getattr(self.executors.get(ticket.kind), "staged", False)
+        job = await self.store.claim_job(ticket.job_id, self.labels.node_id, run=not staged)
         if job is not None:
-            await self.dispatcher.publish(JobEvent(job.id, job.project_id, JobState.RUNNING))
+            await self.dispatcher.publish(JobEvent(job.id, job.project_id, job.state))
         return job
 
     async def _execute(self, job: JobRecord) -> JobOutcome | None:
         timeout_s = float(job.spec.get("timeout_s", 120))
         try:
             async with asyncio.timeout(timeout_s):
-                execution = await self.executors[job.kind].run(job)
+                execution = await self._cancellable(job)
+        except _Cancelled:
+            return _CANCELLED
         except JobFailure as failure:
             return await self._failed_with_blobs(job, failure)
         except BrowserCrashed as exc:
@@ -148,6 +182,36 @@ class Node:
             log.exception("node.executor_error", job_id=job.id)
             return _failed(ErrorCode.INTERNAL_ERROR, f"Internal error: {type(exc).__name__}")
         return await self._completed(job, execution)
+
+    async def _cancellable(self, job: JobRecord) -> Execution:
+        """The executor in a task of its own, so a ``cancel`` event stops just this job (its
+        executor releases the browser as it unwinds)."""
+        if job.id in self._cancel_requested:
+            raise _Cancelled
+        run = asyncio.ensure_future(self.executors[job.kind].run(job))
+        self._running[job.id] = run
+        try:
+            return await run
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if job.id in self._cancel_requested and not (current and current.cancelling()):
+                raise _Cancelled from None
+            raise
+        finally:
+            self._running.pop(job.id, None)
+            self._cancel_requested.discard(job.id)
+
+    async def _watch_cancels(self) -> None:
+        """Cancel requests (core/fanout.py) travel as dispatcher events; act on this node's jobs."""
+        subscription = self.dispatcher.subscribe()
+        try:
+            async for event in subscription:
+                if event.kind == CANCEL_EVENT and event.job_id in self._claimed:
+                    self._cancel_requested.add(event.job_id)
+                    if (run := self._running.get(event.job_id)) is not None:
+                        run.cancel()
+        finally:
+            await subscription.close()
 
     async def _after_crash(self, job: JobRecord, exc: BrowserCrashed) -> JobOutcome | None:
         log.warning("node.browser_crashed", job_id=job.id, attempt=job.attempts, error=str(exc)[:200])
@@ -172,6 +236,13 @@ class Node:
         result = dict(execution.result)
         result["blobs"] = sorted(execution.blobs)
         return JobOutcome(state=JobState.COMPLETED, result=result, billable=execution.billable)
+
+
+_CANCELLED = JobOutcome(JobState.CANCELLED, error_code=ErrorCode.CANCELLED.value, error_message="Cancelled")
+
+
+class _Cancelled(Exception):
+    """The job was cancelled on request (a ``cancel`` event), not by the node stopping."""
 
 
 def _failed(code: ErrorCode, message: str, result: dict[str, Any] | None = None) -> JobOutcome:

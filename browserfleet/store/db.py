@@ -6,7 +6,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, event
+from sqlalchemy import Connection, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
@@ -39,9 +39,16 @@ def alembic_config() -> Config:
     return config
 
 
+MIGRATION_LOCK = 7_270_001  # PostgreSQL advisory lock: processes starting together migrate in turn
+
+
 async def migrate(engine: AsyncEngine, revision: str = "head") -> None:
-    """Bring the schema to ``revision`` (the only way tables are ever created)."""
+    """Bring the schema to ``revision`` (the only way tables are ever created). On PostgreSQL the
+    processes of a distributed fleet may start at once: they take turns (an advisory lock held
+    until the migration commits), and the later ones find nothing left to do."""
     async with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
         await conn.run_sync(_upgrade, revision)
 
 

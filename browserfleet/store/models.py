@@ -6,7 +6,18 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, MetaData, String, Text
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+)
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -131,6 +142,24 @@ class ContextRow(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
+class ExtensionRow(Base):
+    """An uploaded Chrome extension (core/extensions.py). The validated zip is the blob
+    ``<id>/<blob_name>``; the row keeps what its manifest said."""
+
+    __tablename__ = "extensions"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), index=True)
+    file_name: Mapped[str] = mapped_column(String(255))
+    name: Mapped[str] = mapped_column(String(200))
+    version: Mapped[str] = mapped_column(String(40))
+    manifest_version: Mapped[int] = mapped_column(Integer)
+    blob_name: Mapped[str] = mapped_column(String(100))
+    zip_bytes: Mapped[int] = mapped_column(Integer)
+    unpacked_bytes: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
 class TaskRow(Base):
     """An automation task (Automations family): a saved list of Browserbear-style steps."""
 
@@ -197,3 +226,15 @@ class FeedRow(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
     __table_args__ = (Index("ix_feeds_project_created", "project_id", "created_at"),)
+
+
+class BlobRow(Base):
+    """A blob of the database blob store (store/db_blobs.py, distributed mode): ``<owner>/<name>``
+    as in the file store, where the owner is a job, a context or a run."""
+
+    __tablename__ = "blobs"
+    owner_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    size: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())

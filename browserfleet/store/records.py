@@ -70,6 +70,23 @@ class ContextRecord:
 
 
 @dataclass(frozen=True)
+class ExtensionRecord:
+    """An uploaded Chrome extension; the validated zip is the blob ``<id>/<blob_name>``."""
+
+    id: str
+    project_id: str
+    file_name: str
+    name: str  # the manifest's
+    version: str  # the manifest's
+    manifest_version: int
+    blob_name: str
+    zip_bytes: int
+    unpacked_bytes: int
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
 class TaskRecord:
     """An automation task: a saved list of steps (``{uid, action, config}`` dicts, as validated)."""
 

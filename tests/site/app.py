@@ -25,7 +25,7 @@ from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, R
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from tests.site import captcha
+from tests.site import captcha, session_files, shop
 
 SITE_DIR = Path(__file__).resolve().parent
 PAGES_DIR = SITE_DIR / "pages"
@@ -48,6 +48,7 @@ STATIC_PAGES: dict[str, str] = {
     "/catalog": "catalog.html",
     "/download": "download.html",
     "/upload": "upload.html",
+    "/live-view": "live-view.html",
     "/captcha/recaptcha-v2": "captcha-recaptcha-v2.html",
     "/captcha/recaptcha-v3": "captcha-recaptcha-v3.html",
     "/captcha/hcaptcha": "captcha-hcaptcha.html",
@@ -383,6 +384,8 @@ def create_site() -> Starlette:
         Route("/files/report.csv", report_csv),
         Route("/favicon.ico", favicon),
         *captcha.routes(CAPTCHA_SITEKEYS),
+        *session_files.routes(),
+        *shop.routes(),
         Route("/api/items", api_items),
         Route("/api/json", api_json),
         Route("/api/text", api_text),

@@ -12,6 +12,7 @@ import pytest
 
 from tests.support.captcha_solver import SOLVER_KEY, SolverStandIn
 from tests.support.postgres import PostgresNotInstalledError, PostgresServer
+from tests.support.redis import RedisNotInstalledError, RedisServer
 
 
 @pytest.fixture(scope="session")
@@ -32,6 +33,20 @@ def postgres_server() -> Iterator[PostgresServer]:
 def postgres_url(postgres_server: PostgresServer) -> str:
     """SQLAlchemy async URL (``postgresql+asyncpg://...``) of an empty database on that server."""
     return postgres_server.url
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    """A running throwaway Redis server (one per test process); tests keep apart by key prefix."""
+    server = RedisServer()
+    try:
+        server.start()
+    except RedisNotInstalledError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 @pytest.fixture(scope="session")

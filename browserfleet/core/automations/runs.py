@@ -12,8 +12,6 @@ the fleet runs over the dispatcher's job events. Webhook delivery plugs in here.
 
 from __future__ import annotations
 
-import asyncio
-from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -22,6 +20,7 @@ from typing import Any
 import structlog
 
 from browserfleet.core.accounts import new_id
+from browserfleet.core.admission import LocalProjectLocks, ProjectLocks
 from browserfleet.core.automations.steps import apply_overrides, plan_run
 from browserfleet.core.automations.tasks import PAGE_SIZE, Tasks, page_offset
 from browserfleet.core.errors import NotFound, PaymentRequired
@@ -60,12 +59,21 @@ def month_start(now: datetime) -> datetime:
 
 
 class Runs:
-    def __init__(self, store: Store, dispatcher: Dispatcher, tasks: Tasks, policy: RunPolicy) -> None:
+    def __init__(
+        self,
+        store: Store,
+        dispatcher: Dispatcher,
+        tasks: Tasks,
+        policy: RunPolicy,
+        *,
+        locks: ProjectLocks | None = None,
+    ) -> None:
+        """``locks``: the per-project quota lock (a Redis lock when distributed)."""
         self.store = store
         self.dispatcher = dispatcher
         self.tasks = tasks
         self.policy = policy
-        self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._locks = locks or LocalProjectLocks()
         self._hooks: list[RunHook] = []
 
     async def usage(self, project: ProjectRecord) -> Usage:
@@ -84,7 +92,7 @@ class Runs:
             "plan": plan.model_dump(mode="json"),
         }
         # check-and-insert under the project's lock: two requests cannot both take the last run
-        async with self._locks[project.id]:
+        async with self._locks.hold(project.id):
             usage = await self.usage(project)
             if usage.api_usage >= usage.api_quota:
                 raise PaymentRequired(f"Monthly quota of {usage.api_quota} runs used up")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from browserfleet.core.errors import IllegalTransition
@@ -100,19 +100,31 @@ class JobQueries(StoreBase):
         async with self._read() as session:
             return [_job(r) for r in await session.scalars(query)]
 
-    async def claim_job(self, job_id: str, node_id: str) -> JobRecord | None:
-        """``queued → assigned → running`` for ``node_id`` in one transaction; None if the job is
-        no longer queued (cancelled, finished, or claimed through a duplicate ticket)."""
-        async with self._write() as session:
-            row = await _locked_job(session, job_id)
-            if row.state != JobState.QUEUED:
-                return None
-            transition(JobState.QUEUED, JobState.ASSIGNED)
-            row.state = transition(JobState.ASSIGNED, JobState.RUNNING).value
-            row.node_id = node_id
-            row.attempts += 1
-            row.started_at = row.updated_at = utcnow()
-        return _job(row)
+    async def claim_job(self, job_id: str, node_id: str, *, run: bool = True) -> JobRecord | None:
+        """``queued → assigned → running`` for ``node_id`` in one transaction (``run=False``: only
+        to ``assigned``, the executor marks it running once prepared); None if the job is no
+        longer queued (cancelled, finished, or claimed through a duplicate ticket)."""
+        target = transition(JobState.QUEUED, JobState.ASSIGNED)
+        if run:
+            target = transition(JobState.ASSIGNED, JobState.RUNNING)
+        now = utcnow()
+        # one conditional UPDATE … RETURNING: the claim is on every job's path (dispatch latency)
+        claim = (
+            update(JobRow)
+            .where(JobRow.id == job_id, JobRow.state == JobState.QUEUED.value)
+            .values(state=target.value, node_id=node_id, attempts=JobRow.attempts + 1)
+            .values(started_at=now, updated_at=now)
+            .returning(JobRow)
+        )
+        if self._is_sqlite:
+            async with self._write() as session:
+                row = (await session.scalars(claim)).one_or_none()
+            return _job(row) if row is not None else None
+        # one statement, atomic on its own: no BEGIN/COMMIT round trips
+        async with self.engine.connect() as conn:
+            await conn.execution_options(isolation_level="AUTOCOMMIT")
+            found = (await conn.execute(claim)).mappings().one_or_none()
+        return _job(JobRow(**found)) if found is not None else None
 
     async def move_job(self, job_id: str, target: JobState, **fields: Any) -> JobRecord:
         """Perform one non-terminal transition (checked by core.jobs.transition)."""
@@ -124,6 +136,18 @@ class JobQueries(StoreBase):
             row.updated_at = utcnow()
         return _job(row)
 
+    async def requeue_attempt(self, job_id: str, attempt: int) -> JobRecord | None:
+        """``assigned``/``running`` → ``queued`` (node cleared) for a job whose node is gone; None,
+        and nothing changed, when the job is in another state or another attempt owns it."""
+        async with self._write() as session:
+            row = await _locked_job(session, job_id)
+            if row.state not in (JobState.ASSIGNED, JobState.RUNNING) or row.attempts != attempt:
+                return None
+            row.state = transition(JobState(row.state), JobState.QUEUED).value
+            row.node_id = None
+            row.updated_at = utcnow()
+        return _job(row)
+
     async def finish_job(self, job_id: str, outcome: JobOutcome) -> JobRecord:
         """Move a job to a terminal state and charge it (1 cent if billable) in one transaction.
 
@@ -132,16 +156,30 @@ class JobQueries(StoreBase):
         """
         async with self._write() as session:
             row = await _locked_job(session, job_id)
-            now = utcnow()
-            row.state = transition(JobState(row.state), outcome.state).value
-            row.result = outcome.result
-            row.error_code = outcome.error_code
-            row.error_message = outcome.error_message
-            row.billable = outcome.billable
-            row.finished_at = row.updated_at = now
-            if outcome.billable:
-                row.charged_cents = await _charge(session, row.project_id, job_id)
+            await _finish(session, row, outcome)
         return _job(row)
+
+    async def finish_attempt(self, job_id: str, outcome: JobOutcome, attempt: int) -> JobRecord | None:
+        """:meth:`finish_job` for whoever runs ``attempt`` of the job; None, and nothing changed
+        or charged, when the job is already terminal or another attempt owns it now (its node was
+        presumed dead and the job was requeued): a second finish is a no-op."""
+        async with self._write() as session:
+            row = await _locked_job(session, job_id)
+            if JobState(row.state).terminal or row.attempts != attempt:
+                return None
+            await _finish(session, row, outcome)
+        return _job(row)
+
+
+async def _finish(session: AsyncSession, row: JobRow, outcome: JobOutcome) -> None:
+    row.state = transition(JobState(row.state), outcome.state).value
+    row.result = outcome.result
+    row.error_code = outcome.error_code
+    row.error_message = outcome.error_message
+    row.billable = outcome.billable
+    row.finished_at = row.updated_at = utcnow()
+    if outcome.billable:
+        row.charged_cents = await _charge(session, row.project_id, row.id)
 
 
 async def _locked_job(session: AsyncSession, job_id: str) -> JobRow:

@@ -116,6 +116,10 @@ BILLABLE = {
     ErrorCode.INVALID_SELECTOR,
     ErrorCode.CAPTCHA_UNSOLVABLE,  # a definite answer about the target's captcha
     ErrorCode.STEP_FAILED,  # an automation step failed on the target page
+    ErrorCode.AGENT_STEP_LIMIT,  # browsing: the task took every step the template allows
+    ErrorCode.AGENT_STUCK,  # browsing: the agent's actions kept failing on the target, or it looped
+    ErrorCode.AGENT_GAVE_UP,  # browsing: the agent worked and concluded the task cannot be done
+    ErrorCode.TASK_TIMEOUT,  # browsing: the task's own timeout, like RENDER_TIMEOUT
 }
 NOT_BILLABLE = {
     ErrorCode.EGRESS_BLOCKED,
@@ -128,9 +132,13 @@ NOT_BILLABLE = {
     ErrorCode.CAPTCHA_SOLVER_ERROR,  # the operator's solver is down, misconfigured or unpaid
     ErrorCode.SESSION_TIMEOUT,  # sessions are never charged per job (usage is recorded instead)
     ErrorCode.CONTEXT_RESTORE_FAILED,
+    ErrorCode.EXTENSION_LOAD_FAILED,  # sessions are never charged per job
     ErrorCode.FETCH_TOO_LARGE,  # fetches are never charged (usage is recorded instead)
     ErrorCode.FETCH_TIMEOUT,
     ErrorCode.FETCH_FAILED,
+    ErrorCode.LLM_NOT_CONFIGURED,  # the operator configured no model
+    ErrorCode.LLM_PROVIDER_ERROR,  # the operator's model provider is down, slow or refuses
+    ErrorCode.LLM_BAD_OUTPUT,  # the operator's model answers garbage
 }
 
 

@@ -17,7 +17,7 @@ from tests.support.stores import new_project
 
 TABLES = {
     *("projects", "api_keys", "ledger_entries", "balances", "jobs", "contexts", "tasks", "task_runs"),
-    *("webhook_deliveries", "feeds"),
+    *("webhook_deliveries", "feeds", "extensions", "blobs"),
 }
 
 

@@ -1,0 +1,71 @@
+"""Routes of the browsing family (shared/compat/browsing.md). Thin: validate, authenticate, call
+core/browsing, shape the reply. Errors are ``{"error": "<message>"}`` (a sync wait that ran out
+also names the ``task_id``); every response carries ``X-Request-ID`` (request_id.py)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Response
+from fastapi.responses import JSONResponse
+
+from browserfleet.api.browsing.schemas import CreateTaskRequest, CreateTaskResponse, status_body
+from browserfleet.api.deps import FleetDep, ProjectDep
+from browserfleet.api.errors import register_envelope
+from browserfleet.core.errors import BrowserfleetError
+
+PREFIX = "/api/v1/browsing"
+router = APIRouter(prefix=PREFIX, tags=["browsing"])
+
+
+class SyncWaitTimeout(BrowserfleetError):
+    """The sync wait ran out; the task keeps running and stays queryable by ``task_id``."""
+
+    status = 504
+    kind = "Gateway Timeout"
+
+    def __init__(self, message: str, task_id: str) -> None:
+        super().__init__(message)
+        self.task_id = task_id
+
+
+def browsing_envelope(error: BrowserfleetError) -> JSONResponse:
+    body: dict[str, Any] = {"error": error.message}
+    if isinstance(error, SyncWaitTimeout):
+        body["task_id"] = error.task_id
+    return JSONResponse(body, status_code=error.status)
+
+
+register_envelope(PREFIX, browsing_envelope)
+
+
+@router.post("/async", response_model=CreateTaskResponse)
+async def create_async(body: CreateTaskRequest, project: ProjectDep, fleet: FleetDep) -> CreateTaskResponse:
+    view = await fleet.browsing.create(project, body.to_request())
+    return CreateTaskResponse(task_id=view.task_id)
+
+
+@router.post("/sync")
+async def create_sync(body: CreateTaskRequest, project: ProjectDep, fleet: FleetDep) -> dict[str, Any]:
+    """Wait up to ``browsing_sync_wait_s`` for the task; 504 after (the task continues)."""
+    view = await fleet.browsing.create(project, body.to_request())
+    wait_s = fleet.browsing.policy.sync_wait_s
+    view = await fleet.browsing.wait(project, view.task_id, wait_s)
+    if not view.finished:
+        message = f"The task did not finish within {wait_s:g} s; it keeps running: poll its status"
+        raise SyncWaitTimeout(message, view.task_id)
+    return status_body(view)
+
+
+@router.get("/status")
+async def status(
+    project: ProjectDep, fleet: FleetDep, task_id: Annotated[str, Query(min_length=1)]
+) -> dict[str, Any]:
+    return status_body(await fleet.browsing.view(project, task_id))
+
+
+@router.get("/screenshots/{task_id}/{file}", response_class=Response)
+async def screenshot(task_id: str, file: str, project: ProjectDep, fleet: FleetDep) -> Response:
+    """PNG bytes; 404 for an unknown file and after cleanup (kept ``browsing_screenshot_days``)."""
+    data = await fleet.browsing.screenshot(project, task_id, file)
+    return Response(data, media_type="image/png", headers={"Cache-Control": "private, max-age=3600"})

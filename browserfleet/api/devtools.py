@@ -1,0 +1,91 @@
+"""Chromium's DevTools frontend behind ``debuggerUrl``, through an authenticated proxy.
+
+``debuggerUrl`` is ``http://HOST/v1/sessions/{id}/devtools/{credential}/inspector.html?ws=HOST/
+v1/sessions/{id}/devtools/{credential}/page/{targetId}``. Under that prefix:
+
+* ``GET …/{file}`` — a file of the frontend bundled with the session's browser (its debug port's
+  ``/devtools/{file}``, node/devtools_frontend.py); plain relative paths only;
+* WebSocket ``…/page/{targetId}`` (or ``…/browser/{id}``) — the frontend's CDP connection, piped
+  to the browser's own ``/devtools/page/{targetId}`` like ``connectUrl`` (api/connect.py), with no
+  ``Origin`` forwarded (the browser refuses foreign ones).
+
+The credential sits in the path because the frontend loads its files by relative URLs, which keep
+no query. It is checked before anything reaches the browser: 401 for files, the WebSocket closed
+during the handshake (HTTP 403). The frontend can do everything CDP can (run scripts, navigate), so
+it gets exactly the access ``connectUrl`` gives. A DevTools connection is not a client of the
+session: it does not keep a session alive.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import structlog
+import websockets
+from fastapi import APIRouter, Request, Response, WebSocket
+
+from browserfleet.api.connect import CLOSE_NOT_FOUND, CLOSE_UNAUTHORIZED, _pipe
+from browserfleet.api.live_urls import authorized_live
+from browserfleet.core.errors import NotFound, Unauthenticated, Unavailable
+from browserfleet.fleet import Fleet
+from browserfleet.node.devtools_frontend import (
+    FrontendUnavailable,
+    frontend_file,
+    target_ws_url,
+    valid_file_path,
+    valid_target,
+)
+
+log = structlog.get_logger(__name__)
+router = APIRouter(prefix="/v1", tags=["sessions"])
+FILE_HEADERS = {"Cache-Control": "private, max-age=3600", "X-Content-Type-Options": "nosniff"}
+
+
+@router.get("/sessions/{session_id}/devtools/{credential}/{path:path}", include_in_schema=False)
+async def devtools_file(session_id: str, credential: str, path: str, request: Request) -> Response:
+    fleet: Fleet = request.app.state.fleet
+    live = authorized_live(fleet, session_id, credential)
+    if not valid_file_path(path):
+        raise NotFound(f"No DevTools file {path}")
+    try:
+        answer = await frontend_file(live.http_url, path)
+    except FrontendUnavailable as exc:
+        raise Unavailable(str(exc)) from exc
+    return Response(
+        answer.body, status_code=answer.status, media_type=answer.content_type, headers=FILE_HEADERS
+    )
+
+
+@router.websocket("/sessions/{session_id}/devtools/{credential}/{kind}/{target_id}")
+async def devtools_socket(ws: WebSocket, session_id: str, credential: str, kind: str, target_id: str) -> None:
+    fleet: Fleet = ws.app.state.fleet
+    try:
+        live = authorized_live(fleet, session_id, credential)
+    except NotFound:
+        await ws.close(code=CLOSE_NOT_FOUND)  # before accept → HTTP 403, nothing reaches the browser
+        return
+    except Unauthenticated:
+        await ws.close(code=CLOSE_UNAUTHORIZED)
+        return
+    if not valid_target(kind, target_id):
+        await ws.close(code=CLOSE_NOT_FOUND)
+        return
+    try:  # the websockets client sends no Origin header
+        upstream = await websockets.connect(
+            target_ws_url(live.http_url, kind, target_id),
+            max_size=None,
+            ping_interval=None,
+            compression=None,
+            open_timeout=10,
+        )
+    except (OSError, websockets.WebSocketException, TimeoutError):
+        await ws.close(code=CLOSE_NOT_FOUND)  # no such target (closed page), or the browser is gone
+        return
+    await ws.accept()
+    log.info("session.devtools_connected", session_id=session_id, target=f"{kind}/{target_id}")
+    try:
+        await _pipe(ws, upstream, None)
+    finally:
+        with contextlib.suppress(Exception):
+            await upstream.close()
+        log.info("session.devtools_disconnected", session_id=session_id)

@@ -1,0 +1,52 @@
+"""``GET /v1/nodes`` (admin): the live nodes of the fleet, as their heartbeats describe them.
+
+Authenticated with the ``admin_key`` setting (``Authorization: Bearer KEY``), never with a
+project's key; without an ``admin_key`` the endpoint answers 403. A node missing its heartbeats
+for ``node_ttl_s`` is gone and no longer listed.
+"""
+
+from __future__ import annotations
+
+import hmac
+from typing import Any
+
+from fastapi import APIRouter, Request
+
+from browserfleet.api.deps import FleetDep, api_key
+from browserfleet.core.errors import Forbidden, Unauthenticated
+from browserfleet.dispatch.base import NodeInfo
+from browserfleet.fleet import Fleet
+
+router = APIRouter(prefix="/v1", tags=["operations"])
+
+
+def require_admin(fleet: Fleet, request: Request) -> None:
+    expected = fleet.settings.admin_key
+    if expected is None or not expected.get_secret_value():
+        raise Forbidden("The admin API is disabled: set BROWSERFLEET_ADMIN_KEY")
+    given = api_key(request) or ""
+    if not hmac.compare_digest(given.encode(), expected.get_secret_value().encode()):
+        raise Unauthenticated("Missing or invalid admin key")
+
+
+@router.get("/nodes")
+async def list_nodes(request: Request, fleet: FleetDep) -> dict[str, Any]:
+    require_admin(fleet, request)
+    nodes = sorted(await fleet.dispatcher.registry.nodes(), key=lambda n: n.node_id)
+    return {"nodes": [node_view(n) for n in nodes]}
+
+
+def node_view(node: NodeInfo) -> dict[str, Any]:
+    labels = node.labels
+    return {
+        "id": node.node_id,
+        "region": labels.region,
+        "country": labels.country,
+        "city": labels.city,
+        "labels": labels.extra,
+        "slots": node.slots,
+        "inUse": node.in_use,
+        "version": node.version,
+        "advertisedUrl": node.advertised_url,
+        "lastSeen": node.last_seen.isoformat() if node.last_seen else None,
+    }
