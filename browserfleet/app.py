@@ -11,21 +11,17 @@ from browserfleet.api import (
     agent_runs,
     automations,
     browsing,
-    connect,
     contexts,
-    devtools,
     errors,
     extensions,
     feeds,
     fetch,
-    live_view,
     nodes,
     ops,
     projects,
     renders,
     search,
     sessions,
-    webdriver,
     webhooks,
 )
 from browserfleet.api.relay import NodeRelay
@@ -71,10 +67,6 @@ def create_app(
     app.include_router(extensions.router)
     app.include_router(projects.router)
     app.include_router(fetch.router)
-    app.include_router(connect.router)
-    app.include_router(webdriver.router)
-    app.include_router(live_view.router)
-    app.include_router(devtools.router)
     app.include_router(ops.router)
     app.include_router(nodes.router)
     app.include_router(automations.router)

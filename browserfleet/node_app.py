@@ -19,7 +19,7 @@ from fastapi import FastAPI
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from browserfleet.api import connect, devtools, errors, live_view, sessions, webdriver
+from browserfleet.api import errors, sessions
 from browserfleet.dispatch.constants import NODE_SECRET_HEADER
 from browserfleet.fleet import VERSION, Fleet
 from browserfleet.node.pool import BrowserPool
@@ -68,8 +68,7 @@ def create_node_app(settings: Settings, *, pool: BrowserPool | None = None) -> F
         title="browserfleet node", version=VERSION, lifespan=lifespan, docs_url=None, redoc_url=None
     )
     errors.install(app)
-    for router in (sessions.router, connect.router, webdriver.router, live_view.router, devtools.router):
-        app.include_router(router)
+    app.include_router(sessions.router)  # every session endpoint: the relay sends node-local ones here
 
     @app.get("/health")
     async def health() -> dict[str, Any]:

@@ -12,17 +12,16 @@ from datetime import datetime
 
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
-from starlette.datastructures import UploadFile
 
 from browserfleet.api.deps import FleetDep, ProjectDep
 from browserfleet.api.errors import register_envelope
+from browserfleet.api.multipart import file_part
 from browserfleet.api.sessions.routes import session_envelope
-from browserfleet.core.errors import InvalidRequest, PayloadTooLarge
+from browserfleet.core.errors import PayloadTooLarge
 from browserfleet.store.records import ExtensionRecord
 
 router = APIRouter(prefix="/v1", tags=["extensions"])
 register_envelope("/v1/extensions", session_envelope)
-MULTIPART_OVERHEAD = 64 * 1024
 
 
 class ExtensionModel(BaseModel):
@@ -48,14 +47,7 @@ def _extension(extension: ExtensionRecord) -> ExtensionModel:
 async def _upload(request: Request, limit: int) -> tuple[str | None, bytes]:
     """The ``file`` part's name and bytes (at most ``limit`` of them, else 413)."""
     too_large = f"The extension zip is larger than the {limit} byte limit"
-    length = request.headers.get("content-length", "")
-    if length.isdigit() and int(length) > limit + MULTIPART_OVERHEAD:
-        raise PayloadTooLarge(too_large)
-    async with request.form(max_files=1, max_fields=10) as form:
-        upload = form.get("file")
-        if not isinstance(upload, UploadFile):
-            message = "Send the zip as multipart/form-data with one part named file"
-            raise InvalidRequest(message, details=[{"field": "file", "message": message}])
+    async with file_part(request, limit, too_large=too_large, what="the zip") as upload:
         data = await upload.read(limit + 1)
     if len(data) > limit:
         raise PayloadTooLarge(too_large)

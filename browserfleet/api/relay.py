@@ -10,12 +10,11 @@ as the control plane would, before anything reaches the browser; a refused WebSo
 refused here too (HTTP 403). Everything else, and every request in embedded mode, passes through.
 
 When you add a session endpoint that needs the live browser, add its first path segment to
-:data:`NODE_LOCAL` and its router to node_app.py.
+:data:`NODE_LOCAL` (its router is in the sessions family, api/sessions/, which node_app.py serves).
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import re
 from collections.abc import AsyncIterator
@@ -26,8 +25,9 @@ import websockets
 from starlette.requests import Request
 from starlette.responses import JSONResponse, StreamingResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
-from starlette.websockets import WebSocket, WebSocketDisconnect
+from starlette.websockets import WebSocket
 
+from browserfleet.api.ws_pipe import both_ways, open_upstream
 from browserfleet.core.placement import running_elsewhere
 from browserfleet.dispatch.constants import NODE_SECRET_HEADER
 
@@ -147,15 +147,7 @@ async def _relay_websocket(scope: Scope, receive: Receive, send: Send, target: s
     url = "ws" + target.removeprefix("http") + scope["path"] + (f"?{query}" if query else "")
     protocols = list(scope.get("subprotocols") or [])
     try:
-        upstream = await websockets.connect(
-            url,
-            additional_headers=headers,
-            subprotocols=protocols or None,
-            max_size=None,
-            ping_interval=None,
-            compression=None,
-            open_timeout=10,
-        )
+        upstream = await open_upstream(url, headers=headers, subprotocols=protocols or None)
     except websockets.InvalidStatus:
         await client.close(code=CLOSE_REFUSED)  # before accept: the client sees HTTP 403
         return
@@ -193,14 +185,4 @@ async def _pipe(client: WebSocket, upstream: websockets.ClientConnection) -> Non
         with contextlib.suppress(Exception):
             await client.close(code=upstream.close_code or 1000)
 
-    tasks = [asyncio.create_task(to_node()), asyncio.create_task(to_client())]
-    try:
-        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(
-                asyncio.CancelledError, WebSocketDisconnect, websockets.WebSocketException, RuntimeError
-            ):
-                await task
+    await both_ways(to_node(), to_client())

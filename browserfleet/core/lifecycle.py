@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Set as AbstractSet
 
 from browserfleet.core.errors import IllegalTransition
 from browserfleet.core.jobs import JobState, utcnow
@@ -45,10 +46,17 @@ async def wait_for(
     """Wait up to ``timeout_s`` for ``job_id`` to reach a terminal state (or, with ``event_kind``,
     for an event of that kind); True if it was seen. Subscribe *before* checking the job's state,
     so an event published in between is not missed."""
+    return await wait_for_any(subscription, {job_id}, timeout_s, event_kind=event_kind)
+
+
+async def wait_for_any(
+    subscription: Subscription, job_ids: AbstractSet[str], timeout_s: float, *, event_kind: str | None = None
+) -> bool:
+    """:func:`wait_for` one of ``job_ids`` (the attempts of a fanned-out task)."""
     with contextlib.suppress(TimeoutError):
         async with asyncio.timeout(timeout_s):
             async for event in subscription:
-                if event.job_id != job_id:
+                if event.job_id not in job_ids:
                     continue
                 if (event_kind and event.kind == event_kind) or (event.state and event.state.terminal):
                     return True

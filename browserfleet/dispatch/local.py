@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 from browserfleet.core.jobs import JobKind, NodeLabels, utcnow
 from browserfleet.dispatch.base import Dispatcher, JobEvent, NodeInfo, NodeRegistry, Subscription, Ticket
+from browserfleet.dispatch.subscribers import Subscribers
 
 
 class LocalRegistry(NodeRegistry):
@@ -24,19 +24,6 @@ class LocalRegistry(NodeRegistry):
         return list(self._nodes.values())
 
 
-class _LocalSubscription(Subscription):
-    def __init__(self, owner: LocalDispatcher) -> None:
-        self._owner = owner
-        self.queue: asyncio.Queue[JobEvent] = asyncio.Queue()
-
-    async def __aiter__(self) -> AsyncIterator[JobEvent]:
-        while True:
-            yield await self.queue.get()
-
-    async def close(self) -> None:
-        self._owner._subscribers.discard(self)
-
-
 class LocalDispatcher(Dispatcher):
     """FIFO per route match: a node takes the oldest ticket whose route it satisfies."""
 
@@ -44,7 +31,7 @@ class LocalDispatcher(Dispatcher):
         self.registry = LocalRegistry()
         self._tickets: list[Ticket] = []
         self._changed = asyncio.Condition()
-        self._subscribers: set[_LocalSubscription] = set()
+        self._subscribers = Subscribers()
 
     async def submit(self, ticket: Ticket) -> None:
         async with self._changed:
@@ -70,10 +57,7 @@ class LocalDispatcher(Dispatcher):
         return len(self._tickets)
 
     async def publish(self, event: JobEvent) -> None:
-        for subscriber in list(self._subscribers):
-            subscriber.queue.put_nowait(event)
+        self._subscribers.deliver(event)
 
     def subscribe(self) -> Subscription:
-        subscription = _LocalSubscription(self)
-        self._subscribers.add(subscription)
-        return subscription
+        return self._subscribers.subscribe()

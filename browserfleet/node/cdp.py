@@ -1,6 +1,6 @@
 """A minimal Chrome DevTools Protocol client: the node's own line to a session's browser.
 
-Remote clients drive a session's browser through the CDP proxy (api/connect.py); the node keeps one
+Remote clients drive a session's browser through the CDP proxy (api/sessions/connect.py); the node keeps one
 connection of its own (:class:`CDPConnection`) for what it must do whatever the client does:
 emulation of every new page (node/session_supervisor.py), saving cookies into a context, closing
 the browser cleanly. Flat sessions only (``Target.attachToTarget{flatten:true}``): a command for

@@ -3,7 +3,7 @@
 Chromium bundles the frontend and serves it at ``/devtools/inspector.html`` (and its assets under
 ``/devtools/``) from the debug port, which binds 127.0.0.1 only; ``inspector.html?ws=HOST/PATH``
 then opens a CDP WebSocket to ``ws://HOST/PATH``. browserfleet serves both through its
-authenticated proxy (api/devtools.py): files from :func:`frontend_file`, the WebSocket to
+authenticated proxy (api/sessions/devtools.py): files from :func:`frontend_file`, the WebSocket to
 :func:`target_ws_url`. No ``Origin`` is forwarded on the WebSocket: the browser refuses a foreign
 one (notes/chromium.md §3).
 

@@ -2,7 +2,7 @@
 
 Each viewer gets a CDP connection of its own to the session's browser (the clients' and the
 supervisor's are left alone). :class:`LiveViewer` speaks a small protocol over a
-:class:`ViewerChannel` — the WebSocket of the viewer page (api/live_view.py pipes it; in
+:class:`ViewerChannel` — the WebSocket of the viewer page (api/sessions/live_view.py pipes it; in
 distributed mode the control plane pipes the node's) — and CDP towards the browser:
 
 * browser → viewer

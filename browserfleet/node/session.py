@@ -6,7 +6,7 @@ included), a temporary user-data-dir, and a ``chromium-headless-shell`` process 
 with the extension loaded when the session names one: node/session_extensions.py) with
 ``--remote-debugging-port=0`` (the port is read from ``DevToolsActivePort``; the debug server binds
 127.0.0.1 only). The live session is registered in the node-local :class:`LiveSessions` registry,
-which the CDP proxy (api/connect.py) uses to authenticate clients with the signing key and to find
+which the CDP proxy (api/sessions/connect.py) uses to authenticate clients with the signing key and to find
 the browser's WebSocket. The job stays ``running`` until the first of:
 
 * release requested (``LiveSessions.request_release``, fed by the dispatcher's release events);
@@ -79,7 +79,7 @@ class LiveSession:
     last_left: float | None = None
     released: bool = False
     changed: asyncio.Event = field(default_factory=asyncio.Event)
-    webdriver: ChromeDriver | None = None  # started on the first WebDriver request (api/webdriver.py)
+    webdriver: ChromeDriver | None = None  # started on the first WebDriver call (api/sessions/webdriver.py)
     log: SessionLog | None = None  # logSession: the clients' CDP traffic (node/session_log.py)
     recording: SessionRecording | None = None  # recordSession: rrweb events (node/session_recording.py)
     files: SessionFiles | None = None  # downloads and uploads (node/session_files.py)

@@ -7,7 +7,7 @@ blob).
 **Downloads.** The node's own CDP connection (node/session_supervisor.py) sets
 ``Browser.setDownloadBehavior{behavior: "allowAndName", downloadPath: <downloads>, eventsEnabled:
 true}`` for the default browser context and for every context a page appears in (before the page
-runs); the CDP proxy (api/connect.py) rewrites a client's own ``setDownloadBehavior`` so its
+runs); the CDP proxy (api/sessions/connect.py) rewrites a client's own ``setDownloadBehavior`` so its
 ``downloadPath`` is the same folder (:func:`rewrite_client_message`). Chromium then saves every
 download as ``<guid>``; ``Browser.downloadWillBegin`` gives its ``suggestedFilename``, and when
 ``Browser.downloadProgress`` says ``completed`` the file is renamed to a safe version of that name

@@ -1,6 +1,6 @@
 """Session logs: the CDP traffic of a session's clients, as ``SessionLog`` records.
 
-The CDP proxy (api/connect.py) hands every text message of a client connection to a
+The CDP proxy (api/sessions/connect.py) hands every text message of a client connection to a
 :class:`ConnectionLog`; each client→browser command is paired with the browser's answer by its
 ``id`` (ids are per connection) and becomes one record::
 

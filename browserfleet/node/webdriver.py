@@ -3,7 +3,7 @@
 chromedriver (Debian's ``chromium-driver``) runs inside the platform, on the session's node, as
 ``chromedriver --port=0 --allowed-ips=127.0.0.1``: it listens on a free loopback port (read from its
 "started successfully on port N" line) and only the API's authenticated reverse proxy
-(api/webdriver.py) talks to it. It attaches to the session's already running browser through the
+(api/sessions/webdriver.py) talks to it. It attaches to the session's already running browser through the
 browser's local debugging port (``goog:chromeOptions.debuggerAddress``), so a Selenium client and a
 CDP client drive the same browser, and ``driver.quit()`` only detaches.
 

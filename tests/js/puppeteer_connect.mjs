@@ -6,7 +6,7 @@
 // puppeteer-core never fetches one), opens a new page, loads PAGE_URL, reads the DOM, disconnects
 // and prints one JSON object on stdout: {version, userAgent, title, url, skus, apiText, pagesBefore}.
 // Any failure prints {error} on stdout and exits 1.
-import puppeteer from "puppeteer-core";
+import { withSession } from "./session_client.mjs";
 
 const [connectUrl, pageUrl] = process.argv.slice(2);
 if (!connectUrl || !pageUrl) {
@@ -14,31 +14,16 @@ if (!connectUrl || !pageUrl) {
   process.exit(2);
 }
 
-async function main() {
-  const browser = await puppeteer.connect({ browserWSEndpoint: connectUrl, protocolTimeout: 30000 });
-  try {
-    const version = await browser.version();
-    const userAgent = await browser.userAgent();
-    const pagesBefore = (await browser.pages()).length;
-    const page = await browser.newPage();
-    await page.goto(pageUrl, { waitUntil: "load", timeout: 30000 });
-    await page.waitForSelector("#from-api .api-item", { timeout: 15000 });
-    const skus = await page.$$eval("li.product", (els) => els.map((e) => e.dataset.sku));
-    const apiText = await page.$eval("#from-api", (el) => el.innerText);
-    const result = { version, userAgent, title: await page.title(), url: page.url(), skus, apiText, pagesBefore };
-    await page.close();
-    return result;
-  } finally {
-    await browser.disconnect();
-  }
-}
-
-main().then(
-  (result) => {
-    process.stdout.write(JSON.stringify(result) + "\n");
-  },
-  (error) => {
-    process.stdout.write(JSON.stringify({ error: String(error && error.stack ? error.stack : error) }) + "\n");
-    process.exit(1);
-  },
-);
+withSession(connectUrl, async (browser) => {
+  const version = await browser.version();
+  const userAgent = await browser.userAgent();
+  const pagesBefore = (await browser.pages()).length;
+  const page = await browser.newPage();
+  await page.goto(pageUrl, { waitUntil: "load", timeout: 30000 });
+  await page.waitForSelector("#from-api .api-item", { timeout: 15000 });
+  const skus = await page.$$eval("li.product", (els) => els.map((e) => e.dataset.sku));
+  const apiText = await page.$eval("#from-api", (el) => el.innerText);
+  const result = { version, userAgent, title: await page.title(), url: page.url(), skus, apiText, pagesBefore };
+  await page.close();
+  return result;
+});

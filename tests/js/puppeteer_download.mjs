@@ -7,7 +7,7 @@
 // `Browser.downloadProgress` "completed" event of each (through a CDP session of its own, with
 // `eventsEnabled`: the session's node decides where the files land), disconnects and prints
 // {completed: [suggestedFilename…]} on stdout. Any failure prints {error} and exits 1.
-import puppeteer from "puppeteer-core";
+import { withSession } from "./session_client.mjs";
 
 const [connectUrl, pageUrl, ...selectors] = process.argv.slice(2);
 if (!connectUrl || !pageUrl || selectors.length === 0) {
@@ -15,42 +15,27 @@ if (!connectUrl || !pageUrl || selectors.length === 0) {
   process.exit(2);
 }
 
-async function main() {
-  const browser = await puppeteer.connect({ browserWSEndpoint: connectUrl, protocolTimeout: 30000 });
-  try {
-    const cdp = await browser.target().createCDPSession();
-    const names = new Map();
-    const completed = [];
-    let notify = () => {};
-    cdp.on("Browser.downloadWillBegin", (e) => names.set(e.guid, e.suggestedFilename));
-    cdp.on("Browser.downloadProgress", (e) => {
-      if (e.state === "completed" || e.state === "canceled") {
-        completed.push(e.state === "completed" ? names.get(e.guid) : `canceled:${names.get(e.guid)}`);
-        notify();
-      }
-    });
-    // the path is a placeholder: the session's CDP proxy points it at the session's folder
-    await cdp.send("Browser.setDownloadBehavior", { behavior: "allow", downloadPath: "/nonexistent", eventsEnabled: true });
-    const page = await browser.newPage();
-    await page.goto(pageUrl, { waitUntil: "load", timeout: 30000 });
-    for (const selector of selectors) {
-      const done = new Promise((resolve) => (notify = resolve));
-      await page.click(selector);
-      await Promise.race([done, new Promise((_, reject) => setTimeout(() => reject(new Error(`no download for ${selector}`)), 20000))]);
+withSession(connectUrl, async (browser) => {
+  const cdp = await browser.target().createCDPSession();
+  const names = new Map();
+  const completed = [];
+  let notify = () => {};
+  cdp.on("Browser.downloadWillBegin", (e) => names.set(e.guid, e.suggestedFilename));
+  cdp.on("Browser.downloadProgress", (e) => {
+    if (e.state === "completed" || e.state === "canceled") {
+      completed.push(e.state === "completed" ? names.get(e.guid) : `canceled:${names.get(e.guid)}`);
+      notify();
     }
-    await page.close();
-    return { completed };
-  } finally {
-    await browser.disconnect();
+  });
+  // the path is a placeholder: the session's CDP proxy points it at the session's folder
+  await cdp.send("Browser.setDownloadBehavior", { behavior: "allow", downloadPath: "/nonexistent", eventsEnabled: true });
+  const page = await browser.newPage();
+  await page.goto(pageUrl, { waitUntil: "load", timeout: 30000 });
+  for (const selector of selectors) {
+    const done = new Promise((resolve) => (notify = resolve));
+    await page.click(selector);
+    await Promise.race([done, new Promise((_, reject) => setTimeout(() => reject(new Error(`no download for ${selector}`)), 20000))]);
   }
-}
-
-main().then(
-  (result) => {
-    process.stdout.write(JSON.stringify(result) + "\n");
-  },
-  (error) => {
-    process.stdout.write(JSON.stringify({ error: String(error && error.stack ? error.stack : error) }) + "\n");
-    process.exit(1);
-  },
-);
+  await page.close();
+  return { completed };
+});

@@ -7,11 +7,8 @@ so a test can SIGKILL one with everything it started (its Chromium included).
 
 from __future__ import annotations
 
-import contextlib
-import os
 import signal
 import subprocess
-import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -19,7 +16,7 @@ from typing import Any
 import httpx
 
 from tests.support._ports import free_port
-from tests.support.e2e import CLI, REPO_ROOT, TEST_SITE_EGRESS, browser_pids, cli_env
+from tests.support.e2e import TEST_SITE_EGRESS, CliProcess, cli_env
 
 NODE_SECRET = "test-node-secret"
 ADMIN_KEY = "test-admin-key"
@@ -41,61 +38,18 @@ def cluster_env(redis_url: str, database_url: str, **extra: str) -> dict[str, st
     )
 
 
-class FleetProcess:
-    """One ``browserfleet`` CLI process; ``url`` is its HTTP address."""
+class FleetProcess(CliProcess):
+    """One ``browserfleet`` CLI process of the fleet; ``url`` is its HTTP address."""
 
     def __init__(self, args: list[str], env: dict[str, str], workdir: Path, name: str, port: int) -> None:
         self.name = name
-        self.port = port
-        self.url = f"http://127.0.0.1:{port}"
         self.data_dir = workdir / name
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        self.stdout_path = workdir / f"{name}.stdout"
-        self.stderr_path = workdir / f"{name}.stderr"
-        full = [CLI, *args, "--port", str(port), "--data-dir", str(self.data_dir)]
-        with self.stdout_path.open("a") as out, self.stderr_path.open("a") as errs:
-            self.proc = subprocess.Popen(
-                full,
-                env=env,
-                cwd=REPO_ROOT,
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=errs,
-                start_new_session=True,
-            )
-
-    @property
-    def pid(self) -> int:
-        return self.proc.pid
-
-    def stdout(self) -> str:
-        return self.stdout_path.read_text()
-
-    def stderr(self) -> str:
-        return self.stderr_path.read_text(errors="replace")
+        full = [*args, "--port", str(port), "--data-dir", str(self.data_dir)]
+        super().__init__(full, env, port=port, logs=workdir / name, label=name, append=True)
 
     def wait_ready(self, timeout: float = 60) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise AssertionError(
-                    f"{self.name} exited with {self.proc.returncode}:\n{self.stderr()[-3000:]}"
-                )
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{self.url}/health", timeout=2).status_code == 200:
-                    return
-            time.sleep(0.1)
-        raise AssertionError(f"{self.name} not ready after {timeout}s:\n{self.stderr()[-3000:]}")
-
-    def kill(self) -> None:
-        """SIGKILL the process group, then any Chromium it launched that outlived it."""
-        browsers = browser_pids(self.pid)
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.pid, signal.SIGKILL)
-        self.proc.wait(10)
-        for pid in browsers:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
+        super().wait_ready(timeout)
 
     def stop(self, timeout: float = 30) -> None:
         """SIGTERM (graceful), SIGKILL if it does not leave in time."""

@@ -2,8 +2,9 @@
 
 ``RenderApi`` talks to a server's Renders API with plain httpx (long-poll ``?wait=``), so tests
 do not pay the SDK's 2 s initial sleep. ``run_cli`` runs one ``browserfleet`` command as a
-subprocess; ``CliServer`` runs ``browserfleet serve`` in its own session so it can be killed
-with everything it started.
+subprocess; ``CliProcess`` runs one as a server in its own session so it can be killed with
+everything it started (``CliServer``: ``browserfleet serve``; tests/support/cluster.py: the
+processes of a distributed fleet).
 """
 
 from __future__ import annotations
@@ -151,20 +152,23 @@ def browser_pids(server_pid: int) -> list[int]:
     return found
 
 
-class CliServer:
-    """``browserfleet serve`` as a subprocess in its own session, on a free port of 127.0.0.1.
+class CliProcess:
+    """One ``browserfleet ARGS`` subprocess in its own OS session (so it can be killed with
+    everything it started), stdout and stderr in files; ``label`` names it in failures."""
 
-    stdout and stderr go to files in ``log_dir`` (stdout carries only a first start's API key).
-    """
+    browser_grace_s = 0.0  # how long :meth:`kill` lets the browsers it left end by themselves
 
-    def __init__(self, data_dir: Path, log_dir: Path, env: dict[str, str], name: str = "serve") -> None:
-        self.data_dir = data_dir
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.stdout_path = log_dir / f"{name}.stdout"
-        self.stderr_path = log_dir / f"{name}.stderr"
-        args = ["serve", "--port", str(self.port), "--data-dir", str(data_dir)]
-        with self.stdout_path.open("w") as out, self.stderr_path.open("w") as errs:
+    def __init__(
+        self, args: list[str], env: dict[str, str], *, port: int, logs: Path, label: str, append: bool = False
+    ) -> None:
+        """``logs``: the files' path without its suffix (``.stdout``, ``.stderr``)."""
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}"
+        self.label = label
+        self.stdout_path = logs.with_name(f"{logs.name}.stdout")
+        self.stderr_path = logs.with_name(f"{logs.name}.stderr")
+        mode = "a" if append else "w"
+        with self.stdout_path.open(mode) as out, self.stderr_path.open(mode) as errs:
             self.proc = subprocess.Popen(
                 [CLI, *args],
                 env=env,
@@ -189,16 +193,14 @@ class CliServer:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise AssertionError(f"server exited with {self.proc.returncode}:\n{self.stderr()[-3000:]}")
+                raise AssertionError(
+                    f"{self.label} exited with {self.proc.returncode}:\n{self.stderr()[-3000:]}"
+                )
             with contextlib.suppress(httpx.HTTPError):
                 if httpx.get(f"{self.url}/health", timeout=2).status_code == 200:
                     return
             time.sleep(0.1)
-        raise AssertionError(f"server not ready after {timeout}s:\n{self.stderr()[-3000:]}")
-
-    def pressure(self) -> dict[str, Any]:
-        body: dict[str, Any] = httpx.get(f"{self.url}/pressure", timeout=10).json()
-        return body
+        raise AssertionError(f"{self.label} not ready after {timeout}s:\n{self.stderr()[-3000:]}")
 
     def kill(self) -> None:
         """SIGKILL the whole process group, then any Chromium it launched that outlived it."""
@@ -206,20 +208,34 @@ class CliServer:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.pid, signal.SIGKILL)
         self.proc.wait(10)
-        self._reap_browsers(browsers)
+        deadline = time.monotonic() + self.browser_grace_s
+        while time.monotonic() < deadline and any(_alive(p) for p in browsers):
+            time.sleep(0.05)
+        for pid in browsers:  # the browser outlived its server: ours to end
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+
+class CliServer(CliProcess):
+    """``browserfleet serve`` on a free port of 127.0.0.1, stdout and stderr in files in
+    ``log_dir`` (stdout carries only a first start's API key)."""
+
+    browser_grace_s = 5.0
+
+    def __init__(self, data_dir: Path, log_dir: Path, env: dict[str, str], name: str = "serve") -> None:
+        self.data_dir = data_dir
+        port = free_port()
+        args = ["serve", "--port", str(port), "--data-dir", str(data_dir)]
+        super().__init__(args, env, port=port, logs=log_dir / name, label="server")
+
+    def pressure(self) -> dict[str, Any]:
+        body: dict[str, Any] = httpx.get(f"{self.url}/pressure", timeout=10).json()
+        return body
 
     def terminate(self, timeout: float = 30) -> int:
         """SIGTERM (graceful stop); returns the exit code."""
         self.proc.send_signal(signal.SIGTERM)
         return self.proc.wait(timeout)
-
-    def _reap_browsers(self, pids: list[int]) -> None:
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline and any(_alive(p) for p in pids):
-            time.sleep(0.05)
-        for pid in pids:  # the browser outlived its server: ours to end
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
 
     def close(self) -> None:
         if self.proc.poll() is None:

@@ -1,15 +1,25 @@
-"""Helpers for Sessions API tests: waiting for a status, the live session's browser, CDP targets."""
+"""Helpers for Sessions API tests: the SDK client, waiting for a status, releasing, Playwright over
+CDP, the live session's browser, CDP targets."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
+from browserbase import Browserbase
+from playwright.sync_api import Browser, sync_playwright
 
 from browserfleet.node.session import LiveSession
 from tests.support.fleet import RunningServer
+
+
+def sdk(server: RunningServer, key: str) -> Browserbase:
+    """The official SDK on ``server`` with ``key``."""
+    return Browserbase(api_key=key, base_url=server.url)
 
 
 def get_session(server: RunningServer, key: str, session_id: str) -> dict[str, Any]:
@@ -30,6 +40,23 @@ def wait_status(
             assert body["status"] in statuses, body
             return body
         time.sleep(0.1)
+
+
+def release(client: Browserbase, server: RunningServer, key: str, session_id: str) -> None:
+    """Ask to release the session and wait until it has ended."""
+    client.sessions.update(session_id, status="REQUEST_RELEASE")
+    wait_status(server, key, session_id, {"COMPLETED"})
+
+
+@contextlib.contextmanager
+def cdp_browser(connect_url: str) -> Iterator[Browser]:
+    """Playwright attached to a session over ``connect_url``, disconnected at the end."""
+    with sync_playwright() as pw:
+        browser = pw.chromium.connect_over_cdp(connect_url, timeout=15000)
+        try:
+            yield browser
+        finally:
+            browser.close()
 
 
 def live(server: RunningServer, session_id: str) -> LiveSession:

@@ -16,15 +16,14 @@ import asyncio
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
-from starlette.datastructures import UploadFile
 
 from browserfleet.api.deps import FleetDep, ProjectDep
-from browserfleet.core.errors import Conflict, InvalidRequest, PayloadTooLarge
+from browserfleet.api.multipart import file_part
+from browserfleet.core.errors import Conflict, PayloadTooLarge
 from browserfleet.core.sessions import SessionStatus
 from browserfleet.node.session_files import DOWNLOADS_BLOB, zip_files
 
 router = APIRouter(tags=["sessions"])  # mounted under /v1 by api/sessions/__init__.py
-MULTIPART_OVERHEAD = 64 * 1024
 
 
 def _zip(data: bytes, session_id: str) -> Response:
@@ -64,14 +63,7 @@ async def upload_session_file(
         raise Conflict(f"Session {session_id} is not running (status {view.status.value})")
     limit = fleet.settings.session_upload_max_bytes
     too_large = f"The file is larger than the {limit} byte upload limit"
-    length = request.headers.get("content-length", "")
-    if length.isdigit() and int(length) > limit + MULTIPART_OVERHEAD:
-        raise PayloadTooLarge(too_large)
-    async with request.form(max_files=1, max_fields=10) as form:
-        upload = form.get("file")
-        if not isinstance(upload, UploadFile):
-            message = "Send the file as multipart/form-data with one part named file"
-            raise InvalidRequest(message, details=[{"field": "file", "message": message}])
+    async with file_part(request, limit, too_large=too_large, what="the file") as upload:
         if upload.size is not None and upload.size > limit:
             raise PayloadTooLarge(too_large)
         path = await asyncio.to_thread(live.files.save_upload, upload.filename, upload.file)

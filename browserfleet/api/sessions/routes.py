@@ -1,5 +1,5 @@
 """Routes of the Sessions family (browserbase-compatible). Thin: validate, authenticate, call core,
-shape the reply. The CDP WebSocket proxy behind ``connectUrl`` lives in api/connect.py."""
+shape the reply. The CDP WebSocket proxy behind ``connectUrl`` lives in api/sessions/connect.py."""
 
 from __future__ import annotations
 
@@ -56,7 +56,7 @@ def connect_url(request: Request, public_url: str | None, session_id: str, signi
 
 
 def selenium_remote_url(connect: str) -> str:
-    """``http(s)://host/v1/sessions/{id}/webdriver`` (api/webdriver.py), from the connect URL."""
+    """``http(s)://host/v1/sessions/{id}/webdriver`` (api/sessions/webdriver.py), from the connect URL."""
     return connect.replace("ws", "http", 1).split("/connect?")[0] + "/webdriver"
 
 

@@ -14,9 +14,7 @@ task belongs to its project: another project's key gets 403, an unknown id 404.
 
 from __future__ import annotations
 
-import asyncio
 import time
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,8 +25,9 @@ from browserfleet.core.browsing.spec import GUARD_S, AgentSpec, BrowsingRequest
 from browserfleet.core.browsing.templates import TemplateBook
 from browserfleet.core.errors import Forbidden, InvalidRequest, NotFound
 from browserfleet.core.jobs import JobKind, JobState, Route
+from browserfleet.core.lifecycle import wait_for_any
 from browserfleet.core.llm import NOT_CONFIGURED
-from browserfleet.dispatch.base import Dispatcher, JobEvent, Subscription, Ticket
+from browserfleet.dispatch.base import Dispatcher, JobEvent, Ticket
 from browserfleet.store.blobs import BlobStore
 from browserfleet.store.records import JobRecord, ProjectRecord
 from browserfleet.store.repo import Store
@@ -161,7 +160,7 @@ class BrowsingTasks:
             deadline = time.monotonic() + timeout_s
             while not view.finished:
                 remaining = deadline - time.monotonic()
-                if remaining <= 0 or not await _terminal_event(subscription, _ids(view), remaining):
+                if remaining <= 0 or not await wait_for_any(subscription, _ids(view), remaining):
                     break
                 view = await self.view(project, task_id)
         finally:
@@ -181,16 +180,3 @@ class BrowsingTasks:
 
 def _ids(view: TaskView) -> set[str]:
     return {job.id for job in view.attempts}
-
-
-async def _terminal_event(subscription: Subscription, job_ids: Iterable[str], timeout_s: float) -> bool:
-    """Wait up to ``timeout_s`` for one of ``job_ids`` to reach a terminal state."""
-    wanted = set(job_ids)
-    try:
-        async with asyncio.timeout(timeout_s):
-            async for event in subscription:
-                if event.job_id in wanted and event.state is not None and event.state.terminal:
-                    return True
-    except TimeoutError:
-        return False
-    return False

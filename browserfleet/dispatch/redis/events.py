@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 
 import structlog
 
@@ -18,21 +18,9 @@ from browserfleet.dispatch import constants as c
 from browserfleet.dispatch.base import JobEvent, Subscription
 from browserfleet.dispatch.redis.codec import dump_event, load_event
 from browserfleet.dispatch.redis.connection import ERRORS, Backoff, Link, unavailable
+from browserfleet.dispatch.subscribers import Subscribers
 
 log = structlog.get_logger(__name__)
-
-
-class _Subscription(Subscription):
-    def __init__(self, owner: EventBus) -> None:
-        self._owner = owner
-        self.queue: asyncio.Queue[JobEvent] = asyncio.Queue()
-
-    async def __aiter__(self) -> AsyncIterator[JobEvent]:
-        while True:
-            yield await self.queue.get()
-
-    async def close(self) -> None:
-        self._owner.subscribers.discard(self)
 
 
 class EventBus:
@@ -42,7 +30,7 @@ class EventBus:
     def __init__(self, link: Link, on_wake: Callable[[], None]) -> None:
         self.link = link
         self.on_wake = on_wake
-        self.subscribers: set[_Subscription] = set()
+        self.subscribers = Subscribers()
         self._events = link.key(c.EVENTS_CHANNEL)
         self._wake = link.key(c.WAKE_CHANNEL)
         self._task: asyncio.Task[None] | None = None
@@ -73,9 +61,7 @@ class EventBus:
             log.warning("redis.publish_failed", job_id=event.job_id, error=type(exc).__name__)
 
     def subscribe(self) -> Subscription:
-        subscription = _Subscription(self)
-        self.subscribers.add(subscription)
-        return subscription
+        return self.subscribers.subscribe()
 
     async def _listen(self) -> None:
         backoff = Backoff()
@@ -105,5 +91,4 @@ class EventBus:
         except (ValueError, KeyError, TypeError):
             log.warning("redis.bad_event", data=str(message.get("data"))[:200])
             return
-        for subscriber in list(self.subscribers):
-            subscriber.queue.put_nowait(event)
+        self.subscribers.deliver(event)

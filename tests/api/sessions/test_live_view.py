@@ -11,6 +11,7 @@ WebSocket reaches the page. Without the key, with a wrong or expired one, nothin
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from collections.abc import Iterator
@@ -24,10 +25,10 @@ from playwright.sync_api import Browser, Page, Playwright, sync_playwright
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect as ws_connect
 
-from browserfleet.api.live_urls import mint_token
+from browserfleet.api.sessions.live_auth import mint_token
 from browserfleet.settings import CHROMIUM_FLAGS
 from tests.support.fleet import FleetHarness, RunningServer
-from tests.support.sessions import wait_status
+from tests.support.sessions import sdk, wait_status
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("live_view")]
 HEADLESS_SHELL = "/usr/lib/chromium/chromium-headless-shell"
@@ -61,10 +62,6 @@ def viewer_browser(pw: Playwright) -> Iterator[Browser]:
     browser = pw.chromium.launch(executable_path=HEADLESS_SHELL, args=list(CHROMIUM_FLAGS))
     yield browser
     browser.close()
-
-
-def sdk(server: RunningServer, key: str) -> Browserbase:
-    return Browserbase(api_key=key, base_url=server.url)
 
 
 def poll(page: Page, expression: str, timeout: float = 15.0) -> Any:
@@ -138,15 +135,34 @@ def ws_of(viewer_url: str) -> str:
     return f"ws://{parts.netloc}{parts.path}/ws?{parts.query}"
 
 
-def test_viewer_shows_the_page_and_sends_input_back(
-    lserver: RunningServer, key: str, site_url: str, pw: Playwright, viewer_browser: Browser
-) -> None:
-    client = sdk(lserver, key)
+@contextlib.contextmanager
+def on_live_view(client: Browserbase, pw: Playwright, site_url: str) -> Iterator[tuple[Any, Browser, Page]]:
+    """A session, Playwright over its ``connect_url``, its first page on /live-view."""
     session = client.sessions.create()
     browser = pw.chromium.connect_over_cdp(session.connect_url)
     try:
         page = browser.contexts[0].pages[0]
         page.goto(f"{site_url}/live-view")
+        yield session, browser, page
+    finally:
+        browser.close()
+
+
+@contextlib.contextmanager
+def kept_alive(client: Browserbase) -> Iterator[Any]:
+    """A ``keepAlive`` session, released at the end."""
+    session = client.sessions.create(keep_alive=True)
+    try:
+        yield session
+    finally:
+        client.sessions.update(session.id, status="REQUEST_RELEASE")
+
+
+def test_viewer_shows_the_page_and_sends_input_back(
+    lserver: RunningServer, key: str, site_url: str, pw: Playwright, viewer_browser: Browser
+) -> None:
+    client = sdk(lserver, key)
+    with on_live_view(client, pw, site_url) as (session, _, page):
         debug = client.sessions.debug(session.id)
         assert debug.ws_url == session.connect_url
         [entry] = [p for p in debug.pages if p.url == f"{site_url}/live-view"]
@@ -185,19 +201,13 @@ def test_viewer_shows_the_page_and_sends_input_back(
         viewer.mouse.wheel(0, 600)
         page.wait_for_function("window.scrollY > 100", timeout=10000)
         context.close()
-    finally:
-        browser.close()
 
 
 def test_viewer_tabs_follow_the_session_pages(
     lserver: RunningServer, key: str, site_url: str, pw: Playwright, viewer_browser: Browser
 ) -> None:
     client = sdk(lserver, key)
-    session = client.sessions.create()
-    browser = pw.chromium.connect_over_cdp(session.connect_url)
-    try:
-        first = browser.contexts[0].pages[0]
-        first.goto(f"{site_url}/live-view")
+    with on_live_view(client, pw, site_url) as (session, browser, _):
         viewer = viewer_browser.new_page()
         viewer.goto(client.sessions.debug(session.id).debugger_fullscreen_url)
         poll(viewer, "window.__liveView.frames > 0")
@@ -221,14 +231,11 @@ def test_viewer_tabs_follow_the_session_pages(
         poll(viewer, f"window.__liveView.active === '{first_id}' && window.__liveView.pages.length === 1")
         poll(viewer, f"window.__liveView.pageId === '{first_id}'")
         viewer.close()
-    finally:
-        browser.close()
 
 
 def test_nothing_opens_without_the_key(lserver: RunningServer, key: str, viewer_browser: Browser) -> None:
     client = sdk(lserver, key)
-    session = client.sessions.create(keep_alive=True)
-    try:
+    with kept_alive(client) as session:
         debug = client.sessions.debug(session.id)
         viewer_url = debug.debugger_fullscreen_url
         base = viewer_url.split("?")[0]
@@ -255,16 +262,13 @@ def test_nothing_opens_without_the_key(lserver: RunningServer, key: str, viewer_
         # a session id that is not running on this server: 404, and 403 at the handshake
         assert httpx.get(viewer_url.replace(session.id, "ses_nope"), timeout=10).status_code == 404
         assert refused(ws_of(viewer_url.replace(session.id, "ses_nope"))) == 403
-    finally:
-        client.sessions.update(session.id, status="REQUEST_RELEASE")
 
 
 def test_devtools_frontend_through_the_proxy(
     lserver: RunningServer, key: str, site_url: str, pw: Playwright
 ) -> None:
     client = sdk(lserver, key)
-    session = client.sessions.create(keep_alive=True)
-    try:
+    with kept_alive(client) as session:
         browser = pw.chromium.connect_over_cdp(session.connect_url)
         browser.contexts[0].pages[0].goto(f"{site_url}/live-view")
         browser.close()  # keepAlive: the page stays
@@ -303,14 +307,11 @@ def test_devtools_frontend_through_the_proxy(
             assert _answer(frontend, 1)["result"]["value"] == "Live view test|/live-view"
         assert refused(f"ws://{ws_target.replace(session.signing_key, 'wrong')}") == 403
         assert refused(f"ws://{ws_target.rsplit('/', 2)[0]}/worker/{target}") == 403  # page|browser only
-    finally:
-        client.sessions.update(session.id, status="REQUEST_RELEASE")
 
 
 def test_expiring_urls_carry_a_token_not_the_key(lserver: RunningServer, key: str, site_url: str) -> None:
     client = sdk(lserver, key)
-    session = client.sessions.create(keep_alive=True)
-    try:
+    with kept_alive(client) as session:
         debug = client.sessions.debug(session.id, expires_in=600)
         urls = [debug.debugger_fullscreen_url, debug.debugger_url, debug.ws_url]
         urls += [u for p in debug.pages for u in (p.debugger_url, p.debugger_fullscreen_url)]
@@ -332,8 +333,6 @@ def test_expiring_urls_carry_a_token_not_the_key(lserver: RunningServer, key: st
         for bad in (expired, tampered, other_session):
             assert httpx.get(f"{base}?token={bad}", timeout=10).status_code == 401
             assert refused(ws_of(f"{base}?token={bad}")) == 403
-    finally:
-        client.sessions.update(session.id, status="REQUEST_RELEASE")
 
 
 def test_debug_is_project_scoped_and_needs_a_running_session(

@@ -27,6 +27,7 @@ from browserbase import (
 from browserfleet.core.jobs import JobKind, JobState
 from browserfleet.store.records import JobRecord
 from tests.support.fleet import FleetHarness, RunningServer
+from tests.support.sessions import sdk
 
 pytestmark = pytest.mark.xdist_group("projects-fetch")
 FETCH_TIMEOUT_S = 2.0
@@ -43,10 +44,6 @@ def fserver(harness: FleetHarness) -> Iterator[RunningServer]:
 @pytest.fixture
 def key(harness: FleetHarness, fserver: RunningServer) -> str:
     return harness.new_key(fserver)
-
-
-def sdk(server: RunningServer, key: str) -> Browserbase:
-    return Browserbase(api_key=key, base_url=server.url)
 
 
 def fetch_jobs(harness: FleetHarness, server: RunningServer, client: Browserbase) -> list[JobRecord]:

@@ -9,38 +9,21 @@ never downloads a browser, and the machine is offline, so the only socket it ope
 
 from __future__ import annotations
 
-import json
-import shutil
-import subprocess
-from pathlib import Path
 from typing import Any
 
 import pytest
 from browserbase import Browserbase
 
 from tests.support.fleet import RunningServer
+from tests.support.puppeteer import run_script
 from tests.support.sessions import live, page_targets, process_gone, wait_status
 
 pytestmark = pytest.mark.browser
-JS_DIR = Path(__file__).resolve().parents[2] / "js"
-SCRIPT = JS_DIR / "puppeteer_connect.mjs"
+SCRIPT = "puppeteer_connect.mjs"
 
 
 def run_puppeteer(connect_url: str, page_url: str) -> dict[str, Any]:
-    node = shutil.which("node")
-    assert node is not None, "node is not installed (make install)"
-    assert (JS_DIR / "node_modules" / "puppeteer-core").is_dir(), "puppeteer-core missing: run make install"
-    done = subprocess.run(
-        [node, str(SCRIPT), connect_url, page_url],
-        cwd=JS_DIR,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert done.returncode == 0, f"stdout={done.stdout!r} stderr={done.stderr!r}"
-    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
-    return result
+    return run_script(SCRIPT, connect_url, page_url)
 
 
 def test_puppeteer_connects_reads_and_disconnects(server: RunningServer, api_key: str, site_url: str) -> None:
@@ -82,18 +65,7 @@ def test_puppeteer_with_a_wrong_key_is_refused(server: RunningServer, api_key: s
     try:
         forged = session.connect_url.replace(session.signing_key, "0" * len(session.signing_key))
         assert forged != session.connect_url
-        node = shutil.which("node")
-        assert node is not None
-        done = subprocess.run(
-            [node, str(SCRIPT), forged, f"{site_url}/js-content"],
-            cwd=JS_DIR,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
-        assert done.returncode == 1
-        assert "error" in json.loads(done.stdout.strip().splitlines()[-1])
+        assert "error" in run_script(SCRIPT, forged, f"{site_url}/js-content", exit_code=1)
         assert browser.connections == 0  # refused before reaching the browser
     finally:
         client.sessions.update(session.id, status="REQUEST_RELEASE")

@@ -18,11 +18,10 @@ from typing import Any
 import httpx
 import pytest
 from browserbase import Browserbase, ConflictError, NotFoundError
-from playwright.sync_api import sync_playwright
 
 from tests.support.automations import ffprobe
 from tests.support.fleet import FleetHarness, RunningServer
-from tests.support.sessions import wait_status
+from tests.support.sessions import cdp_browser, release, sdk
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("recording_downloads")]
 WIDTH, HEIGHT = 800, 600
@@ -40,10 +39,6 @@ def key(harness: FleetHarness, vserver: RunningServer) -> str:
     return harness.new_key(vserver)
 
 
-def sdk(server: RunningServer, key: str) -> Browserbase:
-    return Browserbase(api_key=key, base_url=server.url)
-
-
 def downloads(result: Any) -> list[dict[str, Any]]:
     return sorted(
         (d.model_dump(by_alias=True, exclude_none=True) for d in result.downloads), key=lambda d: d["pageId"]
@@ -53,26 +48,22 @@ def downloads(result: Any) -> list[dict[str, Any]]:
 def drive_two_pages(connect_url: str, site_url: str) -> tuple[int, int]:
     """The first page: /click and a click that repaints; a second page: /search and a search.
     The first page's viewport as the page sees it."""
-    with sync_playwright() as pw:
-        browser = pw.chromium.connect_over_cdp(connect_url, timeout=15000)
-        try:
-            context = browser.contexts[0]
-            page = context.pages[0]
-            page.goto(f"{site_url}/click")
-            page.wait_for_timeout(300)
-            page.click("#reveal")
-            page.wait_for_selector("#revealed")
-            page.wait_for_timeout(300)
-            other = context.new_page()
-            other.goto(f"{site_url}/search")
-            other.fill("#q", "video")
-            other.click("#go")
-            other.wait_for_selector("li.result")
-            other.wait_for_timeout(300)
-            size: list[int] = page.evaluate("() => [innerWidth, innerHeight]")
-            return size[0], size[1]
-        finally:
-            browser.close()
+    with cdp_browser(connect_url) as browser:
+        context = browser.contexts[0]
+        page = context.pages[0]
+        page.goto(f"{site_url}/click")
+        page.wait_for_timeout(300)
+        page.click("#reveal")
+        page.wait_for_selector("#revealed")
+        page.wait_for_timeout(300)
+        other = context.new_page()
+        other.goto(f"{site_url}/search")
+        other.fill("#q", "video")
+        other.click("#go")
+        other.wait_for_selector("li.result")
+        other.wait_for_timeout(300)
+        size: list[int] = page.evaluate("() => [innerWidth, innerHeight]")
+        return size[0], size[1]
 
 
 def gray_frame(mp4: bytes, *, last: bool) -> bytes:
@@ -89,11 +80,6 @@ def darkest(pixels: bytes, box: tuple[int, int, int, int]) -> int:
     """The darkest gray value in the box (left, top, right, bottom) of a WIDTH-wide frame."""
     left, top, right, bottom = box
     return min(min(pixels[y * WIDTH + left : y * WIDTH + right]) for y in range(top, bottom))
-
-
-def release(client: Browserbase, server: RunningServer, key: str, session_id: str) -> None:
-    client.sessions.update(session_id, status="REQUEST_RELEASE")
-    wait_status(server, key, session_id, {"COMPLETED"})
 
 
 def wait_completed(client: Browserbase, session_id: str, timeout: float = 60) -> list[dict[str, Any]]:
@@ -187,10 +173,8 @@ def test_filming_stops_without_clients_and_resumes_when_one_connects(
     client = sdk(vserver, key)
     viewport = {"width": WIDTH, "height": HEIGHT}
     session = client.sessions.create(keep_alive=True, browser_settings={"viewport": viewport})
-    with sync_playwright() as pw:
-        browser = pw.chromium.connect_over_cdp(session.connect_url, timeout=15000)
+    with cdp_browser(session.connect_url) as browser:
         browser.contexts[0].pages[0].goto(f"{site_url}/click")
-        browser.close()
     live = vserver.fleet.live_sessions.get(session.id)
     assert live is not None
     deadline = time.monotonic() + 10
@@ -198,14 +182,12 @@ def test_filming_stops_without_clients_and_resumes_when_one_connects(
         time.sleep(0.05)
     assert live.clients == 0
     time.sleep(1.5)  # past the idle stop: nothing is filmed now
-    with sync_playwright() as pw:  # a client again: the open page is filmed from its current picture
-        browser = pw.chromium.connect_over_cdp(session.connect_url, timeout=15000)
+    with cdp_browser(session.connect_url) as browser:  # a client again: filmed from its current picture
         page = browser.contexts[0].pages[0]
         page.wait_for_timeout(300)
         page.click("#reveal")
         page.wait_for_selector("#revealed")
         page.wait_for_timeout(300)
-        browser.close()
     release(client, vserver, key, session.id)
     client.sessions.recording.downloads.create(session.id)
     done = wait_completed(client, session.id)

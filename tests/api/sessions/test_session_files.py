@@ -18,8 +18,6 @@ import io
 import json
 import os
 import re
-import shutil
-import subprocess
 import time
 import zipfile
 from collections.abc import Iterator
@@ -37,10 +35,10 @@ from selenium.webdriver.remote.remote_connection import RemoteConnection
 
 from tests.site.session_files import attachment_bytes, blob_text
 from tests.support.fleet import FleetHarness, RunningServer
+from tests.support.puppeteer import run_script
 from tests.support.sessions import live, wait_status
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("session_files")]
-JS_DIR = Path(__file__).resolve().parents[2] / "js"
 LINKS = ("#download-attachment", "#download-blob")
 LIMIT = 50_000  # the limited server: one 40000-byte attachment fits, a second does not
 
@@ -140,21 +138,12 @@ def test_playwright_downloads_zip_delete_and_after_the_end(
 
 
 def test_puppeteer_downloads(server: RunningServer, api_key: str, site_url: str) -> None:
-    node = shutil.which("node")
-    assert node is not None and (JS_DIR / "node_modules" / "puppeteer-core").is_dir(), "run make install"
     client = Browserbase(api_key=api_key, base_url=server.url)
     session = client.sessions.create(keep_alive=True)
     try:
-        done = subprocess.run(
-            [node, "puppeteer_download.mjs", session.connect_url, f"{site_url}/session-files?t=pp", *LINKS],
-            cwd=JS_DIR,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
-        assert done.returncode == 0, f"stdout={done.stdout!r} stderr={done.stderr!r}"
-        assert json.loads(done.stdout.strip().splitlines()[-1])["completed"] == list(expected("pp"))
+        page_url = f"{site_url}/session-files?t=pp"
+        done = run_script("puppeteer_download.mjs", session.connect_url, page_url, *LINKS)
+        assert done["completed"] == list(expected("pp"))
         assert downloads(client, session.id, 2) == expected("pp")
         assert not Path("/nonexistent").exists()  # the client's own path was never used
     finally:

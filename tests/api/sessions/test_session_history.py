@@ -14,10 +14,9 @@ from typing import Any
 import httpx
 import pytest
 from browserbase import Browserbase, NotFoundError
-from playwright.sync_api import sync_playwright
 
 from tests.support.fleet import FleetHarness, RunningServer
-from tests.support.sessions import wait_status
+from tests.support.sessions import cdp_browser, release, sdk
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("session_history")]
 SECRET_HEADER = "Bearer s3cret-header-value"
@@ -37,15 +36,6 @@ def key(harness: FleetHarness, hserver: RunningServer) -> str:
     return harness.new_key(hserver)
 
 
-def sdk(server: RunningServer, key: str) -> Browserbase:
-    return Browserbase(api_key=key, base_url=server.url)
-
-
-def release(client: Browserbase, server: RunningServer, key: str, session_id: str) -> None:
-    client.sessions.update(session_id, status="REQUEST_RELEASE")
-    wait_status(server, key, session_id, {"COMPLETED"})
-
-
 def recording(client: Browserbase, session_id: str) -> list[dict[str, Any]]:
     """``sessions.recording.retrieve`` (the SDK marks it deprecated; the endpoint is in the contract)."""
     with pytest.warns(DeprecationWarning):
@@ -58,20 +48,16 @@ def dumped(records: list[Any]) -> list[dict[str, Any]]:
 
 def drive_two_pages(connect_url: str, site_url: str) -> str:
     """Page 1: headers + cookie set, /search loaded, an evaluate; page 2: /click. The first title."""
-    with sync_playwright() as pw:
-        browser = pw.chromium.connect_over_cdp(connect_url, timeout=15000)
-        try:
-            context = browser.contexts[0]
-            context.add_cookies([{"name": "tok", "value": SECRET_COOKIE, "url": site_url}])
-            page = context.new_page()
-            page.set_extra_http_headers({"Authorization": SECRET_HEADER})
-            page.goto(f"{site_url}/search")
-            title: str = page.evaluate("() => document.title + ':' + location.pathname")
-            other = context.new_page()
-            other.goto(f"{site_url}/click")
-            return title
-        finally:
-            browser.close()
+    with cdp_browser(connect_url) as browser:
+        context = browser.contexts[0]
+        context.add_cookies([{"name": "tok", "value": SECRET_COOKIE, "url": site_url}])
+        page = context.new_page()
+        page.set_extra_http_headers({"Authorization": SECRET_HEADER})
+        page.goto(f"{site_url}/search")
+        title: str = page.evaluate("() => document.title + ':' + location.pathname")
+        other = context.new_page()
+        other.goto(f"{site_url}/click")
+        return title
 
 
 def check_logs(logs: list[dict[str, Any]], session_id: str, site_url: str) -> None:
@@ -156,17 +142,13 @@ def test_recording_has_snapshot_and_typed_input(
 ) -> None:
     client = sdk(hserver, key)
     session = client.sessions.create(keep_alive=True)
-    with sync_playwright() as pw:
-        browser = pw.chromium.connect_over_cdp(session.connect_url, timeout=15000)
-        try:
-            page = browser.contexts[0].new_page()
-            page.goto(f"{site_url}/search")
-            page.click("#q")
-            page.type("#q", "hello rrweb", delay=20)
-            page.click("#go")
-            page.wait_for_selector("li.result")
-        finally:
-            browser.close()
+    with cdp_browser(session.connect_url) as browser:
+        page = browser.contexts[0].new_page()
+        page.goto(f"{site_url}/search")
+        page.click("#q")
+        page.type("#q", "hello rrweb", delay=20)
+        page.click("#go")
+        page.wait_for_selector("li.result")
     release(client, hserver, key, session.id)  # the node flushes every page's buffer first
 
     events = recording(client, session.id)
@@ -198,15 +180,11 @@ def test_recording_has_snapshot_and_typed_input(
 def test_record_session_false_records_nothing(hserver: RunningServer, key: str, site_url: str) -> None:
     client = sdk(hserver, key)
     session = client.sessions.create(keep_alive=True, browser_settings={"recordSession": False})
-    with sync_playwright() as pw:
-        browser = pw.chromium.connect_over_cdp(session.connect_url, timeout=15000)
-        try:
-            page = browser.contexts[0].new_page()
-            page.goto(f"{site_url}/search")
-            page.fill("#q", "not recorded")
-            assert page.evaluate("() => typeof window.__browserfleetRecordFlush") == "undefined"
-        finally:
-            browser.close()
+    with cdp_browser(session.connect_url) as browser:
+        page = browser.contexts[0].new_page()
+        page.goto(f"{site_url}/search")
+        page.fill("#q", "not recorded")
+        assert page.evaluate("() => typeof window.__browserfleetRecordFlush") == "undefined"
     release(client, hserver, key, session.id)
     assert recording(client, session.id) == []
     assert client.sessions.logs.list(session.id)  # logs are independent of recordings

@@ -1,7 +1,7 @@
 """WebDriver: ``seleniumRemoteUrl`` + ``signingKey`` attach a real Selenium client to a live session.
 
 The official ``browserbase`` SDK creates the session; Selenium's ``webdriver.Remote`` attaches through
-the authenticated reverse proxy (api/webdriver.py) to the session's own chromedriver
+the authenticated reverse proxy (api/sessions/webdriver.py) to the session's own chromedriver
 (node/webdriver.py, started on the first authenticated request and attached to the session's
 running browser). Playwright over ``connect_url`` drives the same browser at the same time.
 """

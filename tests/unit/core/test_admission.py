@@ -7,8 +7,6 @@ inserting the job. Twenty of them race; the limits must hold exactly.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
@@ -18,18 +16,9 @@ from browserfleet.core.errors import ErrorCode, PaymentRequired, RateLimited
 from browserfleet.core.jobs import JobKind, JobState, Route
 from browserfleet.store.records import JobOutcome, JobRecord, ProjectRecord
 from browserfleet.store.repo import Store
-from tests.support.stores import new_project, sqlite_url
+from tests.support.stores import new_project
 
 ATTEMPTS = 20
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    opened = await Store.open(sqlite_url(tmp_path))
-    try:
-        yield opened
-    finally:
-        await opened.close()
 
 
 async def _create(admission: Admission, project: ProjectRecord, *, billable: bool = True) -> JobRecord:

@@ -4,10 +4,6 @@ presumed dead from finishing — or charging — a job that already runs elsewhe
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from pathlib import Path
-
-import pytest
 
 from browserfleet.core.jobs import JobKind, JobState, NodeLabels
 from browserfleet.core.lifecycle import finish
@@ -17,18 +13,9 @@ from browserfleet.dispatch.base import NodeInfo, Ticket
 from browserfleet.dispatch.local import LocalDispatcher
 from browserfleet.store.records import JobOutcome
 from browserfleet.store.repo import Store
-from tests.support.stores import charge_rows, new_job, new_project, sqlite_url
+from tests.support.stores import charge_rows, new_job, new_project
 
 DONE = JobOutcome(JobState.COMPLETED, result={"ok": True}, billable=True)
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    opened = await Store.open(sqlite_url(tmp_path))
-    try:
-        yield opened
-    finally:
-        await opened.close()
 
 
 async def _running_on(store: Store, project_id: str, node_id: str, *, kind: JobKind = JobKind.RENDER) -> str:

@@ -1,5 +1,5 @@
 """What a live viewer may send (node/live_view_input.py) and the live URLs' credentials
-(api/live_urls.py): only checked messages become CDP input; tokens open one session until they
+(api/sessions/live_auth.py): only checked messages become CDP input; tokens open one session until they
 expire. The whole viewer, end to end, is tests/api/sessions/test_live_view.py."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from browserfleet.api.live_urls import credential_ok, mint_token
+from browserfleet.api.sessions.live_auth import credential_ok, mint_token
 from browserfleet.node.live_view_input import (
     KeyInput,
     MouseInput,

@@ -35,14 +35,14 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.background import BackgroundTask
 
-from browserfleet.api.connect import _key, _live
+from browserfleet.api.sessions.live_auth import authorized_live, credential_of
 from browserfleet.core.errors import BrowserfleetError, InvalidRequest, Unavailable
 from browserfleet.fleet import Fleet
 from browserfleet.node.session import LiveSession
 from browserfleet.node.webdriver import WebDriverUnavailable
 
 log = structlog.get_logger(__name__)
-router = APIRouter(prefix="/v1", tags=["sessions"])
+router = APIRouter(tags=["sessions"])  # mounted under /v1 by api/sessions/__init__.py
 METHODS = ["GET", "POST", "DELETE"]
 KEPT_CHROME_OPTIONS = {"w3c", "perfLoggingPrefs", "windowTypes"}
 DROPPED_CAPABILITIES = {"browserVersion", "proxy", "webSocketUrl", "goog:chromeOptions"}
@@ -68,7 +68,7 @@ def _signing_key(request: Request, path: str) -> tuple[str | None, str]:
     if path.startswith("key/"):
         _, path_key, rest = (path + "/").split("/", 2)
         return path_key, rest.strip("/")
-    key = _key(request.query_params, request.headers)
+    key = credential_of(request)
     if key is None:
         scheme, _, value = request.headers.get("authorization", "").partition(" ")
         if scheme.lower() == "basic":
@@ -107,7 +107,7 @@ async def webdriver(session_id: str, request: Request, path: str = "") -> Respon
     fleet: Fleet = request.app.state.fleet
     key, command = _signing_key(request, path)
     try:
-        live = _live(fleet, session_id, key)
+        live = authorized_live(fleet, session_id, key)
         if live.webdriver is None:
             raise Unavailable("WebDriver is not enabled on this node")
         try:

@@ -2,9 +2,9 @@
 
 ``GET /v1/sessions/{id}/live?signingKey=KEY[&pageId=TARGET]`` serves a self-contained page
 (``static/live_view.html``: a canvas, page tabs, no external resources) that opens
-``/v1/sessions/{id}/live/ws`` with the same query. The credential (api/live_urls.py) is checked
-before anything reaches the browser: the page answers 401 without it (404 once the session is not
-running), the WebSocket is closed during the handshake (HTTP 403 to the client).
+``/v1/sessions/{id}/live/ws`` with the same query. The credential (api/sessions/live_auth.py) is
+checked before anything reaches the browser: the page answers 401 without it (404 once the session
+is not running), the WebSocket is closed during the handshake (HTTP 403 to the client).
 
 This side is a thin pipe: the screencast, the page targets and the input live on the node
 (node/live_view.py, :class:`LiveViewer`), which speaks to the viewer through a
@@ -22,16 +22,14 @@ from fastapi import APIRouter, Request, WebSocket
 from fastapi.responses import HTMLResponse
 from starlette.websockets import WebSocketDisconnect
 
-from browserfleet.api.connect import CLOSE_NOT_FOUND, CLOSE_UNAUTHORIZED, _key
-from browserfleet.api.live_urls import authorized_live
-from browserfleet.core.errors import NotFound, Unauthenticated
+from browserfleet.api.sessions.live_auth import authorized_live, credential_of, live_or_refuse
 from browserfleet.fleet import Fleet
 from browserfleet.node.cdp import CDPError
 from browserfleet.node.live_view import LiveViewer, ScreencastOptions
 from browserfleet.settings import Settings
 
 log = structlog.get_logger(__name__)
-router = APIRouter(prefix="/v1", tags=["sessions"])
+router = APIRouter(tags=["sessions"])  # mounted under /v1 by api/sessions/__init__.py
 VIEWER_HTML = (Path(__file__).parent / "static" / "live_view.html").read_text()
 VIEWER_HEADERS = {
     "Cache-Control": "no-store",
@@ -55,20 +53,15 @@ def screencast_options(settings: Settings) -> ScreencastOptions:
 @router.get("/sessions/{session_id}/live", include_in_schema=False)
 async def viewer_page(session_id: str, request: Request) -> HTMLResponse:
     fleet: Fleet = request.app.state.fleet
-    authorized_live(fleet, session_id, _key(request.query_params, request.headers))
+    authorized_live(fleet, session_id, credential_of(request))
     return HTMLResponse(VIEWER_HTML, headers=VIEWER_HEADERS)
 
 
 @router.websocket("/sessions/{session_id}/live/ws")
 async def viewer_socket(ws: WebSocket, session_id: str) -> None:
     fleet: Fleet = ws.app.state.fleet
-    try:
-        live = authorized_live(fleet, session_id, _key(ws.query_params, ws.headers))
-    except NotFound:
-        await ws.close(code=CLOSE_NOT_FOUND)  # before accept → HTTP 403, nothing reaches the browser
-        return
-    except Unauthenticated:
-        await ws.close(code=CLOSE_UNAUTHORIZED)
+    live = await live_or_refuse(ws, session_id, credential_of(ws))
+    if live is None:
         return
     channel = _SocketChannel(ws)
     try:

@@ -6,14 +6,14 @@ v1/sessions/{id}/devtools/{credential}/page/{targetId}``. Under that prefix:
 * ``GET …/{file}`` — a file of the frontend bundled with the session's browser (its debug port's
   ``/devtools/{file}``, node/devtools_frontend.py); plain relative paths only;
 * WebSocket ``…/page/{targetId}`` (or ``…/browser/{id}``) — the frontend's CDP connection, piped
-  to the browser's own ``/devtools/page/{targetId}`` like ``connectUrl`` (api/connect.py), with no
-  ``Origin`` forwarded (the browser refuses foreign ones).
+  to the browser's own ``/devtools/page/{targetId}`` like ``connectUrl`` (api/sessions/connect.py),
+  with no ``Origin`` forwarded (the browser refuses foreign ones).
 
-The credential sits in the path because the frontend loads its files by relative URLs, which keep
-no query. It is checked before anything reaches the browser: 401 for files, the WebSocket closed
-during the handshake (HTTP 403). The frontend can do everything CDP can (run scripts, navigate), so
-it gets exactly the access ``connectUrl`` gives. A DevTools connection is not a client of the
-session: it does not keep a session alive.
+The credential (api/sessions/live_auth.py) sits in the path because the frontend loads its files
+by relative URLs, which keep no query. It is checked before anything reaches the browser: 401 for
+files, the WebSocket closed during the handshake (HTTP 403). The frontend can do everything CDP can
+(run scripts, navigate), so it gets exactly the access ``connectUrl`` gives. A DevTools connection
+is not a client of the session: it does not keep a session alive.
 """
 
 from __future__ import annotations
@@ -24,9 +24,10 @@ import structlog
 import websockets
 from fastapi import APIRouter, Request, Response, WebSocket
 
-from browserfleet.api.connect import CLOSE_NOT_FOUND, CLOSE_UNAUTHORIZED, _pipe
-from browserfleet.api.live_urls import authorized_live
-from browserfleet.core.errors import NotFound, Unauthenticated, Unavailable
+from browserfleet.api.sessions.connect import pipe_cdp
+from browserfleet.api.sessions.live_auth import CLOSE_NOT_FOUND, authorized_live, live_or_refuse
+from browserfleet.api.ws_pipe import open_upstream
+from browserfleet.core.errors import NotFound, Unavailable
 from browserfleet.fleet import Fleet
 from browserfleet.node.devtools_frontend import (
     FrontendUnavailable,
@@ -37,7 +38,7 @@ from browserfleet.node.devtools_frontend import (
 )
 
 log = structlog.get_logger(__name__)
-router = APIRouter(prefix="/v1", tags=["sessions"])
+router = APIRouter(tags=["sessions"])  # mounted under /v1 by api/sessions/__init__.py
 FILE_HEADERS = {"Cache-Control": "private, max-age=3600", "X-Content-Type-Options": "nosniff"}
 
 
@@ -58,33 +59,21 @@ async def devtools_file(session_id: str, credential: str, path: str, request: Re
 
 @router.websocket("/sessions/{session_id}/devtools/{credential}/{kind}/{target_id}")
 async def devtools_socket(ws: WebSocket, session_id: str, credential: str, kind: str, target_id: str) -> None:
-    fleet: Fleet = ws.app.state.fleet
-    try:
-        live = authorized_live(fleet, session_id, credential)
-    except NotFound:
-        await ws.close(code=CLOSE_NOT_FOUND)  # before accept → HTTP 403, nothing reaches the browser
-        return
-    except Unauthenticated:
-        await ws.close(code=CLOSE_UNAUTHORIZED)
+    live = await live_or_refuse(ws, session_id, credential)
+    if live is None:
         return
     if not valid_target(kind, target_id):
         await ws.close(code=CLOSE_NOT_FOUND)
         return
     try:  # the websockets client sends no Origin header
-        upstream = await websockets.connect(
-            target_ws_url(live.http_url, kind, target_id),
-            max_size=None,
-            ping_interval=None,
-            compression=None,
-            open_timeout=10,
-        )
+        upstream = await open_upstream(target_ws_url(live.http_url, kind, target_id))
     except (OSError, websockets.WebSocketException, TimeoutError):
         await ws.close(code=CLOSE_NOT_FOUND)  # no such target (closed page), or the browser is gone
         return
     await ws.accept()
     log.info("session.devtools_connected", session_id=session_id, target=f"{kind}/{target_id}")
     try:
-        await _pipe(ws, upstream, None)
+        await pipe_cdp(ws, upstream, None)
     finally:
         with contextlib.suppress(Exception):
             await upstream.close()
