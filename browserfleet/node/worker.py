@@ -135,11 +135,15 @@ class Node:
             self._cancel_requested.discard(ticket.job_id)
 
     async def _process(self, ticket: Ticket) -> None:
-        job = await self._start(ticket)
-        if job is None:
+        claimed = await self._start(ticket)
+        if claimed is None:
             return
+        job, announced = claimed
         started = time.perf_counter()
-        outcome = await self._execute(job)
+        try:
+            outcome = await self._execute(job)
+        finally:
+            await announced  # the job's first event is out before any later one
         if outcome is None:  # requeued after a browser crash
             return
         finished = await settle(self.store, self.dispatcher, job, outcome)
@@ -156,14 +160,27 @@ class Node:
         if self.on_finished:
             self.on_finished(finished, seconds)
 
-    async def _start(self, ticket: Ticket) -> JobRecord | None:
+    async def _start(self, ticket: Ticket) -> tuple[JobRecord, asyncio.Future[None]] | None:
         """Claim the job: ``running`` at once, or ``assigned`` for a staged executor (it marks the
-        job running itself once its browser is ready)."""
+        job running itself once its browser is ready), and announce it. The store has the claim
+        before the executor starts; the ``running`` event travels while the executor starts (the
+        returned future, awaited before the job's next event). A staged job's ``assigned`` event is
+        out before its executor starts: the executor publishes ``running`` itself."""
         staged = getattr(self.executors.get(ticket.kind), "staged", False)
         job = await self.store.claim_job(ticket.job_id, self.labels.node_id, run=not staged)
-        if job is not None:
-            await self.dispatcher.publish(JobEvent(job.id, job.project_id, job.state))
-        return job
+        if job is None:
+            return None
+        event = JobEvent(job.id, job.project_id, job.state)
+        if staged:
+            await self.dispatcher.publish(event)
+            announced: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            announced.set_result(None)
+            return job, announced
+        return job, asyncio.ensure_future(self._announce(event))
+
+    async def _announce(self, event: JobEvent) -> None:
+        await asyncio.sleep(0)  # the executor takes its first step first
+        await self.dispatcher.publish(event)
 
     async def _execute(self, job: JobRecord) -> JobOutcome | None:
         timeout_s = float(job.spec.get("timeout_s", 120))

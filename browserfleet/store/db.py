@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, event, text
+from sqlalchemy import Connection, Dialect, event, exc, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
-from sqlalchemy.pool import ConnectionPoolEntry
+from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+PING_IDLE_S = 10.0  # a pooled PostgreSQL connection idle this long is pinged before it is used
+_IDLE_SINCE = "browserfleet_idle_since"
 
 
 def create_engine(url: str) -> AsyncEngine:
@@ -23,7 +28,37 @@ def create_engine(url: str) -> AsyncEngine:
         engine = create_async_engine(url, connect_args={"timeout": 30})
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
-    return create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    engine = create_async_engine(url, pool_size=10, max_overflow=20)
+    event.listen(engine.sync_engine, "connect", _mark_idle)
+    event.listen(engine.sync_engine, "checkin", _mark_idle)
+    event.listen(engine.sync_engine, "checkout", _alive_check(engine.dialect))
+    return engine
+
+
+def _mark_idle(_dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
+    record.info[_IDLE_SINCE] = time.monotonic()
+
+
+def _alive_check(dialect: Dialect) -> Callable[[Any, ConnectionPoolEntry, PoolProxiedConnection], None]:
+    """Pre-ping without a round trip per checkout (SQLAlchemy's ``pool_pre_ping`` costs three on
+    asyncpg: BEGIN, a ping, ROLLBACK — on every job's claim). A server restart or a terminated
+    backend closes the socket, which asyncpg notices at once: such a connection, and every other
+    pooled one (the server went away), is replaced before use. A connection idle for
+    ``PING_IDLE_S`` (a firewall may have dropped it silently) still gets a real ping."""
+
+    def check(dbapi_connection: Any, record: ConnectionPoolEntry, _proxy: PoolProxiedConnection) -> None:
+        if dbapi_connection.driver_connection.is_closed():
+            raise exc.InvalidatePoolError("the connection was closed by the server")
+        if time.monotonic() - record.info.get(_IDLE_SINCE, 0.0) < PING_IDLE_S:
+            return
+        try:
+            dialect.do_ping(dbapi_connection)
+        except dialect.loaded_dbapi.Error as error:
+            if dialect.is_disconnect(error, dbapi_connection, None):
+                raise exc.InvalidatePoolError("the connection failed its ping") from error
+            raise
+
+    return check
 
 
 def _sqlite_pragmas(dbapi_connection: object, _record: ConnectionPoolEntry) -> None:

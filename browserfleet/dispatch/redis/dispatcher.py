@@ -6,7 +6,8 @@
 - **Claim.** A node slot with a free slot runs one script over the streams its labels match (its
   node id, its country, its region, any) and the kinds it runs; the script takes the oldest waiting
   ticket of them into the node's pending list (``XREADGROUP``). Nothing waiting: the slot sleeps
-  until a wake-up (or ``POLL_S``). Nodes pull; nothing is pushed to a node without a free slot.
+  until a wake-up (or ``POLL_S``); a claim that took the last waiting ticket lets the next slot
+  sleep the same way without asking Redis first. Nodes pull; nothing is pushed to a node without a free slot.
 - **Visibility timeout.** A claimed ticket stays pending until ``done``; the process that claimed
   it renews it (``XCLAIM`` to itself) every ``ttl_s / 3``. A ticket not renewed for ``ttl_s`` —
   its process died — is taken back by :meth:`reclaim` (``XAUTOCLAIM``) and handed to core, which
@@ -50,6 +51,7 @@ class RedisDispatcher(Dispatcher):
         self._keepalive: asyncio.Task[None] | None = None
         self._closed = False
         self._turns: dict[tuple[str, ...], asyncio.Lock] = {}
+        self._quiet: dict[tuple[str, ...], asyncio.Event] = {}  # turn → wake-up to wait for first
         self._tickets = self.link.key(c.TICKETS)
         self._streams = self.link.key(c.STREAMS)
         self._seq = self.link.key(c.SEQ)
@@ -92,10 +94,17 @@ class RedisDispatcher(Dispatcher):
         streams = self._candidates(labels, kinds)
         # the slots of one node and kind set take turns: one asks Redis, the others wait here
         # (a wake-up then costs one script per process, not one per idle slot)
-        async with self._turns.setdefault((labels.node_id, *streams), asyncio.Lock()):
-            return await self._claim(streams, f"{labels.node_id}@{self.instance}")
+        turn = (labels.node_id, *streams)
+        async with self._turns.setdefault(turn, asyncio.Lock()):
+            # the previous claim of these slots left nothing waiting: no need to look again
+            # before a wake-up (the event was taken before that claim looked, so none is missed)
+            if (quiet := self._quiet.pop(turn, None)) is not None:
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(c.POLL_S):
+                        await quiet.wait()
+            return await self._claim(streams, f"{labels.node_id}@{self.instance}", turn)
 
-    async def _claim(self, streams: list[str], consumer: str) -> Ticket:
+    async def _claim(self, streams: list[str], consumer: str, turn: tuple[str, ...]) -> Ticket:
         backoff = Backoff()
         while True:
             if self._closed:  # the contract: pending claims end with the dispatcher
@@ -108,7 +117,9 @@ class RedisDispatcher(Dispatcher):
                 continue
             backoff.reset()
             if got:
-                stream, entry_id, body = got
+                stream, entry_id, body, more = got
+                if not more:
+                    self._quiet[turn] = woken
                 receipt = f"{stream} {entry_id}"
                 self._in_flight[receipt] = consumer
                 return load_ticket(body, receipt)

@@ -26,12 +26,13 @@ return 1
 """
 
 # KEYS[1..n-1] candidate streams, KEYS[n] tickets hash; ARGV[1] group, ARGV[2] consumer
-# → {stream, entry id, ticket JSON} of the oldest waiting ticket over the candidates, or nil.
+# → {stream, entry id, ticket JSON, more} of the oldest waiting ticket over the candidates, or nil;
+# ``more`` is 1 when another ticket still waits on a candidate stream.
 # The next undelivered entry of a stream is the first one after the group's last-delivered-id;
 # "oldest" compares the fleet-wide submit sequence ``n`` (entry ids are per stream).
 CLAIM = """
 local group = ARGV[1]
-local best, best_n = nil, 0
+local best, best_n, waiting = nil, 0, 0
 for i = 1, #KEYS - 1 do
   local key = KEYS[i]
   if redis.call('EXISTS', key) == 1 then
@@ -46,6 +47,7 @@ for i = 1, #KEYS - 1 do
     end
     local head = redis.call('XRANGE', key, '(' .. last, '+', 'COUNT', 1)
     if #head > 0 then
+      waiting = waiting + 1
       local fields, n = head[1][2], 0
       for j = 1, #fields, 2 do
         if fields[j] == 'n' then n = tonumber(fields[j + 1]) end
@@ -64,7 +66,9 @@ for j = 1, #fields, 2 do
   if fields[j] == 't' then ticket = fields[j + 1] end
 end
 redis.call('HDEL', KEYS[#KEYS], job)
-return {best, entry[1], ticket}
+local more = 0
+if waiting > 1 or #redis.call('XRANGE', best, '(' .. entry[1], '+', 'COUNT', 1) > 0 then more = 1 end
+return {best, entry[1], ticket, more}
 """
 
 # KEYS[1] tickets hash; ARGV[1] job id → 1 removed while waiting, 0 not waiting (claimed or unknown)

@@ -10,8 +10,9 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from typing import Self
+from typing import Any, Self
 
+from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from browserfleet.core.jobs import JobKind, JobState, Route
@@ -52,7 +53,8 @@ class StoreBase:
             yield session
 
 
-def _job(row: JobRow) -> JobRecord:
+def _job(row: JobRow | Row[Any]) -> JobRecord:
+    """A job's record, from its ORM row or a plain row of the ``jobs`` columns."""
     return JobRecord(
         id=row.id,
         project_id=row.project_id,

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from browserfleet.core.errors import IllegalTransition
 from browserfleet.core.jobs import JobKind, JobState, Route, transition, utcnow
-from browserfleet.store.models import JobRow
+from browserfleet.store.models import JobRow, UTCDateTime
 from browserfleet.store.records import (
     JobOutcome,
     JobRecord,
@@ -107,24 +107,21 @@ class JobQueries(StoreBase):
         target = transition(JobState.QUEUED, JobState.ASSIGNED)
         if run:
             target = transition(JobState.ASSIGNED, JobState.RUNNING)
-        now = utcnow()
-        # one conditional UPDATE … RETURNING: the claim is on every job's path (dispatch latency)
-        claim = (
-            update(JobRow)
-            .where(JobRow.id == job_id, JobRow.state == JobState.QUEUED.value)
-            .values(state=target.value, node_id=node_id, attempts=JobRow.attempts + 1)
-            .values(started_at=now, updated_at=now)
-            .returning(JobRow)
-        )
+        params = {
+            "claim_job": job_id,
+            "claim_state": target.value,
+            "claim_node": node_id,
+            "claim_at": utcnow(),
+        }
         if self._is_sqlite:
             async with self._write() as session:
-                row = (await session.scalars(claim)).one_or_none()
-            return _job(row) if row is not None else None
+                found = (await session.execute(_CLAIM, params)).one_or_none()
+            return _job(found) if found is not None else None
         # one statement, atomic on its own: no BEGIN/COMMIT round trips
         async with self.engine.connect() as conn:
             await conn.execution_options(isolation_level="AUTOCOMMIT")
-            found = (await conn.execute(claim)).mappings().one_or_none()
-        return _job(JobRow(**found)) if found is not None else None
+            found = (await conn.execute(_CLAIM, params)).one_or_none()
+        return _job(found) if found is not None else None
 
     async def move_job(self, job_id: str, target: JobState, **fields: Any) -> JobRecord:
         """Perform one non-terminal transition (checked by core.jobs.transition)."""
@@ -169,6 +166,24 @@ class JobQueries(StoreBase):
                 return None
             await _finish(session, row, outcome)
         return _job(row)
+
+
+# The claim is on every job's path (dispatch latency): one conditional UPDATE … RETURNING, built
+# once (its compiled form is cached) and returning plain rows, not ORM objects.
+_JOBS = cast(Table, JobRow.__table__)
+_CLAIM_AT = bindparam("claim_at", type_=UTCDateTime())
+_CLAIM = (
+    update(_JOBS)
+    .where(_JOBS.c.id == bindparam("claim_job"), _JOBS.c.state == JobState.QUEUED.value)
+    .values(
+        state=bindparam("claim_state"),
+        node_id=bindparam("claim_node"),
+        attempts=_JOBS.c.attempts + 1,
+        started_at=_CLAIM_AT,
+        updated_at=_CLAIM_AT,
+    )
+    .returning(*_JOBS.c)
+)
 
 
 async def _finish(session: AsyncSession, row: JobRow, outcome: JobOutcome) -> None:
