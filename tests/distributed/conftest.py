@@ -1,10 +1,14 @@
 """A distributed fleet for the tests of this folder: one control plane (``serve --role control``)
 and four nodes (``browserfleet node``: DE, FR, GB and a spare without a country that one test
-kills) as real processes on loopback, on a throwaway Redis and a fresh PostgreSQL database.
+kills) as real processes on loopback, on a throwaway Redis and a fresh PostgreSQL database. Every
+process gets the model provider settings of one stand-in (``cluster_llm``) for browsing tasks.
 
 Started once per module run (in parallel: they take a while to import and warm their browsers);
 ``node_ttl_s`` is 3 s so a killed node is noticed quickly. Every test marks itself with the
-``distributed`` xdist group, so one worker runs them all.
+``distributed`` xdist group, meant to keep them on one worker; with pytest 9.2 and pytest-xdist
+3.8 the group is not honoured (xdist sets ``item._nodeid``, which pytest 9 no longer reads), so a
+worker that gets some of these tests starts its own cluster: separate processes, databases and
+Redis, only slower.
 """
 
 from __future__ import annotations
@@ -19,7 +23,8 @@ import pytest
 
 from browserfleet.core.accounts import Accounts
 from browserfleet.store.repo import Store
-from tests.support.cluster import FleetProcess, cluster_env, start_control, start_node
+from tests.support.cluster import FleetProcess, cluster_env, llm_env, start_control, start_node
+from tests.support.llm_standin import LLM_KEY, LLMStandIn
 from tests.support.postgres import PostgresServer
 from tests.support.redis import RedisServer
 from tests.support.stores import fresh_postgres_url
@@ -72,13 +77,25 @@ async def _jobs(url: str, job_ids: list[str]) -> dict[str, tuple[str, str | None
 
 
 @pytest.fixture(scope="package")
+def cluster_llm() -> Iterator[LLMStandIn]:
+    """The model provider stand-in every process of the cluster is configured with."""
+    with LLMStandIn() as server:
+        yield server
+
+
+@pytest.fixture(scope="package")
 def cluster(
-    tmp_path_factory: pytest.TempPathFactory, postgres_server: PostgresServer, site_url: str
+    tmp_path_factory: pytest.TempPathFactory,
+    postgres_server: PostgresServer,
+    site_url: str,
+    cluster_llm: LLMStandIn,
 ) -> Iterator[Cluster]:
     workdir = tmp_path_factory.mktemp("cluster")
     database_url = fresh_postgres_url(postgres_server)
     with RedisServer() as redis:
-        env = cluster_env(redis.url, database_url, BROWSERFLEET_NODE_TTL_S=str(TTL_S))
+        env = cluster_env(
+            redis.url, database_url, BROWSERFLEET_NODE_TTL_S=str(TTL_S), **llm_env(cluster_llm.url, LLM_KEY)
+        )
         running = Cluster(env, workdir, database_url, start_control(env, workdir))
         for node_id, country in [*NODE_COUNTRIES.items(), (SPARE, None)]:
             running.nodes[node_id] = start_node(env, workdir, node_id, country=country, slots=2)

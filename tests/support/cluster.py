@@ -23,6 +23,16 @@ ADMIN_KEY = "test-admin-key"
 SECRET_KEY = "test-secret-key-of-every-process"
 
 
+def llm_env(base_url: str, api_key: str, model: str = "scripted") -> dict[str, str]:
+    """The model provider settings (tests/support/llm_standin.py): the control plane checks them
+    when a browsing task is created, the nodes call the model."""
+    return {
+        "BROWSERFLEET_LLM_BASE_URL": base_url,
+        "BROWSERFLEET_LLM_API_KEY": api_key,
+        "BROWSERFLEET_LLM_MODEL": model,
+    }
+
+
 def cluster_env(redis_url: str, database_url: str, **extra: str) -> dict[str, str]:
     """What every process of the test fleet shares (each test run gets its own Redis prefix)."""
     return cli_env(

@@ -3,7 +3,7 @@ the main node: filters, session_key affinity with a kept browser session, and fa
 
 from __future__ import annotations
 
-import threading
+import dataclasses
 import time
 import uuid
 from collections.abc import Callable
@@ -114,18 +114,20 @@ def test_session_key_keeps_cookies_and_tab_on_its_node(
 def test_fanout_first_success_wins_and_the_others_are_cancelled(
     harness: FleetHarness, bserver: RunningServer, client: Browsing, llm: LLMStandIn, site_url: str
 ) -> None:
-    """The first attempt to ask gets to work; the other two wait on the model until they are
-    cancelled (their model calls are abandoned, their contexts closed)."""
-    lock = threading.Lock()
+    """The first attempt to ask gets to work once all three are running (its answer is held until
+    the third asks); the other two wait on the model until they are cancelled (their model calls
+    are abandoned, their contexts closed)."""
     started: list[int] = []
 
-    def reply(seen: Seen) -> Reply:
+    def reply(seen: Seen) -> Reply:  # called under the stand-in's lock: never blocks
         if "Current page: about:blank" not in seen.last_user_text():
             return call("done", success=True, result="raced and won")
-        with lock:
-            started.append(seen.order)
-            first = len(started) == 1
-        return call("navigate", url=f"{site_url}/shop") if first else Reply(hold=True, delay_s=30)
+        started.append(seen.order)
+        if len(started) == 3:
+            llm.release()  # lets the first attempt's held answer go
+        if len(started) == 1:
+            return dataclasses.replace(call("navigate", url=f"{site_url}/shop"), hold=True, delay_s=15)
+        return Reply(delay_s=30, message=call("wait", seconds=1).message)
 
     llm.play(reply)
     contexts_before = pool_contexts(bserver)
