@@ -145,12 +145,10 @@ class BrowsingTasks:
             raise NotFound("Task not found")
         if lead.project_id != project.id:
             raise Forbidden("The task belongs to another project")
-        attempts = [lead]
-        for attempt_id in lead.spec.get("attempt_ids", [])[1:]:
-            job = await self.store.get_job(str(attempt_id))
-            if job is not None:
-                attempts.append(job)
-        return TaskView(task_id, attempts)
+        # every attempt in one read: a win finishes it and cancels its siblings in one transaction
+        ids = [lead.id, *(str(i) for i in lead.spec.get("attempt_ids", [])[1:])]
+        found = await self.store.get_jobs(ids)
+        return TaskView(task_id, [found.get(lead.id, lead), *(found[i] for i in ids[1:] if i in found)])
 
     async def wait(self, project: ProjectRecord, task_id: str, timeout_s: float) -> TaskView:
         """The task once finished, or as it stands after ``timeout_s``."""

@@ -55,6 +55,13 @@ class JobQueries(StoreBase):
             row = await session.get(JobRow, job_id)
         return _job(row) if row else None
 
+    async def get_jobs(self, job_ids: Iterable[str]) -> dict[str, JobRecord]:
+        """The jobs found among ``job_ids``, read in one statement (one consistent snapshot: a
+        transaction that changed several of them is seen whole or not at all)."""
+        async with self._read() as session:
+            rows = (await session.scalars(select(JobRow).where(JobRow.id.in_(list(job_ids))))).all()
+        return {row.id: _job(row) for row in rows}
+
     async def count_active(self, project_id: str, kind: JobKind) -> int:
         query = select(func.count()).where(
             JobRow.project_id == project_id,
