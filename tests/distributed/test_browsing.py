@@ -11,23 +11,19 @@ the tasks.
 
 from __future__ import annotations
 
-import dataclasses
-import re
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Iterator
 
-import httpx
 import pytest
 
 from tests.distributed.conftest import Cluster
 from tests.site import shop
+from tests.support.browsing import Browsing, race_model, shop_model
 from tests.support.cluster import admin_nodes
-from tests.support.llm_standin import LLMStandIn, Reply, Seen, call
+from tests.support.llm_standin import LLMStandIn
 
 pytestmark = [pytest.mark.browser, pytest.mark.postgres, pytest.mark.xdist_group("distributed")]
-BASE = "/api/v1/browsing"
 HOLD_S = 25  # the losing attempts' model answer: far longer than the test waits for their nodes
 
 
@@ -39,61 +35,22 @@ def llm(cluster_llm: LLMStandIn) -> Iterator[LLMStandIn]:
 
 
 @pytest.fixture
-def api(cluster: Cluster) -> Iterator[httpx.Client]:
-    headers = {"Authorization": f"Bearer {cluster.new_key()}"}
-    with httpx.Client(base_url=cluster.control.url, headers=headers, timeout=30) as client:
-        yield client
-
-
-def start(api: httpx.Client, **body: Any) -> str:
-    response = api.post(f"{BASE}/async", json=body)
-    assert response.status_code == 200, response.text
-    task_id: str = response.json()["task_id"]
-    return task_id
-
-
-def wait(api: httpx.Client, task_id: str, timeout_s: float = 30) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        response = api.get(f"{BASE}/status", params={"task_id": task_id})
-        assert response.status_code == 200, response.text
-        body: dict[str, Any] = response.json()
-        if body["status"] in ("completed", "failed"):
-            return body
-        assert time.monotonic() < deadline, body
-        time.sleep(0.1)
-
-
-def shop_model(site_url: str, tag: str) -> Callable[[Seen], Reply]:
-    """Open the shop, click the second product's add-to-cart button, answer with its price."""
-
-    def reply(seen: Seen) -> Reply:
-        state = seen.last_user_text()
-        if "Current page: about:blank" in state:
-            return call("navigate", url=f"{site_url}/shop?t={tag}")
-        second = [line for line in state.splitlines() if "Add to cart" in line][1]
-        if "Added " not in state:
-            found = re.search(r"\[(\d+)\]<button", second)
-            assert found, state
-            return call("click", index=int(found.group(1)))
-        price = re.search(r"\$\d+\.\d\d", second)
-        assert price, second
-        return call("done", success=True, result=price.group(0))
-
-    return reply
+def api(cluster: Cluster) -> Iterator[Browsing]:
+    client = Browsing(cluster.control.url, cluster.new_key())
+    yield client
+    client.close()
 
 
 def test_a_task_runs_on_a_node_process(
-    cluster: Cluster, api: httpx.Client, llm: LLMStandIn, site_url: str
+    cluster: Cluster, api: Browsing, llm: LLMStandIn, site_url: str
 ) -> None:
     tag = uuid.uuid4().hex[:8]
     llm.play(shop_model(site_url, tag))
-    task_id = start(
-        api,
+    task_id = api.start(
         task=f"Open {site_url}/shop?t={tag}, find the price of the second product and add it to the cart",
         filter={"node_uid": "node-fr"},
     )
-    done = wait(api, task_id)
+    done = api.wait(task_id, timeout_s=30)
 
     assert done["status"] == "completed" and done["success"] is True, done
     assert done["payload"] == "$24.50" and done["error"] is None
@@ -113,26 +70,15 @@ def in_use(cluster: Cluster, node_ids: set[str]) -> int:
 
 
 def test_fanout_first_success_wins_and_cancels_the_other_nodes(
-    cluster: Cluster, api: httpx.Client, llm: LLMStandIn, site_url: str
+    cluster: Cluster, api: Browsing, llm: LLMStandIn, site_url: str
 ) -> None:
     """The first attempt to ask the model gets to work once all three are running (its answer is
     held until the third asks); the other two wait ``HOLD_S`` for theirs, until their nodes
     cancel them."""
-    started: list[int] = []
-
-    def reply(seen: Seen) -> Reply:  # called under the stand-in's lock: never blocks
-        if "Current page: about:blank" not in seen.last_user_text():
-            return call("done", success=True, result="raced and won")
-        started.append(seen.order)
-        if len(started) == 3:
-            llm.release()  # lets the winner's held answer go
-        if len(started) == 1:
-            return dataclasses.replace(call("navigate", url=f"{site_url}/shop"), hold=True, delay_s=15)
-        return Reply(delay_s=HOLD_S, message=call("wait", seconds=1).message)
-
+    reply, started = race_model(llm, site_url, losers_wait_s=HOLD_S)
     llm.play(reply)
-    task_id = start(api, task="Race me", fanout=3)
-    done = wait(api, task_id)
+    task_id = api.start(task="Race me", fanout=3)
+    done = api.wait(task_id, timeout_s=30)
     finished = time.monotonic()
 
     assert done["status"] == "completed" and done["payload"] == "raced and won", done

@@ -72,6 +72,6 @@ def bkey(harness: FleetHarness, bserver: RunningServer) -> str:
 
 @pytest.fixture
 def client(bserver: RunningServer, bkey: str) -> Iterator[Browsing]:
-    browsing = Browsing(bserver, bkey)
+    browsing = Browsing(bserver.url, bkey)
     yield browsing
     browsing.close()

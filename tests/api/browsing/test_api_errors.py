@@ -41,7 +41,7 @@ def test_authentication_and_ownership(
     )
     assert wrong.status_code == 401 and set(wrong.json()) == {"error"}
 
-    other = Browsing(bserver, harness.new_key(bserver))  # another project
+    other = Browsing(bserver.url, harness.new_key(bserver))  # another project
     try:
         forbidden = other.http.get(f"{BASE}/status", params={"task_id": task_id})
         assert forbidden.status_code == 403

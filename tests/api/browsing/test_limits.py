@@ -125,7 +125,7 @@ def test_sync_returns_the_finished_status(client: Browsing, llm: LLMStandIn) -> 
 @pytest.fixture
 def impatient(harness: FleetHarness, llm_server: LLMStandIn) -> Iterator[Browsing]:
     running: RunningServer = harness.server(**llm_settings(llm_server), browsing_sync_wait_s=1.0)
-    client = Browsing(running, harness.new_key(running))
+    client = Browsing(running.url, harness.new_key(running))
     yield client
     client.close()
     harness.stop_server(running)

@@ -3,14 +3,13 @@ the main node: filters, session_key affinity with a kept browser session, and fa
 
 from __future__ import annotations
 
-import dataclasses
 import time
 import uuid
 from collections.abc import Callable
 
 import pytest
 
-from tests.support.browsing import Browsing, EventLog
+from tests.support.browsing import Browsing, EventLog, race_model
 from tests.support.fleet import FleetHarness, RunningServer
 from tests.support.llm_standin import LLMStandIn, Reply, Seen, call
 
@@ -117,18 +116,7 @@ def test_fanout_first_success_wins_and_the_others_are_cancelled(
     """The first attempt to ask gets to work once all three are running (its answer is held until
     the third asks); the other two wait on the model until they are cancelled (their model calls
     are abandoned, their contexts closed)."""
-    started: list[int] = []
-
-    def reply(seen: Seen) -> Reply:  # called under the stand-in's lock: never blocks
-        if "Current page: about:blank" not in seen.last_user_text():
-            return call("done", success=True, result="raced and won")
-        started.append(seen.order)
-        if len(started) == 3:
-            llm.release()  # lets the first attempt's held answer go
-        if len(started) == 1:
-            return dataclasses.replace(call("navigate", url=f"{site_url}/shop"), hold=True, delay_s=15)
-        return Reply(delay_s=30, message=call("wait", seconds=1).message)
-
+    reply, started = race_model(llm, site_url, losers_wait_s=30)
     llm.play(reply)
     contexts_before = pool_contexts(bserver)
     events = EventLog(harness, bserver)

@@ -3,42 +3,17 @@ through the shared actions against the local shop; the site records the add-to-c
 
 from __future__ import annotations
 
-import dataclasses
 import json
-import re
 import uuid
-from collections.abc import Callable
 
 import pytest
 
 from tests.site import shop
-from tests.support.browsing import Browsing, EventLog
+from tests.support.browsing import Browsing, EventLog, shop_model
 from tests.support.fleet import FleetHarness, RunningServer
-from tests.support.llm_standin import LLMStandIn, Reply, Seen, call
+from tests.support.llm_standin import LLMStandIn, call
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browsing")]
-
-
-def shop_model(site_url: str, tag: str, *, first_delay_s: float = 0.0) -> Callable[[Seen], Reply]:
-    """Open the shop, click the second product's add-to-cart button (found in the page state),
-    then answer with its price as the page shows it."""
-
-    def reply(seen: Seen) -> Reply:
-        state = seen.last_user_text()
-        if "Current page: about:blank" in state:
-            return dataclasses.replace(
-                call("navigate", url=f"{site_url}/shop?t={tag}"), delay_s=first_delay_s
-            )
-        second = [line for line in state.splitlines() if "Add to cart" in line][1]
-        if "Added " not in state:
-            found = re.search(r"\[(\d+)\]<button", second)
-            assert found, state
-            return call("click", index=int(found.group(1)))
-        price = re.search(r"\$\d+\.\d\d", second)
-        assert price, second
-        return call("done", success=True, result=price.group(0))
-
-    return reply
 
 
 def test_shop_task_is_solved_through_real_clicks(
