@@ -27,7 +27,7 @@ from starlette.responses import JSONResponse, StreamingResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket
 
-from browserfleet.api.ws_pipe import both_ways, open_upstream
+from browserfleet.api.ws_pipe import UPSTREAM_ERRORS, both_ways, open_upstream
 from browserfleet.core.placement import running_elsewhere
 from browserfleet.dispatch.constants import NODE_SECRET_HEADER
 
@@ -151,7 +151,7 @@ async def _relay_websocket(scope: Scope, receive: Receive, send: Send, target: s
     except websockets.InvalidStatus:
         await client.close(code=CLOSE_REFUSED)  # before accept: the client sees HTTP 403
         return
-    except (OSError, websockets.WebSocketException, TimeoutError) as exc:
+    except UPSTREAM_ERRORS as exc:
         log.warning("relay.node_unreachable", url=target, error=type(exc).__name__)
         await client.close(code=1011)
         return

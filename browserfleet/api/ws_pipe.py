@@ -15,6 +15,10 @@ import websockets
 from starlette.websockets import WebSocketDisconnect
 from websockets.typing import Subprotocol
 
+UPSTREAM_ERRORS: tuple[type[Exception], ...] = (OSError, TimeoutError, websockets.WebSocketException)
+"""What opening a WebSocket upstream (:func:`open_upstream`, a CDP connection) raises when the
+other end cannot be reached or refuses."""
+
 
 async def open_upstream(
     url: str,
@@ -23,8 +27,8 @@ async def open_upstream(
     subprotocols: Sequence[Subprotocol] | None = None,
 ) -> websockets.ClientConnection:
     """A WebSocket to ``url`` as a proxy needs it: messages of any size, uncompressed, no pings
-    of its own (the two ends keep theirs), 10 s to open. Raises OSError, TimeoutError or
-    ``websockets.WebSocketException`` (``InvalidStatus`` when the handshake was refused)."""
+    of its own (the two ends keep theirs), 10 s to open. Raises one of :data:`UPSTREAM_ERRORS`
+    (``websockets.InvalidStatus`` when the handshake was refused)."""
     return await websockets.connect(
         url,
         additional_headers=headers,

@@ -35,7 +35,7 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from browserfleet.core.accounts import new_id
 from browserfleet.core.errors import Conflict, Forbidden, InvalidRequest, NotFound
-from browserfleet.core.jobs import JobKind, JobState, utcnow
+from browserfleet.core.jobs import ACTIVE_STATES, JobKind, utcnow
 from browserfleet.core.profile_archive import normalise
 from browserfleet.core.vault import Vault
 from browserfleet.store.blobs import BlobStore
@@ -49,7 +49,6 @@ RSA_BITS = 2048
 RSA_BYTES = RSA_BITS // 8
 PROFILE_PURPOSE = "context-profile"
 UPLOAD_KEY_PURPOSE = "context-upload-key"
-ACTIVE_STATES = (JobState.QUEUED, JobState.ASSIGNED, JobState.RUNNING)
 
 
 @dataclass(frozen=True)

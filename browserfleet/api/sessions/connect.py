@@ -27,7 +27,7 @@ from fastapi import APIRouter, Request, WebSocket
 from fastapi.responses import JSONResponse
 
 from browserfleet.api.sessions.live_auth import authorized_live, credential_of, live_or_refuse
-from browserfleet.api.ws_pipe import both_ways, open_upstream
+from browserfleet.api.ws_pipe import UPSTREAM_ERRORS, both_ways, open_upstream
 from browserfleet.fleet import Fleet
 from browserfleet.node.session_files import rewrite_client_message
 from browserfleet.node.session_log import ConnectionLog
@@ -44,7 +44,7 @@ async def connect(ws: WebSocket, session_id: str) -> None:
         return
     try:
         upstream = await open_upstream(live.browser_ws_url)
-    except (OSError, websockets.WebSocketException, TimeoutError):
+    except UPSTREAM_ERRORS:
         await ws.close(code=1011)
         return
     await ws.accept()

@@ -21,12 +21,11 @@ from __future__ import annotations
 import contextlib
 
 import structlog
-import websockets
 from fastapi import APIRouter, Request, Response, WebSocket
 
 from browserfleet.api.sessions.connect import pipe_cdp
 from browserfleet.api.sessions.live_auth import CLOSE_NOT_FOUND, authorized_live, live_or_refuse
-from browserfleet.api.ws_pipe import open_upstream
+from browserfleet.api.ws_pipe import UPSTREAM_ERRORS, open_upstream
 from browserfleet.core.errors import NotFound, Unavailable
 from browserfleet.fleet import Fleet
 from browserfleet.node.devtools_frontend import (
@@ -67,7 +66,7 @@ async def devtools_socket(ws: WebSocket, session_id: str, credential: str, kind:
         return
     try:  # the websockets client sends no Origin header
         upstream = await open_upstream(target_ws_url(live.http_url, kind, target_id))
-    except (OSError, websockets.WebSocketException, TimeoutError):
+    except UPSTREAM_ERRORS:
         await ws.close(code=CLOSE_NOT_FOUND)  # no such target (closed page), or the browser is gone
         return
     await ws.accept()

@@ -17,12 +17,12 @@ import contextlib
 from pathlib import Path
 
 import structlog
-import websockets
 from fastapi import APIRouter, Request, WebSocket
 from fastapi.responses import HTMLResponse
 from starlette.websockets import WebSocketDisconnect
 
 from browserfleet.api.sessions.live_auth import authorized_live, credential_of, live_or_refuse
+from browserfleet.api.ws_pipe import UPSTREAM_ERRORS
 from browserfleet.fleet import Fleet
 from browserfleet.node.cdp import CDPError
 from browserfleet.node.live_view import LiveViewer, ScreencastOptions
@@ -66,7 +66,7 @@ async def viewer_socket(ws: WebSocket, session_id: str) -> None:
     channel = _SocketChannel(ws)
     try:
         viewer = await LiveViewer.open(live.browser_ws_url, channel, screencast_options(fleet.settings))
-    except (OSError, websockets.WebSocketException, TimeoutError):
+    except UPSTREAM_ERRORS:
         await ws.close(code=1011)
         return
     await ws.accept()

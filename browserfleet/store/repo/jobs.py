@@ -9,7 +9,7 @@ from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from browserfleet.core.errors import IllegalTransition
-from browserfleet.core.jobs import JobKind, JobState, Route, transition, utcnow
+from browserfleet.core.jobs import ACTIVE_STATES, JobKind, JobState, Route, transition, utcnow
 from browserfleet.store.models import JobRow, UTCDateTime
 from browserfleet.store.records import (
     JobOutcome,
@@ -66,7 +66,7 @@ class JobQueries(StoreBase):
         query = select(func.count()).where(
             JobRow.project_id == project_id,
             JobRow.kind == kind.value,
-            JobRow.state.in_([JobState.QUEUED, JobState.ASSIGNED, JobState.RUNNING]),
+            JobRow.state.in_([s.value for s in ACTIVE_STATES]),
         )
         async with self._read() as session:
             return int(await session.scalar(query) or 0)
