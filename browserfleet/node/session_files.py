@@ -84,6 +84,7 @@ class SessionFiles:
         self._cdp: CDPConnection | None = None
         self._contexts: set[str] = set()  # browser contexts whose download behaviour was set
         self._active: dict[str, dict[str, Any]] = {}  # guid → {name, received, context}
+        self._dropped: set[str] = set()  # guids of downloads cancelled or over the limit
         self._done_bytes = 0
         self.cancelled = 0  # downloads cancelled for the size limit
 
@@ -154,19 +155,16 @@ class SessionFiles:
                 self._cancel(guid, entry["name"])
             return
         self._active.pop(guid, None)
-        source = self.downloads / guid
         if state != "completed" or entry.get("refused"):  # cancelled, or finished before the cancel
-            with contextlib.suppress(OSError):
-                source.unlink(missing_ok=True)
-                source.with_name(source.name + PARTIAL_SUFFIX).unlink(missing_ok=True)
+            self._drop(guid)
             return
         if self._done_bytes + received > self.downloads_max_bytes:
-            with contextlib.suppress(OSError):
-                source.unlink(missing_ok=True)
+            self._drop(guid)
             self.cancelled += 1
             log.warning("session.download_over_limit", name=entry["name"], bytes=received)
             return
         self._done_bytes += received
+        source = self.downloads / guid
         if source.exists():  # allowAndName: saved as the guid (a client's "allow" keeps the name)
             with contextlib.suppress(OSError):
                 os.replace(source, _unique(self.downloads, entry["name"]))
@@ -179,11 +177,20 @@ class SessionFiles:
         task = asyncio.ensure_future(self._cdp.send("Browser.cancelDownload", {"guid": guid}))
         task.add_done_callback(lambda t: t.cancelled() or t.exception())
 
+    def _drop(self, guid: str) -> None:
+        """Remove a download's files. Chromium may still leave an empty file named by the guid
+        after it reported the cancel, so that name stays hidden from :meth:`downloaded`."""
+        self._dropped.add(guid)
+        source = self.downloads / guid
+        with contextlib.suppress(OSError):
+            source.unlink(missing_ok=True)
+            source.with_name(source.name + PARTIAL_SUFFIX).unlink(missing_ok=True)
+
     def downloaded(self) -> list[Path]:
-        """Finished downloads (files still arriving are left out), by name."""
+        """Finished downloads (files still arriving, or dropped, are left out), by name."""
         if not self.downloads.is_dir():
             return []
-        busy = set(self._active)
+        busy = self._active.keys() | self._dropped
         return sorted(
             (
                 p
