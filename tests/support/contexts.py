@@ -9,6 +9,7 @@ import os
 import tempfile
 import time
 import zipfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -57,11 +58,13 @@ def zip_dir(root: Path, prefix: str = "") -> bytes:
     return buffer.getvalue()
 
 
-def zip_of(entries: dict[str, bytes]) -> bytes:
+def zip_of(entries: Mapping[str, bytes | str], *, top: str = "") -> bytes:
+    """A deflated zip of ``entries`` (name → content), every name below ``top`` if given. The
+    members carry the current time: build the zip once where its bytes are compared."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for name, content in entries.items():
-            archive.writestr(name, content)
+            archive.writestr(top + name, content)
     return buffer.getvalue()
 
 

@@ -34,6 +34,7 @@ from playwright.sync_api import Page, sync_playwright
 from browserfleet.core.jobs import JobKind
 from browserfleet.node.session import SessionExecutor
 from tests.support.api_errors import project_id
+from tests.support.contexts import zip_of
 from tests.support.fleet import FleetHarness, RunningServer
 from tests.support.sessions import live
 
@@ -71,14 +72,6 @@ def key(harness: FleetHarness, xserver: RunningServer) -> str:
 
 def sdk(server: RunningServer, key: str) -> Browserbase:
     return Browserbase(api_key=key, base_url=server.url, max_retries=0)
-
-
-def zip_of(files: Files, *, top: str = "") -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name, content in files.items():
-            archive.writestr(top + name, content)
-    return buffer.getvalue()
 
 
 def manifest(**overrides: Any) -> str:
@@ -202,9 +195,10 @@ def test_extension_in_browser_settings_from_a_top_folder_zip(
 
 def test_retrieve_delete_and_other_projects(harness: FleetHarness, xserver: RunningServer, key: str) -> None:
     client = sdk(xserver, key)
-    extension = client.extensions.create(file=("a.zip", zip_of(marker_extension("a"))))
+    data = zip_of(marker_extension("a"))  # once: a zip carries its members' times
+    extension = client.extensions.create(file=("a.zip", data))
     blob = xserver.settings.blob_dir / extension.id[-2:] / extension.id / "extension.zip"
-    assert blob.read_bytes() == zip_of(marker_extension("a"))
+    assert blob.read_bytes() == data
 
     other = sdk(xserver, harness.new_key(xserver))
     with pytest.raises(NotFoundError):
