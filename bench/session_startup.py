@@ -16,7 +16,13 @@ then with the official ``browserbase`` SDK:
 Prints p50/p95 and the memory figures against the targets (p50 <= 300 ms, <= 60 MB PSS per idle
 session); exit status 0 unless ``--strict`` (then 1 on a missed target; 2 on a set-up error).
 
-    .venv/bin/python bench/session_startup.py [-n 20] [--idle 10] [--warmup 2] [--json] [--strict]
+``--containment on|off|both`` sets ``BROWSERFLEET_BROWSER_CONTAINMENT`` (``on`` = ``required``:
+each browser in its own sandbox, docs/security.md, "Layer 2"); ``both`` measures off, then on,
+in the same run (a fresh server each) and prints the cost of containment. Default: the server's
+environment decides.
+
+    .venv/bin/python bench/session_startup.py [-n 20] [--idle 10] [--warmup 2] [--containment both]
+        [--json] [--strict]
 """
 
 from __future__ import annotations
@@ -250,6 +256,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--json", action="store_true", help="print the figures as JSON at the end")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
     parser.add_argument(
+        "--containment",
+        choices=("on", "off", "both"),
+        default=None,
+        help="browser containment of the server (both: off, then on, in this run); default: its environment",
+    )
+    parser.add_argument(
         "--server-env", action="append", default=[], metavar="NAME=VALUE", help="extra server environment"
     )
     args = parser.parse_args(argv)
@@ -262,30 +274,58 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
+CONTAINMENT = {"on": "required", "off": "off"}
+
+
+def measure(args: argparse.Namespace, containment: str | None) -> dict[str, Any]:
+    """One server (``containment``: its BROWSERFLEET_BROWSER_CONTAINMENT, None: as configured)."""
+    side = argparse.Namespace(**vars(args))
+    if containment is not None:
+        side.server_env = [*args.server_env, f"BROWSERFLEET_BROWSER_CONTAINMENT={CONTAINMENT[containment]}"]
+    with workspace() as (stack, tmp):
+        log(f"starting the browserfleet server (containment {containment or 'as configured'}) ...")
+        server, base_url, key = start_server(stack, tmp, tmp / "data", side)
+        client = Browserbase(api_key=key, base_url=base_url, max_retries=0)
+        log(f"server {base_url}: {args.warmup} + {args.sessions} sessions, then {args.idle} idle")
+        load_before = loadavg()
+        samples = latency_phase(client, args)
+        memory = memory_phase(client, server.pid, args.idle)
+        load = (load_before, loadavg())
+    return figures(samples, memory, load)
+
+
+def print_cost(results: dict[str, dict[str, Any]]) -> None:
+    off, on = results["off"], results["on"]
+    p50_off, p50_on = off["latencyMs"]["p50"], on["latencyMs"]["p50"]
+    pss_off, pss_on = off["memory"]["marginalPerSessionMB"], on["memory"]["marginalPerSessionMB"]
+    print("cost of containment (same run, off then on)")
+    print(f"  session create -> first CDP p50: {p50_off} ms -> {p50_on} ms ({p50_on - p50_off:+.1f} ms)")
+    print(f"  idle PSS per session: {pss_off} MB -> {pss_on} MB ({pss_on - pss_off:+.1f} MB)")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     signal.signal(signal.SIGTERM, _terminate)
+    sides: list[str | None] = ["off", "on"] if args.containment == "both" else [args.containment]
+    results: dict[str, dict[str, Any]] = {}
     try:
-        with workspace() as (stack, tmp):
-            log("starting the browserfleet server ...")
-            server, base_url, key = start_server(stack, tmp, tmp / "data", args)
-            client = Browserbase(api_key=key, base_url=base_url, max_retries=0)
-            log(f"server {base_url}: {args.warmup} + {args.sessions} sessions, then {args.idle} idle")
-            load_before = loadavg()
-            samples = latency_phase(client, args)
-            memory = memory_phase(client, server.pid, args.idle)
-            load = (load_before, loadavg())
+        for side in sides:
+            results[side or "configured"] = measure(args, side)
     except BenchError as exc:
         log(f"error: {exc}")
         return 2
     except KeyboardInterrupt:
         log("interrupted; subprocesses stopped")
         return 130
-    out = figures(samples, memory, load)
-    print_report(out, args.idle)
+    for name, out in results.items():
+        if len(results) > 1:
+            print(f"--- containment {name}")
+        print_report(out, args.idle)
+    if len(results) > 1:
+        print_cost(results)
     if args.json:
-        print(json.dumps(out, indent=2))
-    passed = all(t["pass"] for t in out["targets"].values())
+        print(json.dumps(results if len(results) > 1 else next(iter(results.values())), indent=2))
+    passed = all(t["pass"] for out in results.values() for t in out["targets"].values())
     return 1 if args.strict and not passed else 0
 
 

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from browserfleet.api import (
     agent_runs,
     automations,
+    body_limit,
     browsing,
     contexts,
     errors,
@@ -72,6 +73,7 @@ def create_app(
     app.include_router(automations.router)
     app.include_router(browsing.router)
     app.include_router(agent_runs.router)
+    body_limit.install(app, settings)  # before any body is read, authentication included
     app.add_middleware(browsing.RequestIdMiddleware, prefix=browsing.PREFIX)
     app.include_router(feeds.router)
     app.include_router(webhooks.router)

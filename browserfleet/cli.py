@@ -19,7 +19,7 @@ from rich.console import Console
 from browserfleet import logs
 from browserfleet.core.errors import BrowserfleetError
 from browserfleet.distributed import Role
-from browserfleet.fleet import Fleet
+from browserfleet.fleet import Fleet, containment_of
 from browserfleet.settings import Settings, load_settings
 
 app = typer.Typer(help="browserfleet: self-hosted browser automation.", no_args_is_help=True)
@@ -92,6 +92,8 @@ def serve(
     if role == Role.CONTROL and not settings.distributed:
         raise _fail("--role control needs --redis-url (distributed mode)")
     logs.configure(settings.log_level, settings.log_format)
+    if role != Role.CONTROL:
+        containment_of(settings)  # a host that cannot contain browsers: one line, before anything
     first = _run(settings, lambda fleet: fleet.accounts.bootstrap())
     if first:
         err.print(
@@ -155,6 +157,7 @@ def node(
     if "node_id" not in settings.model_fields_set:
         settings = settings.model_copy(update={"node_id": f"{socket.gethostname()}-{settings.port}"})
     logs.configure(settings.log_level, settings.log_format)
+    containment_of(settings)  # a host that cannot contain browsers: one line, before anything
     from browserfleet.node_app import create_node_app
 
     err.print(f"browserfleet node {settings.node_id} serving {settings.advertised_url} to the control plane")

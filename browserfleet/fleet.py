@@ -28,8 +28,9 @@ from browserfleet.core.ratelimit import RateLimiter
 from browserfleet.core.reaper import Reaper
 from browserfleet.core.renders import RenderPolicy, Renders
 from browserfleet.core.retention import PurgeReport, purge
+from browserfleet.core.session_secrets import SessionSecrets
 from browserfleet.core.sessions import READY_EVENT, RELEASE_EVENT, SessionPolicy, Sessions
-from browserfleet.core.vault import Vault
+from browserfleet.core.vault import KEY_FILE, Vault
 from browserfleet.core.webhooks import HttpSender, WebhookPolicy, Webhooks
 from browserfleet.dispatch.base import Dispatcher, JobEvent
 from browserfleet.distributed import (
@@ -54,6 +55,7 @@ from browserfleet.node.pool import BrowserPool
 from browserfleet.node.profiles import Profiles
 from browserfleet.node.proxies import ProxyPool, SessionRouting
 from browserfleet.node.render import RenderExecutor
+from browserfleet.node.sandbox import Containment, decide, launcher_for
 from browserfleet.node.session import LiveSession, LiveSessions, SessionExecutor
 from browserfleet.node.session_extensions import SessionExtensions
 from browserfleet.node.session_log import LogLimits
@@ -64,18 +66,26 @@ from browserfleet.node.worker import Node
 from browserfleet.settings import CHROMIUM_FLAGS, Settings
 from browserfleet.store.blobs import BlobStore
 from browserfleet.store.ownership import DataDirLock
+from browserfleet.store.private import FILE_MODE, check_data_dir, make_private
 from browserfleet.store.repo import Store
 
 log = structlog.get_logger(__name__)
 VERSION = version("browserfleet")
 
 
-def build_pool(settings: Settings) -> BrowserPool:
+def containment_of(settings: Settings) -> Containment:
+    """How this node's browsers run (node/sandbox/); refuses a host that cannot contain them
+    unless ``browser_containment`` allows it (Misconfigured)."""
+    return decide(settings.browser_containment, settings.bwrap_path, settings.browser_user)
+
+
+def build_pool(settings: Settings, containment: Containment | None = None) -> BrowserPool:
     return BrowserPool(
         settings.headless_shell_path,
         CHROMIUM_FLAGS,
         size=settings.browsers,
         recycle_after=settings.browser_recycle_after,
+        containment=containment if containment is not None else containment_of(settings),
     )
 
 
@@ -108,6 +118,7 @@ class Fleet:
         self.live_sessions = LiveSessions()
         self._session_events: asyncio.Task[None] | None = None
         self.egress: EgressProxy | None = None
+        self.containment: Containment | None = None  # this process's node(s): node/sandbox/
         self.proxies: ProxyPool
         self.nodes: list[Node] = []
         self._purger: asyncio.Task[None] | None = None
@@ -119,6 +130,8 @@ class Fleet:
         """``run_nodes``: run this process's node(s); ``own_jobs`` (default: ``run_nodes``): do the
         upkeep of the jobs — recovery, webhooks, purge, the reaper (distributed.py: roles)."""
         s = self.settings
+        check_data_dir(s.data_dir)  # warned about; the database, blobs and key are made private
+        make_private(s.data_dir / KEY_FILE, FILE_MODE)
         # the node's exits, validated first; in embedded mode they also answer core's "is this
         # place served?" (require_geo_proxy)
         self.proxies = ProxyPool.from_settings(s)
@@ -164,6 +177,7 @@ class Fleet:
             contexts=self.contexts,
             exits=self.proxies,
             extensions=self.extensions,
+            secrets=SessionSecrets(self.contexts.vault),
         )
         self.fetches = Fetches(
             self.store,
@@ -212,7 +226,9 @@ class Fleet:
         self.runs = Runs(
             self.store, self.dispatcher, self.tasks, policy, locks=project_locks(self.dispatcher, QUOTA_LOCKS)
         )
-        self.automation_files = FileSigner(self.contexts.vault.key_for("automation-files", "v1"))
+        self.automation_files = FileSigner(
+            self.contexts.vault.key_for("automation-files", "v1"), ttl_s=s.automation_file_url_ttl_s
+        )
         self.automation_limiter = rate_limiter(
             self.dispatcher, s.automation_rate_limit, s.automation_rate_window_s
         )
@@ -237,8 +253,9 @@ class Fleet:
 
     async def _start_node(self) -> None:
         s = self.settings
+        self.containment = await asyncio.to_thread(containment_of, s)
         if self.pool is None:
-            self.pool = build_pool(s)
+            self.pool = build_pool(s, self.containment)
             await self.pool.start()
         self.egress = EgressProxy(EgressPolicy.from_strings(s.allow_private_networks, s.egress_allow))
         executors: dict[JobKind, Executor] = {
@@ -275,6 +292,7 @@ class Fleet:
                 extensions=SessionExtensions(self.extensions, s.chromium_path),
                 captcha_solver=build_solver(s),
                 captcha_timeout_s=s.captcha_timeout_s,
+                secrets=SessionSecrets(self.contexts.vault),
                 log_limits=LogLimits(
                     s.session_log_max_records, s.session_log_max_bytes, s.session_log_max_body_bytes
                 ),
@@ -282,6 +300,8 @@ class Fleet:
                 screencast=_screencast_config(s),
                 files_root=s.session_files_dir or s.data_dir / "session-files",
                 downloads_max_bytes=s.session_downloads_max_bytes,
+                protocol_firewall=s.protocol_firewall,
+                launcher=launcher_for(self.containment),
                 routing=SessionRouting(
                     policy=self.egress.policy,
                     attempt_timeout=self.egress.connect_timeout / 2,

@@ -19,7 +19,8 @@ from fastapi import FastAPI
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from browserfleet.api import errors, sessions
+from browserfleet.api import body_limit, errors, sessions
+from browserfleet.api.public_base import RELAYED
 from browserfleet.dispatch.constants import NODE_SECRET_HEADER
 from browserfleet.fleet import VERSION, Fleet
 from browserfleet.node.pool import BrowserPool
@@ -37,7 +38,11 @@ class NodeSecretGate:
         self.secret = secret.encode()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] not in ("http", "websocket") or scope["path"] in PUBLIC_PATHS or self._ok(scope):
+        if scope["type"] in ("http", "websocket") and self._ok(scope):
+            scope[RELAYED] = True  # the control plane chose the Host header (api/public_base.py)
+            await self.app(scope, receive, send)
+            return
+        if scope["type"] not in ("http", "websocket") or scope["path"] in PUBLIC_PATHS:
             await self.app(scope, receive, send)
             return
         if scope["type"] == "websocket":
@@ -80,6 +85,7 @@ def create_node_app(settings: Settings, *, pool: BrowserPool | None = None) -> F
             "liveSessions": len(fleet.live_sessions),
         }
 
+    body_limit.install(app, settings)  # relayed uploads: the same limits as the control plane's
     secret = settings.node_secret.get_secret_value() if settings.node_secret else ""
     app.add_middleware(NodeSecretGate, secret=secret)
     return app

@@ -70,6 +70,18 @@ class Settings(BaseSettings):
         default=None, description="SQLAlchemy async URL; default: SQLite (WAL) under data_dir"
     )
     public_url: str | None = Field(default=None, description="URL clients use to reach this server")
+    allowed_hosts: list[str] = Field(
+        default_factory=list,
+        description="without public_url: Host header values (host or host:port) kept in the URLs handed "
+        "to clients (connectUrl, live, upload and file URLs); any other Host gets the address the "
+        "request arrived on, never its own",
+    )
+    max_body_bytes: int = Field(
+        default=1024 * 1024,
+        ge=1024,
+        description="largest request body (413, checked before authentication); the upload routes "
+        "have their own: extension_max_bytes, context_max_bytes, session_upload_max_bytes",
+    )
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["console", "json"] = "console"
 
@@ -90,6 +102,16 @@ class Settings(BaseSettings):
     headless_shell_path: Path = Path("/usr/lib/chromium/chromium-headless-shell")
     chromium_path: Path = Path("/usr/bin/chromium")
     max_attempts: int = Field(default=2, ge=1, le=5, description="attempts when a browser crashes")
+    browser_containment: Literal["required", "auto", "off"] = Field(
+        default="required",
+        description="each browser in a sandbox of its own as browser_user (docs/security.md): required "
+        "refuses to start a node on a host that cannot (not root, no bubblewrap, no namespaces); auto "
+        "contains when the host can, else runs browsers uncontained (logged, /health); off never",
+    )
+    browser_user: str = Field(
+        default="browserfleet-browser", description="unprivileged system user browsers run as (make install)"
+    )
+    bwrap_path: Path = Field(default=Path("/usr/bin/bwrap"), description="bubblewrap (Debian bubblewrap)")
 
     # --- egress -------------------------------------------------------------------------------
     allow_private_networks: bool = False
@@ -142,6 +164,11 @@ class Settings(BaseSettings):
     ad_block_hosts_file: Path | None = Field(
         default=None,
         description="extra ad/tracker domains for sessions with blockAds (hosts format or one per line)",
+    )
+    protocol_firewall: bool = Field(
+        default=True,
+        description="test-only switch: False passes client CDP and WebDriver messages through unchecked, "
+        "so tests can show the OS containment holding on its own (docs/security.md)",
     )
     session_chromium_flags: list[str] = Field(
         default_factory=lambda: list(SESSION_FLAGS),
@@ -233,6 +260,12 @@ class Settings(BaseSettings):
     automation_run_timeout_s: float = Field(default=300.0, gt=0, description="a whole run, every step")
     automation_file_retention_days: float = Field(
         default=30.0, gt=0, description="how long a run's files and video are kept"
+    )
+    automation_file_url_ttl_s: int = Field(
+        default=86400,
+        ge=1,
+        description="a run's signed file URLs work at least this long after they are handed out (at "
+        "most twice as long), and never once the run or its task is deleted",
     )
     ffmpeg_path: Path = Field(
         default=Path("/usr/bin/ffmpeg"),
@@ -386,5 +419,7 @@ def load_settings(**overrides: Any) -> Settings:
             f"{'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg']}" for e in exc.errors()
         )
         raise Misconfigured(f"invalid settings (BROWSERFLEET_*): {problems}") from exc
-    os.makedirs(settings.data_dir, exist_ok=True)
+    # private to the server's user when created here (an existing one is checked at start:
+    # store/private.py); browsers never see it either way (node/sandbox/)
+    os.makedirs(settings.data_dir, mode=0o700, exist_ok=True)
     return settings

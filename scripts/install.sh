@@ -10,6 +10,8 @@
 #   js   <- tests/js/package-lock.json (+ package.json): npm clients the tests drive
 #   nodejs <- browserfleet/node/js/package-lock.json (+ package.json): rrweb's recorder, which
 #             the node injects into session pages (session recordings)
+# and, when run as root, the unprivileged system user browsers run as (OS containment,
+# docs/security-containment.md): created once, no stamp needed.
 set -euo pipefail
 
 UV_VERSION="${UV_VERSION:-0.13.8}"   # the one place the uv version is pinned
@@ -167,14 +169,32 @@ step_node_js() {
     stamp_write nodejs "$key"
 }
 
+# --- 6. The browsers' own user (OS containment) ---------------------------------
+# A node running as root starts every browser as this user, in a bubblewrap sandbox of its own
+# (browserfleet/node/sandbox/). Only root can create it, and only a root node can use it.
+BROWSER_USER="${BROWSERFLEET_BROWSER_USER:-browserfleet-browser}"
+
+step_browser_user() {
+    id -u "$BROWSER_USER" >/dev/null 2>&1 && return 0
+    if [[ "$(id -u)" != 0 ]]; then
+        log "Not root: no system user $BROWSER_USER (browsers are contained only by a node running as root; docs/security-containment.md)"
+        return 0
+    fi
+    log "Creating the system user $BROWSER_USER (contained browsers run as it)"
+    useradd --system --user-group --no-create-home --home-dir /nonexistent \
+        --shell /usr/sbin/nologin --comment "browserfleet browsers" "$BROWSER_USER"
+    updated=1
+}
+
 step_apt
 step_venv
 step_deps
 step_js
 step_node_js
+step_browser_user
 
 if ((updated)); then
     log "Install complete."
 else
-    log "Everything is up to date (apt packages, .venv, Python dependencies, Node test clients, node JS libraries)."
+    log "Everything is up to date (apt packages, .venv, Python dependencies, Node test clients, node JS libraries, browser user)."
 fi

@@ -23,7 +23,7 @@ from browserfleet.api.deps import FleetDep, ProjectDep
 from browserfleet.api.errors import register_envelope
 from browserfleet.api.sessions.routes import session_envelope
 from browserfleet.core.browsing import BrowsingRequest, BrowsingTasks, TaskView
-from browserfleet.core.errors import ErrorCode, Forbidden, InvalidRequest, NotFound
+from browserfleet.core.errors import ErrorCode, InvalidRequest, NotFound
 from browserfleet.store.records import ProjectRecord
 
 router = APIRouter(prefix="/v1/agents", tags=["agents"])
@@ -62,7 +62,7 @@ async def get_run(run_id: str, project: ProjectDep, fleet: FleetDep) -> dict[str
 async def _view(browsing: BrowsingTasks, project: ProjectRecord, run_id: str) -> TaskView:
     try:
         return await browsing.view(project, run_id)
-    except (Forbidden, NotFound) as exc:  # ids are scoped to the project: another's run is a 404
+    except NotFound as exc:  # ids are scoped to the project: another's run is a 404 too
         raise NotFound(f"Run {run_id} not found") from exc
 
 

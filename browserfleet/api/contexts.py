@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from browserfleet.api.deps import FleetDep, ProjectDep
 from browserfleet.api.errors import register_envelope
+from browserfleet.api.public_base import client_base
 from browserfleet.api.sessions.routes import session_envelope
 from browserfleet.core.contexts import CIPHER_ALGORITHM, IV_BYTES, UploadGrant
 from browserfleet.core.errors import InvalidRequest, NotFound, PayloadTooLarge
@@ -70,8 +71,8 @@ async def _json_body(request: Request) -> dict[str, Any]:
 
 
 def _upload_url(request: Request, public_url: str | None, context_id: str, token: str) -> str:
-    """``http(s)://<host the client used>/v1/contexts/{id}/upload?token=…``."""
-    base = urlsplit(public_url or str(request.base_url))
+    """``http(s)://<public host>/v1/contexts/{id}/upload?token=…`` (api/public_base.py)."""
+    base = urlsplit(public_url or client_base(request))
     path = base.path.rstrip("/")
     return f"{base.scheme}://{base.netloc}{path}/v1/contexts/{context_id}/upload?token={quote(token)}"
 

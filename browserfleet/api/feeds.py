@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from browserfleet.api.automations.routes import Project, automations_envelope
 from browserfleet.api.deps import FleetDep
 from browserfleet.api.errors import register_envelope
+from browserfleet.api.public_base import client_base
 from browserfleet.core.automations.wire import timestamp
 from browserfleet.core.feeds import MAX_FIELDS, FeedInput
 from browserfleet.fleet import Fleet
@@ -50,7 +51,7 @@ class CreateFeedRequest(BaseModel):
 
 
 def _base(request: Request, fleet: Fleet) -> str:
-    return (fleet.settings.public_url or str(request.base_url)).rstrip("/")
+    return client_base(request)
 
 
 def _feed_object(base: str, feed: FeedRecord, last_run_at: datetime | None) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from browserfleet.api.sessions.routes import session_envelope
 from browserfleet.core.accounts import new_id
 from browserfleet.core.errors import BrowserfleetError, InvalidRequest
 from browserfleet.core.fetch import FetchError
+from browserfleet.core.firewall.urls import BlockedUrl, check_web_url
 
 router = APIRouter(prefix="/v1", tags=["sessions"])
 
@@ -65,22 +66,24 @@ class FetchResponse(BaseModel):
     encoding: str
 
 
-def _check_url(url: str) -> None:
-    scheme, sep, rest = url.partition("://")
-    if not sep or scheme.lower() not in ("http", "https") or not rest.strip("/"):
-        message = "url must be an absolute http:// or https:// URL"
-        raise InvalidRequest(message, details=[{"field": "url", "message": message}])
+def _check_url(url: str) -> str:
+    """The firewall's web URL check (core/firewall/urls.py), as a 400 naming the field."""
+    try:
+        return check_web_url(url)
+    except BlockedUrl as exc:
+        message = f"url must be an absolute http:// or https:// URL ({exc})"
+        raise InvalidRequest(message, details=[{"field": "url", "message": message}]) from exc
 
 
 @router.post("/fetch", response_model=FetchResponse, response_model_by_alias=True)
 async def fetch(body: FetchRequest, project: ProjectDep, fleet: FleetDep) -> FetchResponse:
-    _check_url(body.url)
+    url = _check_url(body.url)
     if body.context_id is not None:
         message = "contextId is not supported by /v1/fetch yet (a context's cookies are not sent)"
         raise InvalidRequest(message, details=[{"field": "contextId", "message": message}])
     result = await fleet.fetches.fetch(
         project,
-        url=body.url,
+        url=url,
         allow_redirects=body.allow_redirects,
         allow_insecure_ssl=body.allow_insecure_ssl,
         proxies=body.proxies,

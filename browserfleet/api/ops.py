@@ -14,7 +14,14 @@ router = APIRouter(tags=["operations"])
 @router.get("/health")
 async def health(fleet: FleetDep) -> dict[str, object]:
     nodes = await fleet.dispatcher.registry.nodes()
-    return {"status": "ok", "version": VERSION, "store": fleet.store.backend, "nodes": len(nodes)}
+    return {
+        "status": "ok",
+        "version": VERSION,
+        "store": fleet.store.backend,
+        "nodes": len(nodes),
+        # this process's browsers (docs/security.md, "Layer 2"); null without a node here
+        "containment": fleet.containment.report() if fleet.containment is not None else None,
+    }
 
 
 @router.get("/pressure")

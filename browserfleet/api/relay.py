@@ -27,6 +27,7 @@ from starlette.responses import JSONResponse, StreamingResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket
 
+from browserfleet.api.public_base import base_url
 from browserfleet.api.ws_pipe import UPSTREAM_ERRORS, both_ways, open_upstream
 from browserfleet.core.placement import running_elsewhere
 from browserfleet.dispatch.constants import NODE_SECRET_HEADER
@@ -75,7 +76,7 @@ class NodeRelay:
     async def _relay_http(self, scope: Scope, receive: Receive, send: Send, target: str) -> None:
         request = Request(scope, receive)
         headers = [(k, v) for k, v in request.headers.items() if k.lower() not in _HOP_BY_HOP]
-        headers += _forwarded(scope, request.headers.get("host", ""))
+        headers += _forwarded(scope)
         headers.append((NODE_SECRET_HEADER, _secret(scope)))
         query = scope["query_string"].decode()
         url = f"{target}{scope['path']}" + (f"?{query}" if query else "")
@@ -103,13 +104,12 @@ def _secret(scope: Scope) -> str:
     return str(secret.get_secret_value()) if secret is not None else ""
 
 
-def _forwarded(scope: Scope, host: str) -> list[tuple[str, str]]:
-    """What the node needs to build client-facing URLs as the control plane would."""
-    public = scope["app"].state.fleet.settings.public_url
-    if public:
-        proto, _, rest = public.partition("://")
-        return [("host", rest.rstrip("/")), ("x-forwarded-proto", proto)]
-    return [("host", host), ("x-forwarded-proto", scope.get("scheme", "http"))]
+def _forwarded(scope: Scope) -> list[tuple[str, str]]:
+    """What the node needs to build client-facing URLs as the control plane would: the base URL
+    this control plane hands clients (api/public_base.py — never a foreign Host header); the node
+    trusts it because the request carries the node secret."""
+    proto, _, rest = base_url(scope, scope["app"].state.fleet.settings).partition("://")
+    return [("host", rest), ("x-forwarded-proto", proto)]
 
 
 def _merge(items: list[tuple[str, str]]) -> dict[str, str]:

@@ -8,11 +8,35 @@ the step runner's dispatch table, and to docs/actions.md.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+import re
+from typing import Annotated, Final, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, model_validator
+
+from browserfleet.core.firewall.urls import WEB_SCHEMES, BlockedUrl, check_web_url, scheme_of
 
 Ms = Annotated[int, Field(ge=0, le=600_000)]
+# ``{{item}}`` / ``{{item.field}}``: where an iterated step's item goes (core/automations/plan.py).
+ITEM_PLACEHOLDER: Final = re.compile(r"\{\{\s*item(?:\.([A-Za-z0-9_-]+))?\s*\}\}")
+BOUND: Final = {"bound": True}  # validation context of actions whose placeholders were filled in
+
+
+def _web_url(value: str, info: ValidationInfo) -> str:
+    """http(s) only (core/firewall/urls.py). A step that iterates may hold a URL template: its
+    item comes first, or after an http(s) scheme; once the item is bound (context :data:`BOUND`)
+    the URL is checked like any other."""
+    placeholder = ITEM_PLACEHOLDER.search(value)
+    if placeholder is None or (info.context or {}).get("bound"):
+        return check_web_url(value)
+    head = value[: placeholder.start()]
+    if head and scheme_of(head) not in WEB_SCHEMES:
+        raise BlockedUrl("Invalid URL: only http:// and https:// URLs are allowed")
+    return value
+
+
+# A URL a step may open, fetch or download. Actions are validated when a task, render or tool call
+# is accepted, and again on the node when an iterated item binds into them (node/automation.py).
+WebUrl = Annotated[str, AfterValidator(_web_url)]
 WaitState = Literal["visible", "hidden", "attached", "detached"]
 DEFAULT_TIMEOUT_MS = 30_000
 
@@ -28,7 +52,7 @@ class _Targeted(_Action):
 
 class Goto(_Action):
     action: Literal["goto"] = "goto"
-    url: str
+    url: WebUrl
     wait_until: Literal["load", "domcontentloaded", "networkidle", "commit"] = "load"
     timeout_ms: Ms = DEFAULT_TIMEOUT_MS
 
@@ -156,7 +180,7 @@ class Download(_Action):
 
     action: Literal["download"] = "download"
     selector: str | None = None
-    url: str | None = None
+    url: WebUrl | None = None
     timeout_ms: Ms = DEFAULT_TIMEOUT_MS
 
     @model_validator(mode="after")
@@ -175,7 +199,7 @@ class Fetch(_Action):
     """Fetch a URL from inside the page's browsing context (cookies and origin of the page)."""
 
     action: Literal["fetch"] = "fetch"
-    url: str
+    url: WebUrl
     timeout_ms: Ms = DEFAULT_TIMEOUT_MS
 
 
@@ -187,7 +211,7 @@ class SolveCaptcha(_Action):
 
 class NewTab(_Action):
     action: Literal["new_tab"] = "new_tab"
-    url: str | None = None
+    url: WebUrl | None = None
 
 
 class SwitchTab(_Action):

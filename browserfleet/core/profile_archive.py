@@ -39,6 +39,8 @@ SKIPPED_DIRS = frozenset(
         "DawnGraphiteCache",
         "GraphiteDawnCache",
         "Crashpad",
+        # hosts an extension may start as processes: never taken from an uploaded or saved profile
+        "NativeMessagingHosts",
     }
 )
 SKIPPED_FILES = frozenset({"DevToolsActivePort", "LOCK", "lockfile", "RunningChromeVersion"})

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import re
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -38,6 +38,7 @@ from browserfleet.core.extensions import Extensions
 from browserfleet.core.jobs import JobKind, JobState, Route, RouteKind
 from browserfleet.core.lifecycle import finish, wait_for
 from browserfleet.core.session_egress import check_session_egress
+from browserfleet.core.session_secrets import SessionSecrets
 from browserfleet.dispatch.base import Dispatcher, JobEvent, Subscription, Ticket
 from browserfleet.store.records import JobOutcome, JobRecord, ProjectRecord
 from browserfleet.store.repo import Store
@@ -86,7 +87,7 @@ class SessionSpec(SessionOptions):
 
     timeout_s: float  # the node's outer guard: session_timeout_s plus a margin
     session_timeout_s: int
-    signing_key: str
+    signing_key: str  # sealed (core/session_secrets.py), as are the credentials in ``proxies``
     region: str = DEFAULT_REGION
 
 
@@ -106,6 +107,7 @@ class SessionPolicy:
 class SessionView:
     job: JobRecord
     spec: SessionSpec
+    signing_key: str | None = None  # opened for its owner while the session is live, else None
 
     @property
     def status(self) -> SessionStatus:
@@ -191,7 +193,9 @@ class Sessions:
         *,
         exits: ExitDirectory | None = None,
         extensions: Extensions | None = None,
+        secrets: SessionSecrets,
     ) -> None:
+        self.secrets = secrets
         self.exits = exits
         self.extensions = extensions
         self.store = store
@@ -219,11 +223,14 @@ class Sessions:
             require_geo_proxy=self.policy.require_geo_proxy,
             node_country=self.policy.node_country,
         )
+        session_id = new_id("ses")
+        signing_key = secrets.token_urlsafe(32)
         spec = SessionSpec(
-            **request.model_dump(exclude={"timeout_s", "region"}),
+            **request.model_dump(exclude={"timeout_s", "region", "proxies"}),
+            proxies=self.secrets.seal_proxies(session_id, request.proxies),
             timeout_s=timeout_s + self.policy.guard_s,
             session_timeout_s=timeout_s,
-            signing_key=secrets.token_urlsafe(32),
+            signing_key=self.secrets.seal_key(session_id, signing_key),
             region=request.region or DEFAULT_REGION,
         )
         if request.context_id is not None and self.contexts is not None:
@@ -236,7 +243,7 @@ class Sessions:
                 if request.context_id is not None and request.context_persist and self.contexts is not None:
                     await self.contexts.check_exclusive(project, request.context_id)
                 job = await self.store.insert_job(
-                    job_id=new_id("ses"),
+                    job_id=session_id,
                     project_id=project.id,
                     kind=JobKind.SESSION,
                     route=await self._route(request.region),
@@ -254,7 +261,7 @@ class Sessions:
         if view.job.error_code == ErrorCode.EXTENSION_LOAD_FAILED.value:  # the client's extension
             message = view.job.error_message or ErrorCode.EXTENSION_LOAD_FAILED.default_message
             raise InvalidRequest(message, details=[{"field": "extensionId", "message": message}])
-        return view
+        return replace(view, signing_key=signing_key)  # the creator gets the key, whatever the state
 
     async def _route(self, region: str | None) -> Route:
         """A region names a node group: when a live node carries that region label, only such
@@ -320,4 +327,6 @@ class Sessions:
         job = await self.store.get_job(session_id)
         if job is None or job.project_id != project.id or job.kind is not JobKind.SESSION:
             raise NotFound(f"Session {session_id} not found")
-        return SessionView(job, SessionSpec.model_validate(job.spec))
+        spec = SessionSpec.model_validate(job.spec)
+        key = None if job.state.terminal else self.secrets.open_key(job.id, spec.signing_key)
+        return SessionView(job, spec, key)

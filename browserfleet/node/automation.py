@@ -63,7 +63,7 @@ class AutomationExecutor(Executor):
             "accept_downloads": True,
         }
         try:
-            async with self.pool.context(**options) as context, _files_dir() as files_dir:
+            async with self.pool.context(egress=channel, **options) as context, _files_dir() as files_dir:
                 page = await context.new_page()
                 runner = StepRunner(page, files_dir=files_dir, captcha_solver=self.captcha_solver)
                 run = _Run(plan, runner, channel)
@@ -133,19 +133,33 @@ class _Run:
     async def _once(self, step: PlannedStep, actions: list[a.Action]) -> Any:
         value: Any = None
         for act in actions:
-            try:
-                value = await self.runner.run(act)
-            finally:
-                if isinstance(act, a.Goto):
-                    self._check_egress(act.url)
+            value = await self._run(act)
         return await self._collect(step, value)
 
-    def _check_egress(self, url: str) -> None:
-        """A page the egress policy refused fails the step (the proxy answers it with an error page)."""
+    async def _run(self, act: a.Action) -> Any:
+        """One action; a page or download the egress proxy answered itself fails the step."""
+        self.runner.proxy_answers.clear()
+        try:
+            value = await self.runner.run(act)
+        finally:  # also when it failed: the proxy may have refused it (a tunnel, a closed answer)
+            if isinstance(act, a.Goto | a.Download) and act.url is not None:
+                self._check_egress(act.url)
+        for url, kind in self.runner.proxy_answers:
+            host = urlsplit(url).hostname or ""
+            if kind == "blocked":
+                self._check_egress(url, force=True)
+            if kind == "upstream-error":
+                detail = self.channel.stats.upstream_failures.get(host, "connection failed")
+                raise JobFailure(ErrorCode.STEP_FAILED, f"could not reach {host}: {detail}")
+        return value
+
+    def _check_egress(self, url: str, *, force: bool = False) -> None:
+        """A page the egress policy refused fails the step (the proxy answers it with an error page):
+        ``url``'s host was refused, or (``force``) the proxy said so for the page at ``url``."""
         host = urlsplit(url).hostname or ""
         attempt = self.channel.blocked_host(host)
-        if attempt is not None:
-            where = f"{host} ({attempt.ip})" if attempt.ip else host
+        if attempt is not None or force:
+            where = f"{host} ({attempt.ip})" if attempt is not None and attempt.ip else host
             raise JobFailure(ErrorCode.EGRESS_BLOCKED, f"egress to {where} is blocked by the egress policy")
 
     async def _collect(self, step: PlannedStep, value: Any) -> Any:
@@ -174,7 +188,12 @@ class _Run:
             return [await self._images(src) for src in srcs]
         if not srcs:
             return None
-        fetched = await self.runner.run(a.Download(url=str(srcs)))
+        try:
+            download = a.Download(url=str(srcs))
+        except ValidationError as exc:
+            message = f"image {str(srcs)[:200]!r} is not an http(s) URL"
+            raise JobFailure(ErrorCode.STEP_FAILED, message) from exc
+        fetched = await self._run(download)
         return self._store(fetched["body"], _ext(fetched["filename"], "img"))
 
     async def _upload(self, step: PlannedStep, fetched: dict[str, Any]) -> None:
@@ -182,7 +201,7 @@ class _Run:
         assert files_dir is not None and step.upload_selector is not None
         name = Path(fetched["filename"]).name or "upload"
         (files_dir / name).write_bytes(fetched["body"])
-        await self.runner.run(a.UploadFile(selector=step.upload_selector, files=[name]))
+        await self._run(a.UploadFile(selector=step.upload_selector, files=[name]))
 
     def finish(self, failure: JobFailure | None, video: bytes | None) -> Execution:
         result: dict[str, Any] = {"outputs": self.outputs, "video": None, "failed_step": None}

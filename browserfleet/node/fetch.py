@@ -6,6 +6,13 @@ between httpx and the site), so the node's egress policy, DNS-rebinding protecti
 apply exactly as for a browser. Every redirect hop (``allowRedirects``) goes through the channel too.
 With ``proxy_country`` the channel chains through the node's exit proxies for that country.
 
+An IP-literal destination (first URL or redirect hop) is checked against the node's egress policy
+before it is sent: httpx writes IPv6 literals without their brackets in a proxy request line, which
+the channel cannot parse, so ``http://[::1]/`` is refused here (recorded in ``blocked`` like the
+channel's own refusals). A response the egress proxy made up itself is never the site's answer:
+``blocked`` is ``EGRESS_BLOCKED``, any other (unreachable, a request it could not forward)
+``FETCH_FAILED``.
+
 The body is streamed and cut off past ``max_bytes`` (decoded bytes, so a small compressed body
 cannot expand past the limit unnoticed); it is returned as the ``body`` blob. The result records
 ``statusCode``, ``headers``, ``contentType``, ``encoding`` and usage (``proxyBytes``,
@@ -16,7 +23,9 @@ cannot expand past the limit unnoticed); it is returned as the ``body`` blob. Th
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import ssl
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
@@ -25,7 +34,7 @@ from browserfleet.core.errors import ErrorCode, JobFailure
 from browserfleet.core.fetch import BODY_BLOB, FetchSpec
 from browserfleet.core.geo import catalogue
 from browserfleet.core.jobs import JobKind
-from browserfleet.node.egress import EGRESS_HEADER, EgressChannel, EgressProxy
+from browserfleet.node.egress import EGRESS_HEADER, BlockedAttempt, EgressChannel, EgressProxy
 from browserfleet.node.executor import Execution, Executor
 from browserfleet.node.proxies import ProxyPool, ProxyUpstream
 from browserfleet.store.records import JobRecord
@@ -90,6 +99,7 @@ class FetchExecutor(Executor):
                 timeout=spec.fetch_timeout_s,
                 trust_env=False,
                 headers={"User-Agent": USER_AGENT},
+                event_hooks={"request": [self._literal_check(channel)]},
             ) as client,
             client.stream("GET", spec.url) as response,
         ):
@@ -116,6 +126,24 @@ class FetchExecutor(Executor):
                 "finalUrl": str(response.url),
             }
             return result, b"".join(chunks)
+
+    def _literal_check(self, channel: EgressChannel) -> Callable[[httpx.Request], Awaitable[None]]:
+        """Refuses (and records) a request to an IP literal the egress policy refuses."""
+
+        async def check(request: httpx.Request) -> None:
+            try:
+                ip = ipaddress.ip_address(request.url.host)
+            except ValueError:
+                return  # a name: the channel resolves and checks it
+            reason = self.egress.policy.reason_refused(ip)
+            if reason is not None:
+                port = request.url.port or (443 if request.url.scheme == "https" else 80)
+                channel.stats.blocked.append(
+                    BlockedAttempt(host=str(ip), port=port, ip=str(ip), reason=reason)
+                )
+                raise httpx.ConnectError(f"egress to {ip} is refused: {reason}", request=request)
+
+        return check
 
 
 def _usage(channel: EgressChannel) -> dict[str, Any]:
@@ -147,6 +175,11 @@ def _check_refused(response: httpx.Response, channel: EgressChannel) -> None:
     if marker == "upstream-error" and channel.stats.upstream_failures:
         host, error = next(reversed(channel.stats.upstream_failures.items()))
         raise JobFailure(ErrorCode.FETCH_FAILED, f"Could not reach {host}: {error}", result=_usage(channel))
+    # anything else the proxy answered itself (e.g. a request it could not forward) is no answer
+    message = (
+        f"The egress proxy did not forward the request to {response.url} ({response.status_code} {marker})"
+    )
+    raise JobFailure(ErrorCode.FETCH_FAILED, message, result=_usage(channel))
 
 
 def _too_large(spec: FetchSpec, channel: EgressChannel) -> JobFailure:

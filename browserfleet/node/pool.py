@@ -5,6 +5,8 @@
 - A browser is recycled (replaced by a fresh one) after ``recycle_after`` contexts, once its last
   context closes, and replaced at once when it dies; a job whose browser died sees
   :class:`~browserfleet.core.errors.BrowserCrashed` and the node retries it.
+- With containment (node/sandbox/), each browser runs in a sandbox of its own (:class:`PoolJail`)
+  and a context opened with ``egress=channel`` gets that job's channel served inside it.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import asyncio
 import contextlib
 import itertools
 import os
+import weakref
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +26,9 @@ from playwright.async_api import Browser, BrowserContext, Playwright, async_play
 from playwright.async_api import Error as PlaywrightError
 
 from browserfleet.core.errors import BrowserCrashed
+from browserfleet.node.egress import EgressChannel
+from browserfleet.node.sandbox import Containment, PoolJail
+from browserfleet.node.sandbox.pool_jail import sweep_stale_jails
 
 log = structlog.get_logger(__name__)
 _CLOSE_TIMEOUT_S = 5.0
@@ -37,6 +43,8 @@ class PooledBrowser:
     served: int = 0
     retiring: bool = False
     closed: asyncio.Event = field(default_factory=asyncio.Event)
+    jail: PoolJail | None = None  # contained: its sandbox (node/sandbox/pool_jail.py)
+    exposed: weakref.WeakSet[EgressChannel] = field(default_factory=weakref.WeakSet)
 
     @property
     def alive(self) -> bool:
@@ -55,7 +63,9 @@ class BrowserPool:
         *,
         size: int = 1,
         recycle_after: int = 200,
+        containment: Containment | None = None,
     ) -> None:
+        self.containment = containment if containment is not None and containment.active else None
         self.executable = executable
         self.flags = list(flags)
         self.size = size
@@ -70,13 +80,14 @@ class BrowserPool:
         if not self.executable.exists():
             raise RuntimeError(f"Chromium not found at {self.executable}; run `make install`")
         self._playwright = await async_playwright().start()
+        if self.containment is not None:
+            await asyncio.to_thread(sweep_stale_jails)
         for _ in range(self.size):
             self._browsers.append(await self._launch())
 
     async def close(self) -> None:
         for pooled in self._browsers:
-            with contextlib.suppress(PlaywrightError, TimeoutError):
-                await asyncio.wait_for(pooled.browser.close(), _CLOSE_TIMEOUT_S)
+            await _close(pooled)
         self._browsers.clear()
         if self._playwright:
             await self._playwright.stop()
@@ -93,13 +104,17 @@ class BrowserPool:
         ]
 
     @contextlib.asynccontextmanager
-    async def context(self, **options: Any) -> AsyncIterator[BrowserContext]:
-        """An isolated context on a live browser; closed (with a time limit) on exit."""
+    async def context(
+        self, *, egress: EgressChannel | None = None, **options: Any
+    ) -> AsyncIterator[BrowserContext]:
+        """An isolated context on a live browser; closed (with a time limit) on exit. ``egress``:
+        the job's channel (``options`` name it as the proxy), served inside a contained browser."""
         pooled = await self._pick()
         pooled.contexts += 1
         pooled.served += 1
         try:
             try:
+                await _expose(pooled, egress)
                 ctx = await pooled.browser.new_context(**options)
             except PlaywrightError as exc:
                 raise self._translate(pooled, exc) from exc
@@ -127,6 +142,7 @@ class BrowserPool:
                 if not pooled.alive:
                     self.crashes += 1
                     log.warning("browser.replaced", marker=pooled.marker, reason="died")
+                    await _close(pooled)
                     self._browsers[index] = await self._launch()
             candidates = [b for b in self._browsers if not b.retiring] or self._browsers
             return min(candidates, key=lambda b: b.contexts)
@@ -140,21 +156,56 @@ class BrowserPool:
             index = self._browsers.index(pooled)
             self._browsers[index] = await self._launch()
         log.info("browser.recycled", marker=pooled.marker, served=pooled.served)
-        with contextlib.suppress(PlaywrightError, TimeoutError):
-            await asyncio.wait_for(pooled.browser.close(), _CLOSE_TIMEOUT_S)
+        await _close(pooled)
 
     async def _launch(self) -> PooledBrowser:
         assert self._playwright is not None, "pool not started"
         marker = f"--browserfleet-browser={os.getpid()}-{next(_ids)}"
-        browser = await self._playwright.chromium.launch(
-            executable_path=str(self.executable), args=[*self.flags, marker], headless=True
-        )
+        if self.containment is None:
+            browser = await self._playwright.chromium.launch(
+                executable_path=str(self.executable), args=[*self.flags, marker], headless=True
+            )
+            self.launches += 1
+            return PooledBrowser(browser=browser, marker=marker)
+        jail = await asyncio.to_thread(PoolJail, self.containment, self.executable)
+        try:
+            browser = await self._playwright.chromium.launch(
+                executable_path=str(jail.script),
+                args=[*self.containment.chromium_flags(self.flags), marker],
+                headless=True,
+                chromium_sandbox=self.containment.chromium_sandbox,
+                downloads_path=jail.downloads,
+            )
+            jail.attach()
+        except BaseException:
+            await asyncio.to_thread(jail.close)
+            raise
         self.launches += 1
-        return PooledBrowser(browser=browser, marker=marker)
+        return PooledBrowser(browser=browser, marker=marker, jail=jail)
+
+
+async def _expose(pooled: PooledBrowser, egress: EgressChannel | None) -> None:
+    """Serve ``egress`` inside a contained browser's network namespace (once per browser)."""
+    if egress is None or pooled.jail is None or pooled.jail.netns is None or egress in pooled.exposed:
+        return
+    await egress.serve_socket(await pooled.jail.netns.listen(egress.port))
+    pooled.exposed.add(egress)
+
+
+async def _close(pooled: PooledBrowser) -> None:
+    """Close the browser (with a time limit), then its jail."""
+    with contextlib.suppress(PlaywrightError, TimeoutError):
+        await asyncio.wait_for(pooled.browser.close(), _CLOSE_TIMEOUT_S)
+    if pooled.jail is not None:
+        await asyncio.to_thread(pooled.jail.close)
+
+
+WRAPPERS = frozenset({"sh", "bwrap", "setpriv", "setsid"})  # what a contained browser is started through
 
 
 def find_pid_with_arg(arg: str) -> int | None:
-    """The first process whose command line contains ``arg`` and is not a Chromium child."""
+    """The first process whose command line contains ``arg`` and is not a Chromium child, nor one
+    of the programs a contained browser is started through."""
     with os.scandir("/proc") as entries:
         for entry in entries:
             if not entry.name.isdigit():
@@ -165,6 +216,7 @@ def find_pid_with_arg(arg: str) -> int | None:
             except OSError:
                 continue
             words = [a.decode(errors="replace") for a in argv]
-            if arg in words and not any(w.startswith("--type=") for w in words):
+            helper = any(w.startswith("--type=") for w in words)
+            if arg in words and not helper and os.path.basename(words[0]) not in WRAPPERS:
                 return int(entry.name)
     return None

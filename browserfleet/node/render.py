@@ -121,7 +121,7 @@ class RenderExecutor(Executor):
         self, spec: RenderSpec, city: City | None, channel: EgressChannel, timings: Timings
     ) -> AsyncIterator[Page]:
         started = time.perf_counter()
-        async with self.pool.context(**context_options(city, channel)) as context:
+        async with self.pool.context(egress=channel, **context_options(city, channel)) as context:
             try:
                 if spec.load_strategy == "default":
                     await context.add_init_script(script=_PENDING_SCRIPT)

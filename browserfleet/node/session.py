@@ -3,11 +3,13 @@
 Per session: an egress channel (the browser's only way out: ``--proxy-server`` plus
 ``--proxy-bypass-list=<-loopback>`` so even loopback goes through it, policy and byte counting
 included), a temporary user-data-dir, and a ``chromium-headless-shell`` process (the full Chromium
-with the extension loaded when the session names one: node/session_extensions.py) with
-``--remote-debugging-port=0`` (the port is read from ``DevToolsActivePort``; the debug server binds
-127.0.0.1 only). The live session is registered in the node-local :class:`LiveSessions` registry,
-which the CDP proxy (api/sessions/connect.py) uses to authenticate clients with the signing key and to find
-the browser's WebSocket. The job stays ``running`` until the first of:
+with the extension loaded when the session names one: node/session_extensions.py) with a
+DevTools port on 127.0.0.1 (read from ``DevToolsActivePort``), started by the node's launcher:
+in a sandbox of its own as the browser user where the host allows it (node/sandbox/; its
+network flags come from there too). The live session is registered in the node-local
+:class:`LiveSessions` registry, which the CDP proxy (api/sessions/connect.py) uses to authenticate
+clients with the signing key and to find the browser's WebSocket. The job stays ``running``
+until the first of:
 
 * release requested (``LiveSessions.request_release``, fed by the dispatcher's release events);
 * the session's timeout (→ ``SESSION_TIMEOUT``, the session reads ``TIMED_OUT``);
@@ -36,14 +38,17 @@ from typing import Any
 import structlog
 
 from browserfleet.core.errors import ErrorCode, JobFailure
+from browserfleet.core.firewall import CdpPolicy
 from browserfleet.core.jobs import JobKind
+from browserfleet.core.session_secrets import SessionSecrets
 from browserfleet.core.sessions import SessionSpec
 from browserfleet.node.captcha import CaptchaSolver
 from browserfleet.node.device_profiles import browser_version, profile_for
-from browserfleet.node.egress import EgressProxy
+from browserfleet.node.egress import EgressChannel, EgressProxy
 from browserfleet.node.executor import Execution, Executor
 from browserfleet.node.profiles import Profiles, read_cookies, set_cookies
 from browserfleet.node.proxies.routing import SessionRouting
+from browserfleet.node.sandbox import BrowserLauncher, DirectLauncher, Folders, StartedBrowser
 from browserfleet.node.session_captcha import SessionCaptchas
 from browserfleet.node.session_extensions import ExtensionLaunch, SessionExtensions, extension_dir
 from browserfleet.node.session_files import SessionFiles
@@ -83,6 +88,8 @@ class LiveSession:
     log: SessionLog | None = None  # logSession: the clients' CDP traffic (node/session_log.py)
     recording: SessionRecording | None = None  # recordSession: rrweb events (node/session_recording.py)
     files: SessionFiles | None = None  # downloads and uploads (node/session_files.py)
+    # what its clients may send the browser (core/firewall/cdp.py), checked by every pipe to it
+    firewall: CdpPolicy = field(default_factory=CdpPolicy)
     # called with the client count when it changes (recordSession's screencast films while > 0)
     on_clients: list[Callable[[int], None]] = field(default_factory=list)
 
@@ -167,12 +174,18 @@ class SessionExecutor(Executor):
         extensions: SessionExtensions | None = None,
         captcha_solver: CaptchaSolver | None = None,
         captcha_timeout_s: float = 120.0,
+        secrets: SessionSecrets | None = None,
         log_limits: LogLimits | None = None,
         recording: RecordingConfig | None = None,
         screencast: ScreencastConfig | None = None,
         files_root: Path | None = None,
         downloads_max_bytes: int = 500 * 1024 * 1024,
+        protocol_firewall: bool = True,
+        launcher: BrowserLauncher | None = None,
     ) -> None:
+        self.launcher = launcher or DirectLauncher()  # contained or not (node/sandbox/)
+        self.protocol_firewall = protocol_firewall  # False only in tests (settings protocol_firewall)
+        self.secrets = secrets  # opens the spec's sealed signing key and proxy credentials
         self.files_root = files_root or Path(tempfile.gettempdir()) / "browserfleet-session-files"
         self.downloads_max_bytes = downloads_max_bytes
         self.log_limits = log_limits  # None: no session logs on this node
@@ -192,7 +205,7 @@ class SessionExecutor(Executor):
         self.chromedriver = chromedriver
 
     async def run(self, job: JobRecord) -> Execution:
-        spec = SessionSpec.model_validate(job.spec)
+        spec = self._opened(job.id, SessionSpec.model_validate(job.spec))
         started = time.monotonic()
         plan = (
             self.routing.plan(job.project_id, spec.proxies, spec.browser_settings) if self.routing else None
@@ -203,7 +216,7 @@ class SessionExecutor(Executor):
         browser = _Browser(Path(tempfile.mkdtemp(prefix=TEMP_PREFIX, dir=self.temp_root)))
         reason = "released"
         try:
-            live, process = await self._launch(job, spec, browser, channel.server_url)
+            live, process = await self._launch(job, spec, browser, channel)
             reason = await self._hold(live, process, started + spec.session_timeout_s)
         finally:
             saved = await self._close(job.id, spec, browser, reason)
@@ -223,6 +236,21 @@ class SessionExecutor(Executor):
             usage["egress"] = {"routes": plan.routes}
         log.info("session.ended", session_id=job.id, reason=reason, **usage)
         return _outcome(spec, reason, usage, {**_history_blobs(browser.live), **kept})
+
+    def _opened(self, session_id: str, spec: SessionSpec) -> SessionSpec:
+        """The spec with its signing key and proxy credentials opened (core/session_secrets.py);
+        they only ever live in this process's memory."""
+        if self.secrets is None:
+            return spec
+        key = self.secrets.open_key(session_id, spec.signing_key)
+        try:
+            proxies = self.secrets.open_proxies(session_id, spec.proxies)
+        except ValueError:
+            key = None
+        if key is None:
+            message = "The session's secrets do not open with this node's secret_key"
+            raise JobFailure(ErrorCode.INTERNAL_ERROR, message)
+        return spec.model_copy(update={"signing_key": key, "proxies": proxies})
 
     def _history(
         self, session_id: str, spec: SessionSpec, browser: _Browser, ws_url: str
@@ -244,7 +272,7 @@ class SessionExecutor(Executor):
         return session_log, recording
 
     async def _launch(
-        self, job: JobRecord, spec: SessionSpec, browser: _Browser, proxy_url: str
+        self, job: JobRecord, spec: SessionSpec, browser: _Browser, channel: EgressChannel
     ) -> tuple[LiveSession, asyncio.subprocess.Process]:
         """Restore the context, start the browser, attach the supervisor, register the session."""
         extension = await self._extension(job, spec, browser.user_data)
@@ -253,16 +281,21 @@ class SessionExecutor(Executor):
         cookies = await self._restore(spec, browser.user_data)
         browser.files = SessionFiles(self.files_root / job.id, downloads_max_bytes=self.downloads_max_bytes)
         await asyncio.to_thread(browser.files.create)
-        browser.process = process = await asyncio.create_subprocess_exec(
-            str(binary),
-            *(extension.flags if extension else ()),
-            *self._args(spec, version, proxy_url, browser.user_data),
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.DEVNULL,
-            start_new_session=True,
+        browser.started = await self.launcher.start(
+            [
+                str(binary),
+                *(extension.flags if extension else ()),
+                *self._args(spec, version, browser.user_data),
+            ],
+            Folders(
+                writable=(browser.user_data, browser.files.downloads),
+                readonly=(browser.files.uploads, *((extension_dir(browser.user_data),) if extension else ())),
+            ),
+            channel,
         )
-        port, path = await _devtools_endpoint(browser.user_data, process)
+        browser.process = process = browser.started.process
+        inside, path = await _devtools_endpoint(browser.user_data, process)
+        port = await browser.started.host_port(inside)  # contained: a bridge into its sandbox
         ws_url = f"ws://127.0.0.1:{port}{path}"
         session_log, recording = self._history(job.id, spec, browser, ws_url)
         browser.supervisor = await SessionSupervisor.start(
@@ -289,17 +322,26 @@ class SessionExecutor(Executor):
             keep_alive=spec.keep_alive,
             browser_ws_url=ws_url,
             http_url=f"http://127.0.0.1:{port}",
-            pid=process.pid,
+            pid=browser.started.pid(),
             user_data_dir=browser.user_data,
             log=session_log,
             recording=recording,
             files=browser.files,
-            webdriver=ChromeDriver(self.chromedriver, f"127.0.0.1:{port}") if self.chromedriver else None,
+            firewall=CdpPolicy(
+                downloads=browser.files.downloads,
+                file_roots=(browser.files.uploads, browser.files.downloads),
+                enabled=self.protocol_firewall,
+            ),
+            webdriver=(
+                ChromeDriver(self.chromedriver, f"127.0.0.1:{inside}", browser=browser.started)
+                if self.chromedriver
+                else None
+            ),
         )
         if browser.screencast is not None:  # films while a client is connected
             live.on_clients.append(browser.screencast.clients_changed)
         self.registry.add(browser.live)
-        log.info("session.started", session_id=job.id, pid=process.pid, port=port)
+        log.info("session.started", session_id=job.id, pid=live.pid, port=port)
         return live, process
 
     async def _extension(self, job: JobRecord, spec: SessionSpec, user_data: Path) -> ExtensionLaunch | None:
@@ -325,6 +367,8 @@ class SessionExecutor(Executor):
             await browser.supervisor.close()
         if browser.process is not None:
             await _kill(browser.process)
+        if browser.started is not None:
+            await browser.started.close()
         return saved
 
     async def _restore(self, spec: SessionSpec, user_data: Path) -> list[dict[str, Any]]:
@@ -362,18 +406,14 @@ class SessionExecutor(Executor):
             log.exception("context.save_failed", context_id=spec.context_id)
             return {"contextSaved": False}
 
-    def _args(self, spec: SessionSpec, version: str, proxy_url: str, user_data: Path) -> list[str]:
+    def _args(self, spec: SessionSpec, version: str, user_data: Path) -> list[str]:
         width, height = DEFAULT_VIEWPORT
         if spec.viewport:
             width = int(spec.viewport.get("width") or width)
             height = int(spec.viewport.get("height") or height)
         args = [
             *self.flags,
-            "--remote-debugging-port=0",
-            "--remote-debugging-address=127.0.0.1",
             f"--user-data-dir={user_data}",
-            f"--proxy-server={proxy_url}",
-            "--proxy-bypass-list=<-loopback>",
             f"--window-size={width},{height}",
         ]
         args.append(f"--user-agent={profile_for(spec.os).user_agent(version)}")
@@ -415,6 +455,7 @@ class _Browser:
     """What a session has started so far (torn down in reverse order whatever happened)."""
 
     user_data: Path
+    started: StartedBrowser | None = None
     process: asyncio.subprocess.Process | None = None
     supervisor: SessionSupervisor | None = None
     live: LiveSession | None = None

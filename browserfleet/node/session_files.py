@@ -7,8 +7,8 @@ blob).
 **Downloads.** The node's own CDP connection (node/session_supervisor.py) sets
 ``Browser.setDownloadBehavior{behavior: "allowAndName", downloadPath: <downloads>, eventsEnabled:
 true}`` for the default browser context and for every context a page appears in (before the page
-runs); the CDP proxy (api/sessions/connect.py) rewrites a client's own ``setDownloadBehavior`` so its
-``downloadPath`` is the same folder (:func:`rewrite_client_message`). Chromium then saves every
+runs); the protocol firewall (core/firewall/cdp.py) forces a client's own ``setDownloadBehavior``
+to the same folder, whatever path it named. Chromium then saves every
 download as ``<guid>``; ``Browser.downloadWillBegin`` gives its ``suggestedFilename``, and when
 ``Browser.downloadProgress`` says ``completed`` the file is renamed to a safe version of that name
 (``name (1).ext`` on collisions). Downloads beyond ``max_bytes`` in total are cancelled
@@ -25,7 +25,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
-import json
 import os
 import re
 import shutil
@@ -195,7 +194,7 @@ class SessionFiles:
             (
                 p
                 for p in self.downloads.iterdir()
-                if p.is_file() and p.name not in busy and p.suffix != PARTIAL_SUFFIX
+                if p.is_file() and not p.is_symlink() and p.name not in busy and p.suffix != PARTIAL_SUFFIX
             ),
             key=lambda p: p.name,
         )
@@ -221,6 +220,7 @@ class SessionFiles:
         tmp = self.uploads / f".{target.name}.part"
         with tmp.open("wb") as out:
             shutil.copyfileobj(source, out, 1024 * 1024)
+        tmp.chmod(0o644)  # the browser (its own user, node/sandbox/) reads it; the folder is read-only to it
         os.replace(tmp, target)
         return target
 
@@ -239,35 +239,10 @@ def zip_files(paths: list[Path]) -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
         for path in paths:
-            with contextlib.suppress(OSError):
-                archive.write(path, arcname=path.name)
+            with contextlib.suppress(OSError):  # never through a link the browser may have made
+                fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+                try:
+                    archive.write(f"/proc/self/fd/{fd}", arcname=path.name)  # that very file
+                finally:
+                    os.close(fd)
     return buffer.getvalue()
-
-
-def rewrite_client_message(text: str, downloads: Path) -> str:
-    """A client's ``Browser.setDownloadBehavior`` (or the older ``Page.`` one) with ``downloadPath``
-    pointing at the session's downloads folder; ``allow`` becomes ``allowAndName`` (the node names
-    the file itself). The client's ``eventsEnabled`` is kept, so its own download events still
-    fire. Anything else is returned unchanged."""
-    if "setDownloadBehavior" not in text:
-        return text
-    try:
-        message = json.loads(text)
-    except ValueError:
-        return text
-    if not isinstance(message, dict) or message.get("method") not in (
-        "Browser.setDownloadBehavior",
-        "Page.setDownloadBehavior",
-    ):
-        return text
-    params = message.get("params")
-    if not isinstance(params, dict):
-        return text
-    behavior = params.get("behavior")
-    if behavior in ("allow", "allowAndName"):
-        params["downloadPath"] = str(downloads)
-        if message["method"] == "Browser.setDownloadBehavior":
-            params["behavior"] = "allowAndName"
-    else:
-        params.pop("downloadPath", None)
-    return json.dumps(message)

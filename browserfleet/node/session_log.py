@@ -19,10 +19,13 @@ Bounds (settings): at most ``max_records`` records and about ``max_bytes`` per s
 ones are kept; what does not fit is counted in :attr:`SessionLog.dropped`); a message larger than
 ``max_body_bytes`` keeps a truncated ``rawBody`` and no parsed ``params``/``result``.
 
-Secrets never reach a record: header values of ``Authorization``, ``Cookie``, ``Set-Cookie``,
-``Proxy-Authorization``, API-key headers and the like (header objects and ``[{name, value}]``
-lists, wherever they appear), cookie values of the cookie commands (set and get), and password
-fields read ``[REDACTED]``; ``rawBody`` is then re-serialised from the redacted message.
+Secrets never reach a record: headers are kept by an allow-list — only the values of the
+standard, non-credential headers in :data:`KEPT_HEADERS` (``Content-Type``, ``Accept``,
+``User-Agent``, caching, CORS…; and ``Sec-CH-*``/``Sec-Fetch-*``) stay, every other header value
+(``Authorization``, cookies, and any custom ``X-Api-Token`` a site may use) reads ``[REDACTED]``,
+in header objects and ``[{name, value}]`` lists under any ``*header*`` key. Cookie values of the
+cookie commands (set and get) and password fields read ``[REDACTED]`` too; ``rawBody`` is then
+re-serialised from the redacted message.
 """
 
 from __future__ import annotations
@@ -35,23 +38,27 @@ from typing import Any
 
 REDACTED = "[REDACTED]"
 BROWSER_PAGE = -1
-SECRET_HEADERS = frozenset(
+# header values kept in a record; any other header's value is redacted
+KEPT_HEADERS = frozenset(
     {
-        "authorization",
-        "proxy-authorization",
-        "cookie",
-        "set-cookie",
-        "set-cookie2",
-        "x-bb-api-key",
-        "x-bb-signing-key",
-        "x-api-key",
-        "api-key",
-        "x-auth-token",
-        "x-access-token",
-        "x-csrf-token",
-        "x-xsrf-token",
+        *("accept", "accept-charset", "accept-encoding", "accept-language", "accept-ranges", "age"),
+        *("access-control-allow-credentials", "access-control-allow-headers"),
+        *("access-control-allow-methods", "access-control-allow-origin", "access-control-expose-headers"),
+        *("access-control-max-age", "access-control-request-headers", "access-control-request-method"),
+        *("cache-control", "connection", "content-disposition", "content-encoding", "content-language"),
+        *("content-length", "content-location", "content-range", "content-security-policy"),
+        *("content-type", "cross-origin-embedder-policy", "cross-origin-opener-policy"),
+        *("cross-origin-resource-policy", "date", "dnt", "etag", "expect", "expires", "host"),
+        *("if-match", "if-modified-since", "if-none-match", "if-range", "if-unmodified-since"),
+        *("keep-alive", "last-modified", "link", "location", "origin", "permissions-policy", "pragma"),
+        *("priority", "purpose", "range", "referer", "referrer-policy", "retry-after", "sec-purpose"),
+        *("server", "strict-transport-security", "te", "timing-allow-origin", "trailer"),
+        *("transfer-encoding", "upgrade", "upgrade-insecure-requests", "user-agent", "vary", "via"),
+        *("x-content-type-options", "x-frame-options", "x-requested-with", "x-xss-protection"),
     }
 )
+KEPT_HEADER_PREFIXES = ("sec-ch-", "sec-fetch-")
+PAIR = frozenset({"name", "value"})
 SECRET_FIELDS = frozenset({"password", "proxyPassword"})
 COOKIE_METHODS = frozenset(
     {
@@ -286,11 +293,16 @@ def redact(message: dict[str, Any], method: str | None) -> dict[str, Any]:
     def walk(value: Any, key: str | None = None) -> Any:
         nonlocal changed
         if isinstance(value, dict):
-            out: dict[str, Any] = {}
             name = value.get("name")
-            secret_pair = isinstance(name, str) and name.lower() in SECRET_HEADERS and "value" in value
+            if _in_headers(key) and isinstance(name, str) and "value" in value and set(value) <= PAIR:
+                # a [{name, value}] header list item (Fetch.continueRequest, fulfillRequest…)
+                if kept(name):
+                    return value
+                changed = True
+                return {"name": name, "value": REDACTED}
+            out: dict[str, Any] = {}
             for k, v in value.items():
-                if (isinstance(k, str) and _secret_key(k, key, v)) or (secret_pair and k == "value"):
+                if isinstance(k, str) and _secret_key(k, key, v):
                     out[k] = REDACTED
                     changed = True
                 else:
@@ -320,16 +332,21 @@ def _redact_cookies(container: Any) -> bool:
     return changed
 
 
+def kept(header: str) -> bool:
+    """Whether a header's value may be recorded (the allow-list; everything else is redacted)."""
+    name = header.strip().lower()
+    return name in KEPT_HEADERS or name.startswith(KEPT_HEADER_PREFIXES)
+
+
+def _in_headers(parent: str | None) -> bool:
+    return parent is not None and "header" in parent.lower()
+
+
 def _secret_key(key: str, parent: str | None, value: Any) -> bool:
     if key in SECRET_FIELDS and isinstance(value, str):
         return True
     # a header object: {"Authorization": "…"} under headers / extraHeaders / responseHeaders…
-    return (
-        parent is not None
-        and "header" in parent.lower()
-        and key.lower() in SECRET_HEADERS
-        and isinstance(value, str)
-    )
+    return _in_headers(parent) and not kept(key) and isinstance(value, str)
 
 
 def _head_fields(text: str) -> dict[str, str]:

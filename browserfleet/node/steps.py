@@ -11,18 +11,23 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import mimetypes
+import os
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from playwright.async_api import Error as PlaywrightError
-from playwright.async_api import Page
+from playwright.async_api import FilePayload, Page
 from playwright.async_api import TimeoutError as PlaywrightTimeout
 
 from browserfleet.core import actions as a
 from browserfleet.core.errors import BrowserCrashed, ErrorCode, JobFailure
 from browserfleet.node import captcha
+from browserfleet.node.egress import EGRESS_HEADER
+
+ProxyAnswer = tuple[str, str]  # (URL, X-Browserfleet-Egress kind) of a response the egress proxy made
 
 _TEXT_PRESENT = """([sel, text]) => {
   const scope = sel ? Array.from(document.querySelectorAll(sel)) : [document.body];
@@ -82,6 +87,9 @@ class StepRunner:
         self.page = page
         self.files_dir = files_dir
         self.captcha_solver = captcha_solver
+        # navigations and downloads the egress proxy answered itself (blocked, unreachable): not
+        # the site's answer; the caller decides what they mean (node/automation.py fails the step)
+        self.proxy_answers: list[ProxyAnswer] = []
         self._handlers: dict[str, Callable[[Any], Awaitable[Any]]] = {
             "goto": self._goto,
             "go_back": lambda _: self.page.go_back(),
@@ -118,7 +126,14 @@ class StepRunner:
             return await self._handlers[action.action](action)
 
     async def _goto(self, act: a.Goto) -> None:
-        await self.page.goto(act.url, wait_until=act.wait_until, timeout=act.timeout_ms)
+        response = await self.page.goto(act.url, wait_until=act.wait_until, timeout=act.timeout_ms)
+        if response is not None:
+            self._note(response.url, response.headers)
+
+    def _note(self, url: str, headers: dict[str, str]) -> None:
+        kind = headers.get(EGRESS_HEADER.lower())
+        if kind:
+            self.proxy_answers.append((url, kind))
 
     async def _click(self, act: a.Click) -> None:
         await self.page.click(act.selector, timeout=act.timeout_ms)
@@ -199,12 +214,15 @@ class StepRunner:
         if self.files_dir is None:
             raise JobFailure(ErrorCode.INTERNAL_ERROR, "no files are stored for this job")
         paths = [self.files_dir / Path(name).name for name in act.files]
-        await self.page.set_input_files(act.selector, paths, timeout=act.timeout_ms)
+        # the files' bytes, not their paths: a contained browser sees no folder of the node
+        files = await asyncio.to_thread(_payloads, paths)
+        await self.page.set_input_files(act.selector, files, timeout=act.timeout_ms)
 
     async def _download(self, act: a.Download) -> dict[str, Any]:
         """``{"filename", "body"}`` (bytes) of the file a click starts or ``url`` serves."""
         if act.url is not None:
             response = await self.page.context.request.get(act.url, timeout=act.timeout_ms)
+            self._note(response.url, response.headers)
             name = Path(urlsplit(response.url).path).name or "download"
             return {"filename": name, "body": await response.body()}
         assert act.selector is not None
@@ -212,7 +230,7 @@ class StepRunner:
             await self.page.click(act.selector, timeout=act.timeout_ms)
         download = await info.value
         path = await download.path()
-        return {"filename": download.suggested_filename, "body": path.read_bytes()}
+        return {"filename": download.suggested_filename, "body": read_no_follow(path)}
 
     async def _evaluate(self, act: a.Evaluate) -> Any:
         return await self.page.evaluate(act.expression)
@@ -258,3 +276,21 @@ def describe(action: a.Action) -> str:
 
 def b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
+
+
+def _payloads(paths: list[Path]) -> list[FilePayload]:
+    return [
+        {
+            "name": path.name,
+            "mimeType": mimetypes.guess_type(path.name)[0] or "application/octet-stream",
+            "buffer": path.read_bytes(),
+        }
+        for path in paths
+    ]
+
+
+def read_no_follow(path: Path) -> bytes:
+    """A file the browser wrote (a download), never through a symbolic link it may have put in
+    its place: the browser's folders are its own (node/sandbox/)."""
+    with os.fdopen(os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC), "rb") as handle:
+        return handle.read()

@@ -13,6 +13,8 @@ import shutil
 from abc import ABC, abstractmethod
 from pathlib import Path
 
+from browserfleet.store.private import DIR_MODE, make_private, private_dir, write_private
+
 _SAFE_PART = re.compile(r"^[A-Za-z0-9_.-]+$")
 
 
@@ -35,9 +37,13 @@ class BlobStore(ABC):
 
 
 class FileBlobStore(BlobStore):
+    """Files under ``root``, private to the server's user (0600 files, 0700 folders: a root left
+    more open is narrowed at start, store/private.py)."""
+
     def __init__(self, root: Path) -> None:
         self.root = root
-        root.mkdir(parents=True, exist_ok=True)
+        private_dir(root)
+        make_private(root, DIR_MODE)
 
     def _dir(self, job_id: str) -> Path:
         if not _SAFE_PART.match(job_id):
@@ -67,7 +73,7 @@ class FileBlobStore(BlobStore):
 
     @staticmethod
     def _write(path: Path, data: bytes) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(path.parent)
         tmp = path.with_suffix(path.suffix + ".tmp")
-        tmp.write_bytes(data)
+        write_private(tmp, data)
         os.replace(tmp, path)

@@ -14,17 +14,25 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 
+from browserfleet.store.private import FILE_MODE, create_private_file, make_private
+
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 PING_IDLE_S = 10.0  # a pooled PostgreSQL connection idle this long is pinged before it is used
 _IDLE_SINCE = "browserfleet_idle_since"
 
 
 def create_engine(url: str) -> AsyncEngine:
-    """An async engine; SQLite files get WAL, a busy timeout and foreign keys."""
+    """An async engine; SQLite files get WAL, a busy timeout and foreign keys, and are private
+    (store/private.py: created 0600 before SQLite opens them — its WAL and SHM files take the
+    database's mode — and narrowed to 0600 if an existing one is more open)."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            database = Path(parsed.database)
+            database.parent.mkdir(parents=True, exist_ok=True)
+            create_private_file(database)
+            for suffix in ("-wal", "-shm", "-journal"):
+                make_private(database.with_name(database.name + suffix), FILE_MODE)
         engine = create_async_engine(url, connect_args={"timeout": 30})
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine

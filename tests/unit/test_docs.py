@@ -35,3 +35,23 @@ def test_every_error_code_is_documented_with_its_billing() -> None:
     assert {code.value: ("yes" if code.billable else "no") for code in ErrorCode} == {
         code.value: rows.get(code.value) for code in ErrorCode
     }
+
+
+def test_every_firewall_rule_is_documented() -> None:
+    """docs/security.md lists every CDP domain and method the firewall lets through (or rules on)
+    and every WebDriver command it allows."""
+    from browserfleet.core.firewall.cdp import OPEN_DOMAINS, RULES
+    from browserfleet.core.firewall.webdriver import COMMANDS
+
+    text = (DOCS / "security.md").read_text()
+    rows = {line.split("|")[1].strip(" `"): line for line in text.splitlines() if line.startswith("| `")}
+    missing = [d for d in OPEN_DOMAINS if f"`{d}`" not in text]
+    for method in RULES:
+        domain, _, name = method.partition(".")
+        if f"`{method}`" not in text and f"`{name}`" not in rows.get(domain, ""):
+            missing.append(method)
+    for command in COMMANDS:
+        verb, path = command.split(" ")
+        if f"| `{verb}` | `/{path}` |" not in text:
+            missing.append(command)
+    assert missing == []

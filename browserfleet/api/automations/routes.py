@@ -22,6 +22,7 @@ from browserfleet.api.automations.schemas import (
 )
 from browserfleet.api.deps import FleetDep, api_key
 from browserfleet.api.errors import register_envelope, simple_envelope
+from browserfleet.api.public_base import client_base
 from browserfleet.core.accounts import hash_key
 from browserfleet.core.automations import run_object, task_object
 from browserfleet.core.automations.files import FILES_PATH
@@ -60,7 +61,7 @@ Page = Annotated[int, Query(ge=1, description="25 per page")]
 
 
 def _runs_json(request: Request, fleet: Fleet, run: TaskRunRecord) -> dict[str, Any]:
-    base = fleet.settings.public_url or str(request.base_url)
+    base = client_base(request)
     return run_object(run, lambda run_uid, name: fleet.automation_files.url(base, run_uid, name))
 
 
@@ -139,9 +140,14 @@ async def get_run(
 
 
 @router.get(FILES_PATH + "/{run_uid}/{name}")
-async def run_file(run_uid: str, name: str, fleet: FleetDep, sig: str = "") -> Response:
-    """A file a run saved (or its video). The signature in the URL is the credential."""
-    if not sig or not fleet.automation_files.verify(run_uid, name, sig):
+async def run_file(
+    run_uid: str, name: str, fleet: FleetDep, sig: str = "", expires: int | None = None
+) -> Response:
+    """A file a run saved (or its video). The signature in the URL is the credential; it expires,
+    and dies with the run (and its task)."""
+    if not sig or not fleet.automation_files.verify(run_uid, name, sig, expires):
+        raise NotFound("File not found")
+    if await fleet.store.get_task_run(run_uid) is None:  # the run, or its task, was deleted
         raise NotFound("File not found")
     try:
         data = await fleet.blobs.get(run_uid, name)

@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from browserfleet.core.actions import WebUrl
 from browserfleet.core.automations import RunRequest, TaskInput
 
 Viewport = Field(default=None, ge=100, le=4096)
@@ -46,7 +47,7 @@ class CreateRunRequest(_Body):
     skip?}]``, a ``webhook_url`` to POST the finished run to, and free ``metadata``."""
 
     steps: list[dict[str, Any]] = Field(default_factory=list)
-    webhook_url: str | None = Field(default=None, max_length=2000, pattern=r"^https?://")
+    webhook_url: WebUrl | None = Field(default=None, max_length=2000)
     metadata: Any = None
 
     def to_request(self) -> RunRequest:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from typing import Annotated, Literal
-from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from browserfleet.core import actions as a
+from browserfleet.core.firewall.urls import WEB_SCHEMES, check_web_url, scheme_of
 from browserfleet.core.render_spec import CaptchaMode, RenderSpec, ScreenshotSpec
 
 MAX_WAIT_ACTIONS = 10
@@ -48,12 +48,10 @@ WaitAction = Annotated[DelayWait | SelectorWait | TextWait | ClickWait, Field(di
 
 
 def http_url(value: str) -> str:
-    parts = urlsplit(value.strip())
-    if parts.scheme not in ("http", "https"):
+    """The firewall's web URL check (core/firewall/urls.py) in the Browser7 wording."""
+    if scheme_of(value) not in WEB_SCHEMES:
         raise ValueError("Invalid URL: must include protocol (http:// or https://)")
-    if not parts.hostname:
-        raise ValueError("Invalid URL: missing host")
-    return value.strip()
+    return check_web_url(value)
 
 
 class CreateRenderRequest(_Wire):

@@ -17,7 +17,6 @@ works too.
 from __future__ import annotations
 
 import contextlib
-from pathlib import Path
 from urllib.parse import quote
 
 import httpx
@@ -26,10 +25,11 @@ import websockets
 from fastapi import APIRouter, Request, WebSocket
 from fastapi.responses import JSONResponse
 
+from browserfleet.api.public_base import client_base
 from browserfleet.api.sessions.live_auth import authorized_live, credential_of, live_or_refuse
 from browserfleet.api.ws_pipe import UPSTREAM_ERRORS, both_ways, open_upstream
+from browserfleet.core.firewall import CdpPolicy, Refuse
 from browserfleet.fleet import Fleet
-from browserfleet.node.session_files import rewrite_client_message
 from browserfleet.node.session_log import ConnectionLog
 
 log = structlog.get_logger(__name__)
@@ -51,12 +51,7 @@ async def connect(ws: WebSocket, session_id: str) -> None:
     fleet.live_sessions.client_connected(session_id)
     log.info("session.client_connected", session_id=session_id)
     try:
-        await pipe_cdp(
-            ws,
-            upstream,
-            live.log.connection() if live.log is not None else None,
-            downloads=live.files.downloads if live.files is not None else None,
-        )
+        await pipe_cdp(ws, upstream, live.firewall, live.log.connection() if live.log is not None else None)
     finally:
         with contextlib.suppress(Exception):
             await upstream.close()
@@ -69,13 +64,13 @@ async def connect(ws: WebSocket, session_id: str) -> None:
 async def pipe_cdp(
     ws: WebSocket,
     upstream: websockets.ClientConnection,
+    firewall: CdpPolicy,
     traffic: ConnectionLog | None,
-    *,
-    downloads: Path | None = None,
 ) -> None:
-    """A CDP client and the browser, both ways until either side leaves; ``traffic`` (logSession)
-    sees every text message. A client's ``setDownloadBehavior`` is pointed at the session's
-    ``downloads`` folder."""
+    """A CDP client and the browser, both ways until either side leaves. Every client message
+    passes the session's ``firewall`` first (core/firewall/cdp.py): what it forwards goes to the
+    browser, what it refuses is answered to the client with a CDP error and never reaches the
+    browser. ``traffic`` (logSession) sees what was forwarded and the browser's answers."""
 
     async def client_to_browser() -> None:
         while True:
@@ -83,9 +78,15 @@ async def pipe_cdp(
             if message["type"] == "websocket.disconnect":
                 return
             text = message.get("text")
-            if text is not None:
-                text = _from_client(text, traffic, downloads)
-            await upstream.send(text if text is not None else message.get("bytes") or b"")
+            if text is None:  # CDP is text; a binary frame is not a command
+                text = (message.get("bytes") or b"").decode("utf-8", "replace")
+            verdict = firewall.inspect(text)
+            if isinstance(verdict, Refuse):
+                log.warning("session.cdp_refused", method=verdict.method[:100], reason=verdict.reason)
+                await ws.send_text(verdict.reply)
+                continue
+            _record(traffic, verdict.text, to_browser=True)
+            await upstream.send(verdict.text)
 
     async def browser_to_client() -> None:
         async for message in upstream:
@@ -98,15 +99,6 @@ async def pipe_cdp(
             await ws.close(code=1001)
 
     await both_ways(client_to_browser(), browser_to_client())
-
-
-def _from_client(text: str, traffic: ConnectionLog | None, downloads: Path | None) -> str:
-    """What goes to the browser: the client's message, its download path pointed at the session's
-    folder (node/session_files.py), shown to the session log."""
-    if downloads is not None:
-        text = rewrite_client_message(text, downloads)
-    _record(traffic, text, to_browser=True)
-    return text
 
 
 def _record(traffic: ConnectionLog | None, text: str, *, to_browser: bool) -> None:
@@ -131,7 +123,7 @@ async def json_version(session_id: str, request: Request) -> JSONResponse:
     live = authorized_live(fleet, session_id, key)
     async with httpx.AsyncClient(timeout=5.0, trust_env=False) as client:
         answer = (await client.get(f"{live.http_url}/json/version")).json()
-    base = fleet.settings.public_url or str(request.base_url)
+    base = client_base(request)  # never the request's own Host header (api/public_base.py)
     scheme = "wss" if base.startswith("https") else "ws"
     host = base.split("://", 1)[1].rstrip("/")
     answer["webSocketDebuggerUrl"] = (

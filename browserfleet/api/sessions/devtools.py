@@ -72,7 +72,7 @@ async def devtools_socket(ws: WebSocket, session_id: str, credential: str, kind:
     await ws.accept()
     log.info("session.devtools_connected", session_id=session_id, target=f"{kind}/{target_id}")
     try:
-        await pipe_cdp(ws, upstream, None)
+        await pipe_cdp(ws, upstream, live.firewall, None)
     finally:
         with contextlib.suppress(Exception):
             await upstream.close()

@@ -25,6 +25,7 @@ from fastapi.responses import JSONResponse
 from starlette.requests import HTTPConnection
 
 from browserfleet.api.deps import FleetDep, ProjectDep
+from browserfleet.api.public_base import client_base
 from browserfleet.api.sessions.live_auth import mint_token
 from browserfleet.core.errors import Conflict, Unavailable
 from browserfleet.core.sessions import SessionStatus
@@ -77,7 +78,8 @@ def _page(urls: LiveUrls, page: PageInfo) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class LiveUrls:
-    """Builds the live URLs of one session on the host the client used (or ``public_url``)."""
+    """Builds the live URLs of one session on ``public_url``, else an allowed host the client used,
+    else the address it reached (api/public_base.py: never a foreign Host header)."""
 
     scheme: str  # http | https
     host: str  # netloc plus any path prefix of public_url
@@ -90,7 +92,7 @@ class LiveUrls:
         cls, request: HTTPConnection, public_url: str | None, live: LiveSession, expires_in_s: int | None
     ) -> LiveUrls:
         """The URLs carry the signing key, or a token valid ``expires_in_s`` seconds."""
-        base = urlsplit(public_url or str(request.base_url))
+        base = urlsplit(public_url or client_base(request))
         scheme = "https" if base.scheme in {"https", "wss"} else "http"
         host = base.netloc + base.path.rstrip("/")
         if expires_in_s is None:

@@ -19,6 +19,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from browserfleet.api.deps import FleetDep, ProjectDep, api_key
+from browserfleet.api.public_base import client_base
 from browserfleet.core.errors import Conflict, NotFound
 from browserfleet.fleet import Fleet
 from browserfleet.node.session_videos import PageVideo, VideoStatus
@@ -86,7 +87,7 @@ async def _ended(fleet: Fleet, project: ProjectRecord, session_id: str) -> None:
 
 
 def _answer(request: Request, fleet: Fleet, session_id: str, videos: list[PageVideo]) -> JSONResponse:
-    base = fleet.settings.public_url or str(request.base_url)
+    base = client_base(request)
     expires = int(time.time() + fleet.settings.session_video_url_ttl_s)
     downloads = [
         RecordingDownload(

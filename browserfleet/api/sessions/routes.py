@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 
 from browserfleet.api.deps import FleetDep, ProjectDep
 from browserfleet.api.errors import register_envelope
+from browserfleet.api.public_base import client_base
 from browserfleet.api.sessions.schemas import (
     CreatedSession,
     CreateSessionRequest,
@@ -48,8 +49,9 @@ register_envelope("/v1/sessions", session_envelope)
 
 
 def connect_url(request: Request, public_url: str | None, session_id: str, signing_key: str) -> str:
-    """``ws(s)://host/v1/sessions/{id}/connect?signingKey=KEY`` on the host the client used."""
-    base = urlsplit(public_url or str(request.base_url))
+    """``ws(s)://host/v1/sessions/{id}/connect?signingKey=KEY`` on ``public_url``, else an allowed
+    host the client used, else the address it reached (api/public_base.py: never a foreign Host)."""
+    base = urlsplit(public_url or client_base(request))
     scheme = "wss" if base.scheme == "https" else "ws"
     path = base.path.rstrip("/")
     return f"{scheme}://{base.netloc}{path}/v1/sessions/{session_id}/connect?signingKey={quote(signing_key)}"
@@ -81,13 +83,14 @@ def _fields(view: SessionView) -> dict[str, Any]:
 
 
 def _with_connect(request: Request, fleet: FleetDep, view: SessionView) -> SessionWithConnect:
-    live = not view.job.state.terminal
-    url = connect_url(request, fleet.settings.public_url, view.job.id, view.spec.signing_key)
+    if view.job.state.terminal or view.signing_key is None:  # nothing to connect to (any more)
+        return SessionWithConnect(**_fields(view))
+    url = connect_url(request, fleet.settings.public_url, view.job.id, view.signing_key)
     return SessionWithConnect(
         **_fields(view),
-        connect_url=url if live else None,
-        selenium_remote_url=selenium_remote_url(url) if live else None,
-        signing_key=view.spec.signing_key if live else None,
+        connect_url=url,
+        selenium_remote_url=selenium_remote_url(url),
+        signing_key=view.signing_key,
     )
 
 
@@ -96,12 +99,13 @@ async def create_session(
     body: CreateSessionRequest, request: Request, project: ProjectDep, fleet: FleetDep
 ) -> CreatedSession:
     view = await fleet.sessions.create(project, body.to_request())
-    url = connect_url(request, fleet.settings.public_url, view.job.id, view.spec.signing_key)
+    assert view.signing_key is not None  # create always hands the key to its creator
+    url = connect_url(request, fleet.settings.public_url, view.job.id, view.signing_key)
     return CreatedSession(
         **_fields(view),
         connect_url=url,
         selenium_remote_url=selenium_remote_url(url),
-        signing_key=view.spec.signing_key,
+        signing_key=view.signing_key,
     )
 
 

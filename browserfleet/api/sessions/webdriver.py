@@ -10,12 +10,13 @@ clients) or the path ``…/webdriver/key/KEY`` used as the remote URL (for clien
 headers). A wrong or missing key → 401, a session that is not running → 404, both in the
 sessions envelope plus a W3C ``value`` error; chromedriver is not started for them.
 
-The session's chromedriver (node/webdriver.py) is started on the first authenticated request. The
-``New Session`` command is rewritten to attach to the session's running browser: the client cannot
-know its local debugging port, so ``goog:chromeOptions`` becomes ``{debuggerAddress: 127.0.0.1:PORT}``
-(only ``w3c``, ``perfLoggingPrefs`` and ``windowTypes`` are kept; ``binary``, ``args``,
-``extensions``, … are dropped, as are ``browserVersion``, ``proxy`` and ``webSocketUrl`` — the
-browser's egress is the platform's, and BiDi is not proxied). ``driver.quit()`` only detaches:
+The session's chromedriver (node/webdriver.py) is started on the first authenticated request.
+Every command passes the protocol firewall first (core/firewall/webdriver.py): its path is
+normalised and must be an allowed command (else 404 ``unknown command``), its body is checked
+(else 400 ``invalid argument``), and ``New Session`` capabilities are built by the server to attach
+to the session's running browser (``goog:chromeOptions`` is ``{debuggerAddress: 127.0.0.1:PORT}``
+plus at most ``w3c``, ``perfLoggingPrefs`` and ``windowTypes``; a client's ``binary``, ``args``,
+``extensions``, ``proxy``… never reach chromedriver). ``driver.quit()`` only detaches:
 chromedriver leaves an attached browser running. A WebDriver session counts as a client of the
 browserfleet session from ``New Session`` to ``Delete Session`` (for the ``keepAlive`` grace period).
 
@@ -27,7 +28,6 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from typing import Any
 
 import httpx
 import structlog
@@ -36,7 +36,14 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.background import BackgroundTask
 
 from browserfleet.api.sessions.live_auth import authorized_live, credential_of
-from browserfleet.core.errors import BrowserfleetError, InvalidRequest, Unavailable
+from browserfleet.core.errors import BrowserfleetError, InvalidRequest, NotFound, Unavailable
+from browserfleet.core.firewall.webdriver import (
+    Command,
+    WebDriverRefused,
+    check_body,
+    new_session_body,
+    parse_command,
+)
 from browserfleet.fleet import Fleet
 from browserfleet.node.session import LiveSession
 from browserfleet.node.webdriver import WebDriverUnavailable
@@ -44,15 +51,19 @@ from browserfleet.node.webdriver import WebDriverUnavailable
 log = structlog.get_logger(__name__)
 router = APIRouter(tags=["sessions"])  # mounted under /v1 by api/sessions/__init__.py
 METHODS = ["GET", "POST", "DELETE"]
-KEPT_CHROME_OPTIONS = {"w3c", "perfLoggingPrefs", "windowTypes"}
-DROPPED_CAPABILITIES = {"browserVersion", "proxy", "webSocketUrl", "goog:chromeOptions"}
 TIMEOUT = httpx.Timeout(connect=5.0, read=600.0, write=60.0, pool=5.0)
 _W3C_ERRORS = {401: "unknown error", 404: "invalid session id", 400: "invalid argument"}
+
+
+class UnknownCommand(NotFound):
+    """A command the protocol firewall does not allow (W3C ``unknown command``, 404)."""
 
 
 def webdriver_error(error: BrowserfleetError) -> JSONResponse:
     """The sessions envelope, plus the W3C ``value`` error a WebDriver client parses."""
     code = _W3C_ERRORS.get(error.status, "unknown error")
+    if isinstance(error, UnknownCommand):
+        code = "unknown command"
     body = {
         "statusCode": error.status,
         "error": error.kind,
@@ -79,57 +90,45 @@ def _signing_key(request: Request, path: str) -> tuple[str | None, str]:
     return key, path
 
 
-def attach_capabilities(body: Any, debugger_address: str) -> dict[str, Any]:
-    """Rewrite a New Session body so chromedriver attaches to the session's running browser."""
-    capabilities = body.get("capabilities") if isinstance(body, dict) else None
-    if not isinstance(capabilities, dict):
-        capabilities = {}
-    always = capabilities.get("alwaysMatch")
-    always = dict(always) if isinstance(always, dict) else {}
-    first = [dict(m) for m in capabilities.get("firstMatch") or [{}] if isinstance(m, dict)] or [{}]
-    chrome: dict[str, Any] = {}
-    for caps in (always, *first):
-        given = caps.get("goog:chromeOptions")
-        if isinstance(given, dict):
-            chrome.update({k: v for k, v in given.items() if k in KEPT_CHROME_OPTIONS})
-        for name in DROPPED_CAPABILITIES:
-            caps.pop(name, None)
-        caps.pop("browserName", None)
-    chrome["debuggerAddress"] = debugger_address
-    always["browserName"] = "chrome"
-    always["goog:chromeOptions"] = chrome
-    return {"capabilities": {"alwaysMatch": always, "firstMatch": first}}
-
-
 @router.api_route("/sessions/{session_id}/webdriver", methods=METHODS, include_in_schema=False)
 @router.api_route("/sessions/{session_id}/webdriver/{path:path}", methods=METHODS, include_in_schema=False)
 async def webdriver(session_id: str, request: Request, path: str = "") -> Response:
     fleet: Fleet = request.app.state.fleet
-    key, command = _signing_key(request, path)
+    key, raw_command = _signing_key(request, path)
     try:
         live = authorized_live(fleet, session_id, key)
         if live.webdriver is None:
             raise Unavailable("WebDriver is not enabled on this node")
+        command, body = await _checked(request, live, raw_command)
         try:
             base = await live.webdriver.url()
         except WebDriverUnavailable as exc:
             raise Unavailable(f"WebDriver is unavailable: {exc}") from exc
-        body = await request.body()
-        new_session = request.method == "POST" and command == "session"
-        if new_session:
-            try:
-                capabilities = attach_capabilities(json.loads(body or b"{}"), live.webdriver.debugger_address)
-                body = json.dumps(capabilities).encode()
-            except ValueError as exc:
-                raise InvalidRequest("New Session needs a JSON body") from exc
     except BrowserfleetError as error:
         return webdriver_error(error)
-    return await _forward(request, live, f"{base}/{command}", body, new_session=new_session, command=command)
+    return await _forward(request, live, f"{base}/{command.path}", body, command)
 
 
-async def _forward(
-    request: Request, live: LiveSession, url: str, body: bytes, *, new_session: bool, command: str
-) -> Response:
+async def _checked(request: Request, live: LiveSession, raw_command: str) -> tuple[Command, bytes]:
+    """The command and body to send chromedriver, after the protocol firewall
+    (core/firewall/webdriver.py); refused → 400 (404 for a command that does not exist)."""
+    assert live.webdriver is not None
+    try:
+        command = parse_command(request.method, raw_command)
+    except WebDriverRefused as exc:
+        raise UnknownCommand(str(exc)) from exc
+    body = await request.body()
+    if command.is_new_session:
+        return command, new_session_body(body, live.webdriver.debugger_address)
+    if not live.firewall.enabled:
+        return command, body
+    try:
+        return command, check_body(command, body, live.firewall)
+    except WebDriverRefused as exc:
+        raise InvalidRequest(str(exc)) from exc
+
+
+async def _forward(request: Request, live: LiveSession, url: str, body: bytes, command: Command) -> Response:
     headers = {"content-type": request.headers.get("content-type", "application/json; charset=utf-8")}
     client = httpx.AsyncClient(timeout=TIMEOUT, trust_env=False)
     try:
@@ -140,12 +139,11 @@ async def _forward(
         await client.aclose()
         return webdriver_error(Unavailable(f"WebDriver is unavailable: {exc.__class__.__name__}"))
     reply_headers = {"content-type": upstream.headers.get("content-type", "application/json; charset=utf-8")}
-    parts = command.split("/")
-    if upstream.status_code == 200 and (new_session or (request.method == "DELETE" and len(parts) == 2)):
+    if upstream.status_code == 200 and (command.is_new_session or command.is_delete_session):
         content = await upstream.aread()
         await upstream.aclose()
         await client.aclose()
-        _track(live, request, content, new_session=new_session, webdriver_session=parts[-1])
+        _track(live, request, content, command)
         return Response(content, status_code=upstream.status_code, headers=reply_headers)
 
     async def close() -> None:
@@ -160,13 +158,12 @@ async def _forward(
     )
 
 
-def _track(
-    live: LiveSession, request: Request, content: bytes, *, new_session: bool, webdriver_session: str
-) -> None:
+def _track(live: LiveSession, request: Request, content: bytes, command: Command) -> None:
     """A WebDriver session is a client of the browserfleet session until it is deleted."""
     assert live.webdriver is not None
     registry = request.app.state.fleet.live_sessions
-    if new_session:
+    webdriver_session = command.webdriver_session or ""
+    if command.is_new_session:
         try:
             webdriver_session = str(json.loads(content)["value"]["sessionId"])
         except (ValueError, KeyError, TypeError):

@@ -12,7 +12,6 @@ result is (``output``): nothing, a JSON value, a file, images or a download to f
 from __future__ import annotations
 
 import json
-import re
 from enum import StrEnum
 from typing import Any
 
@@ -21,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 from browserfleet.core import actions as a
 
 ITEM = "{{item}}"
-_PLACEHOLDER = re.compile(r"\{\{\s*item(?:\.([A-Za-z0-9_-]+))?\s*\}\}")
+_PLACEHOLDER = a.ITEM_PLACEHOLDER
 _ACTIONS: TypeAdapter[list[a.Action]] = TypeAdapter(list[a.Action])
 
 
@@ -67,7 +66,7 @@ class RunPlan(BaseModel):
 def bind(actions: list[a.Action], item: Any) -> list[a.Action]:
     """``actions`` with every ``{{item}}`` / ``{{item.field}}`` replaced by the iterated item."""
     raw = [act.model_dump(mode="json") for act in actions]
-    return _ACTIONS.validate_python(_substitute(raw, item))
+    return _ACTIONS.validate_python(_substitute(raw, item), context=a.BOUND)
 
 
 def _substitute(value: Any, item: Any) -> Any:

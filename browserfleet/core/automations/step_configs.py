@@ -41,7 +41,7 @@ class _Targeted(StepConfig):
 
 
 class Go(StepConfig):
-    url: str = Field(min_length=1)
+    url: a.WebUrl = Field(min_length=1)
     wait_until: Literal["load", "domcontentloaded", "networkidle"] = Field("load", alias="waitUntil")
     timeout: TimeoutMs = a.DEFAULT_TIMEOUT_MS
 
@@ -128,7 +128,7 @@ class GoBack(StepConfig):
 
 class UploadFile(StepConfig):
     selector: Selector
-    url: str = Field(min_length=1)
+    url: a.WebUrl = Field(min_length=1)
 
     def translate(self) -> Translation:
         return Translation(
@@ -227,7 +227,7 @@ class SaveStructuredData(StepConfig):
 
 class DownloadFile(StepConfig):
     selector: str | None = None
-    url: str | None = None
+    url: a.WebUrl | None = None
     timeout: TimeoutMs = a.DEFAULT_TIMEOUT_MS
 
     @model_validator(mode="after")

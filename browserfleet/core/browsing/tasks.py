@@ -9,7 +9,8 @@ A task's status is derived from its attempts (one, or ``fanout`` of them)::
     else                                  → queued
 
 Ids: the task id is the first attempt's job id (``brw_…``), the others are ``<task id>-2`` … A
-task belongs to its project: another project's key gets 403, an unknown id 404.
+task belongs to its project: another project's id is a 404, as an unknown id (nothing tells a
+caller that an id exists elsewhere).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from browserfleet.core.admission import Admission
 from browserfleet.core.browsing.routing import plan_routes
 from browserfleet.core.browsing.spec import GUARD_S, AgentSpec, BrowsingRequest
 from browserfleet.core.browsing.templates import TemplateBook
-from browserfleet.core.errors import Forbidden, InvalidRequest, NotFound
+from browserfleet.core.errors import InvalidRequest, NotFound
 from browserfleet.core.jobs import JobKind, JobState, Route
 from browserfleet.core.lifecycle import wait_for_any
 from browserfleet.core.llm import NOT_CONFIGURED
@@ -141,10 +142,13 @@ class BrowsingTasks:
 
     async def view(self, project: ProjectRecord, task_id: str) -> TaskView:
         lead = await self.store.get_job(task_id)
-        if lead is None or lead.kind is not JobKind.AGENT or lead.spec.get("task_id") != lead.id:
+        if (
+            lead is None
+            or lead.project_id != project.id
+            or lead.kind is not JobKind.AGENT
+            or lead.spec.get("task_id") != lead.id
+        ):
             raise NotFound("Task not found")
-        if lead.project_id != project.id:
-            raise Forbidden("The task belongs to another project")
         # every attempt in one read: a win finishes it and cancels its siblings in one transaction
         ids = [lead.id, *(str(i) for i in lead.spec.get("attempt_ids", [])[1:])]
         found = await self.store.get_jobs(ids)

@@ -53,7 +53,7 @@ class _Args(BaseModel):
 
 
 class NavigateArgs(_Args):
-    url: str = Field(min_length=1, description="absolute http(s) URL")
+    url: a.WebUrl = Field(min_length=1, description="absolute http(s) URL")
 
 
 class ElementArgs(_Args):
@@ -92,7 +92,7 @@ class NoArgs(_Args):
 
 
 class NewTabArgs(_Args):
-    url: str | None = Field(default=None, description="open this URL in the new tab")
+    url: a.WebUrl | None = Field(default=None, description="open this URL in the new tab")
 
 
 class SwitchTabArgs(_Args):

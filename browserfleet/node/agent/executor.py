@@ -141,7 +141,7 @@ class AgentExecutor(Executor):
             "viewport": VIEWPORT,
             "service_workers": "block",
         }
-        context = await stack.enter_async_context(self.pool.context(**options))
+        context = await stack.enter_async_context(self.pool.context(egress=channel, **options))
         try:
             await context.add_init_script(script=PENDING_REQUESTS)
             page = await context.new_page()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 from collections.abc import Callable
 
 from browserfleet.node.egress.dial import Dialer, normalize_host
@@ -56,6 +57,7 @@ class EgressChannel:
         )
         self._on_closed = on_closed
         self._server: asyncio.Server | None = None
+        self._more_servers: list[asyncio.Server] = []  # listeners in browsers' sandboxes
         self._sessions: set[asyncio.Task[None]] = set()
         self._closing = False
         self._close_task: asyncio.Task[None] | None = None
@@ -65,6 +67,15 @@ class EgressChannel:
         self._server = await asyncio.start_server(self._on_client, host="127.0.0.1", port=0, limit=CHUNK_SIZE)
         self._port = int(self._server.sockets[0].getsockname()[1])
         self.server_url = f"http://127.0.0.1:{self._port}"
+
+    async def serve_socket(self, sock: socket.socket) -> None:
+        """Serve this channel on one more listening socket too: the one a contained browser's
+        sandbox has on the channel's port (node/sandbox/netns.py). Closed with the channel."""
+        if self._closing:
+            sock.close()
+            raise RuntimeError("the egress channel is closed")
+        server = await asyncio.start_server(self._on_client, sock=sock, limit=CHUNK_SIZE)
+        self._more_servers.append(server)
 
     @property
     def port(self) -> int:
@@ -98,15 +109,17 @@ class EgressChannel:
 
     async def _shutdown(self) -> None:
         try:
-            if self._server is not None:
-                self._server.close()
+            for server in [self._server, *self._more_servers]:
+                if server is not None:
+                    server.close()
             sessions = list(self._sessions)
             for task in sessions:
                 task.cancel()
             if sessions:
                 await asyncio.gather(*sessions, return_exceptions=True)
-            if self._server is not None:
-                await self._server.wait_closed()
+            for server in [self._server, *self._more_servers]:
+                if server is not None:
+                    await server.wait_closed()
         finally:
             self._on_closed(self)
 

@@ -1,5 +1,6 @@
-"""The browsing API's contract errors (400/401/403/404/405/504 as ``{"error"}``), X-Request-ID,
-and the 400 that names the settings when no model provider is configured."""
+"""The browsing API's contract errors (400/401/404/405/504 as ``{"error"}``; another project's
+task is a 404 like an unknown one), X-Request-ID, and the 400 that names the settings when no
+model provider is configured."""
 
 from __future__ import annotations
 
@@ -41,12 +42,12 @@ def test_authentication_and_ownership(
     )
     assert wrong.status_code == 401 and set(wrong.json()) == {"error"}
 
-    other = Browsing(bserver.url, harness.new_key(bserver))  # another project
+    other = Browsing(bserver.url, harness.new_key(bserver))  # another project: as if unknown
     try:
-        forbidden = other.http.get(f"{BASE}/status", params={"task_id": task_id})
-        assert forbidden.status_code == 403
-        assert forbidden.json() == {"error": "The task belongs to another project"}
-        assert other.screenshot(task_id, "final.png").status_code == 403
+        hidden = other.http.get(f"{BASE}/status", params={"task_id": task_id})
+        assert hidden.status_code == 404
+        assert hidden.json() == {"error": "Task not found"}
+        assert other.screenshot(task_id, "final.png").status_code == 404
     finally:
         other.close()
 

@@ -20,13 +20,14 @@ from browserfleet.node.captcha import (
     CaptchaUnsolvable,
     CreateTaskSolver,
 )
+from browserfleet.node.egress import EgressPolicy, EgressProxy
 from browserfleet.node.steps import StepRunner
 from browserfleet.settings import Settings
 from tests.site.app import PIXEL_PNG, RECAPTCHA_V2_SITEKEY, RECAPTCHA_V3_SITEKEY, TURNSTILE_SITEKEY
 from tests.site.captcha import token_valid
 from tests.support._ports import free_port
 from tests.support.captcha_solver import SOLVER_KEY, SolverStandIn
-from tests.support.fleet import FleetHarness
+from tests.support.fleet import TEST_SITE_ALLOW, FleetHarness
 
 POLL_S = 0.05
 
@@ -195,14 +196,21 @@ async def _solve_on_page(
     harness: FleetHarness, url: str, solver: captcha.CaptchaSolver | None, kind: str, then: list[a.Action]
 ) -> tuple[object, str]:
     assert harness.pool is not None
-    async with harness.pool.context() as context:
-        page = await context.new_page()
-        await page.goto(url)
-        runner = StepRunner(page, captcha_solver=solver)
-        report = await runner.run(a.SolveCaptcha(kind=kind))
-        for action in then:
-            await runner.run(action)
-        return report, await page.content()
+    # the page reaches the test site through an egress channel, as a job's does (a contained
+    # pooled browser has no other way out: node/sandbox/)
+    egress = EgressProxy(EgressPolicy.from_strings(False, TEST_SITE_ALLOW))
+    channel = await egress.open_channel("captcha-test")
+    try:
+        async with harness.pool.context(egress=channel, proxy={"server": channel.server_url}) as context:
+            page = await context.new_page()
+            await page.goto(url)
+            runner = StepRunner(page, captcha_solver=solver)
+            report = await runner.run(a.SolveCaptcha(kind=kind))
+            for action in then:
+                await runner.run(action)
+            return report, await page.content()
+    finally:
+        await egress.close()
 
 
 @pytest.mark.browser
