@@ -31,10 +31,11 @@ serve: install ## Run the server: .venv/bin/browserfleet serve $(ARGS)
 test: install ## Run the whole test suite (extra pytest options: PYTEST_ARGS=...)
 	$(BIN)/pytest -n 2 --dist loadgroup $(PYTEST_ARGS) </dev/null
 
-check: install ## Lint, format check and type check
+check: install ## Lint, format check, type check and the layer contracts (import-linter)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 fmt: install ## Format the code and apply lint auto-fixes
 	$(BIN)/ruff format .

@@ -1,4 +1,4 @@
-"""The ASGI app factory: one FastAPI app, one Fleet, every family's router."""
+"""The ASGI app factory: one FastAPI app, one Fleet, every family's routers (families.py)."""
 
 from __future__ import annotations
 
@@ -7,28 +7,13 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from browserfleet.api import (
-    agent_runs,
-    automations,
-    body_limit,
-    browsing,
-    contexts,
-    errors,
-    extensions,
-    feeds,
-    fetch,
-    nodes,
-    ops,
-    projects,
-    renders,
-    search,
-    sessions,
-    webhooks,
-)
+from browserfleet.api import body_limit, errors
 from browserfleet.api.relay import NodeRelay
-from browserfleet.core.search import build_backend as build_search_backend
+from browserfleet.core.sessions.search import build_backend as build_search_backend
+from browserfleet.families import FAMILIES, envelopes
 from browserfleet.fleet import VERSION, Fleet
 from browserfleet.node.pool import BrowserPool
+from browserfleet.node.session.routes import node_local_segments
 from browserfleet.settings import Settings
 
 
@@ -61,23 +46,15 @@ def create_app(
         description="Self-hosted browser automation: renders, sessions, automations, browsing agents.",
         lifespan=lifespan,
     )
-    errors.install(app)
-    app.include_router(renders.router)
-    app.include_router(sessions.router)
-    app.include_router(contexts.router)
-    app.include_router(extensions.router)
-    app.include_router(projects.router)
-    app.include_router(fetch.router)
-    app.include_router(ops.router)
-    app.include_router(nodes.router)
-    app.include_router(automations.router)
-    app.include_router(browsing.router)
-    app.include_router(agent_runs.router)
+    errors.install(app, envelopes(FAMILIES))
+    for family in FAMILIES:
+        for router in (*family.routers, *family.node_routers):
+            app.include_router(router)
     body_limit.install(app, settings)  # before any body is read, authentication included
-    app.add_middleware(browsing.RequestIdMiddleware, prefix=browsing.PREFIX)
-    app.include_router(feeds.router)
-    app.include_router(webhooks.router)
-    app.include_router(search.router)
+    for family in FAMILIES:
+        for middleware in family.middleware:
+            app.add_middleware(middleware.cls, *middleware.args, **middleware.kwargs)
     app.state.search_backend = build_search_backend(settings)
-    app.add_middleware(NodeRelay)  # distributed mode: a session's node-local endpoints, on its node
+    # distributed mode: a session's node-local endpoints (those its router serves), on its node
+    app.add_middleware(NodeRelay, node_local=node_local_segments())
     return app

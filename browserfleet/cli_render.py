@@ -7,7 +7,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import httpx
 from pydantic import ValidationError
 from rich.console import Console
 from rich.status import Status
@@ -15,6 +14,7 @@ from rich.status import Status
 from browserfleet.api.renders.routes import completed_body, failed_body
 from browserfleet.api.renders.schemas import CreateRenderRequest
 from browserfleet.core.geo import catalogue
+from browserfleet.core.http import outbound_sync_client
 from browserfleet.fleet import Fleet
 from browserfleet.settings import Settings
 
@@ -85,7 +85,7 @@ def render_remote(server: str, key: str, body: dict[str, Any], console: Console)
     base = server.rstrip("/")
     base = base if base.endswith("/v1") else base + "/v1"
     with (
-        httpx.Client(headers={"Authorization": f"Bearer {key}"}, timeout=60) as client,
+        outbound_sync_client(headers={"Authorization": f"Bearer {key}"}, timeout=60) as client,
         console.status("submitting…") as status,
     ):
         created = client.post(f"{base}/renders", json=body)

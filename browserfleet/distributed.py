@@ -59,19 +59,11 @@ def build_blob_store(s: Settings, store: Store) -> BlobStore:
 
 def project_locks(dispatcher: Dispatcher, namespace: str | None = None) -> ProjectLocks | None:
     """The Redis dispatcher's shared locks; None (in-process locks) otherwise."""
-    make = getattr(dispatcher, "project_locks", None)
-    if make is None:
-        return None
-    locks: ProjectLocks = make(namespace) if namespace else make()
-    return locks
+    return dispatcher.project_locks(namespace)
 
 
 def rate_limiter(dispatcher: Dispatcher, limit: int, window_s: float) -> RateLimiter:
-    make = getattr(dispatcher, "rate_limiter", None)
-    if make is None:
-        return SlidingWindowLimiter(limit, window_s)
-    limiter: RateLimiter = make(limit, window_s)
-    return limiter
+    return dispatcher.rate_limiter(limit, window_s) or SlidingWindowLimiter(limit, window_s)
 
 
 async def recover_owned(

@@ -10,29 +10,41 @@ import asyncio
 import contextlib
 from datetime import timedelta
 from importlib.metadata import version
+from typing import TYPE_CHECKING
 
 import structlog
 
 from browserfleet.core.accounts import Accounts
 from browserfleet.core.admission import Admission
-from browserfleet.core.automations import FileSigner, RunPolicy, Runs, Tasks
+from browserfleet.core.automations import (
+    Feeds,
+    FileSigner,
+    HttpSender,
+    RunPolicy,
+    Runs,
+    Tasks,
+    WebhookPolicy,
+    Webhooks,
+)
 from browserfleet.core.browsing import BrowsingTasks, build_browsing
-from browserfleet.core.contexts import Contexts
-from browserfleet.core.extension_archive import ArchiveLimits
-from browserfleet.core.extensions import Extensions
-from browserfleet.core.feeds import Feeds
-from browserfleet.core.fetch import Fetches, FetchPolicy
 from browserfleet.core.jobs import JobKind, NodeLabels, utcnow
 from browserfleet.core.lifecycle import mark_running
 from browserfleet.core.ratelimit import RateLimiter
 from browserfleet.core.reaper import Reaper
 from browserfleet.core.renders import RenderPolicy, Renders
 from browserfleet.core.retention import PurgeReport, purge
-from browserfleet.core.session_secrets import SessionSecrets
-from browserfleet.core.sessions import READY_EVENT, RELEASE_EVENT, SessionPolicy, Sessions
+from browserfleet.core.sessions import (
+    Contexts,
+    Extensions,
+    Fetches,
+    FetchPolicy,
+    SessionPolicy,
+    Sessions,
+    SessionSecrets,
+)
+from browserfleet.core.sessions.extension_archive import ArchiveLimits
 from browserfleet.core.vault import KEY_FILE, Vault
-from browserfleet.core.webhooks import HttpSender, WebhookPolicy, Webhooks
-from browserfleet.dispatch.base import Dispatcher, JobEvent
+from browserfleet.dispatch.base import Dispatcher
 from browserfleet.distributed import (
     QUOTA_LOCKS,
     build_blob_store,
@@ -56,18 +68,23 @@ from browserfleet.node.profiles import Profiles
 from browserfleet.node.proxies import ProxyPool, SessionRouting
 from browserfleet.node.render import RenderExecutor
 from browserfleet.node.sandbox import Containment, decide, launcher_for
-from browserfleet.node.session import LiveSession, LiveSessions, SessionExecutor
-from browserfleet.node.session_extensions import SessionExtensions
-from browserfleet.node.session_log import LogLimits
-from browserfleet.node.session_recording import RecordingConfig, build_script
-from browserfleet.node.session_screencast import ScreencastConfig
-from browserfleet.node.session_videos import SessionVideos
+from browserfleet.node.session.events import SessionEvents
+from browserfleet.node.session.executor import SessionExecutor
+from browserfleet.node.session.extensions import SessionExtensions
+from browserfleet.node.session.live import LiveSessions
+from browserfleet.node.session.log import LogLimits
+from browserfleet.node.session.recording import RecordingConfig, build_script
+from browserfleet.node.session.screencast import ScreencastConfig
+from browserfleet.node.session.videos import SessionVideos
 from browserfleet.node.worker import Node
 from browserfleet.settings import CHROMIUM_FLAGS, Settings
 from browserfleet.store.blobs import BlobStore
 from browserfleet.store.ownership import DataDirLock
 from browserfleet.store.private import FILE_MODE, check_data_dir, make_private
 from browserfleet.store.repo import Store
+
+if TYPE_CHECKING:
+    from browserfleet.node.session.routes.deps import SessionServices
 
 log = structlog.get_logger(__name__)
 VERSION = version("browserfleet")
@@ -116,14 +133,13 @@ class Fleet:
         self.webhooks: Webhooks
         self._run_watcher: asyncio.Task[None] | None = None
         self.live_sessions = LiveSessions()
-        self._session_events: asyncio.Task[None] | None = None
+        self._session_events: SessionEvents | None = None  # ready/release (node/session/events.py)
         self.egress: EgressProxy | None = None
         self.containment: Containment | None = None  # this process's node(s): node/sandbox/
         self.proxies: ProxyPool
         self.nodes: list[Node] = []
         self._purger: asyncio.Task[None] | None = None
         self._reaper: Reaper | None = None  # distributed mode: jobs of gone nodes (core/reaper.py)
-        self._background: set[asyncio.Task[None]] = set()
         self._lock = DataDirLock(settings.data_dir)
 
     async def start(self, *, run_nodes: bool = True, own_jobs: bool | None = None) -> None:
@@ -310,8 +326,8 @@ class Fleet:
                     ad_hosts=load_ad_hosts(s.ad_block_hosts_file),
                 ),
             )
-            self.live_sessions.on_ready = self._session_ready
-            self._session_events = asyncio.create_task(self._relay_session_events(), name="session-events")
+            self._session_events = SessionEvents(self.dispatcher, self.live_sessions)
+            self._session_events.start()
         labels = NodeLabels(node_id=s.node_id, region=s.node_region, country=s.node_country, city=s.node_city)
         node = Node(
             labels,
@@ -361,9 +377,7 @@ class Fleet:
         if session_videos := getattr(self, "session_videos", None):
             await session_videos.close()
         if self._session_events:
-            self._session_events.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._session_events
+            await self._session_events.stop()
         await self._stop_nodes()
         if self.egress:
             await self.egress.close()
@@ -379,23 +393,6 @@ class Fleet:
         self.nodes.clear()
         if self.agent_executor:
             await self.agent_executor.close()  # kept session_key browsers, before the pool goes
-
-    def _session_ready(self, live: LiveSession) -> None:
-        """A session's browser accepts clients: tell whoever waits (``POST /v1/sessions``)."""
-        event = JobEvent(live.session_id, live.project_id, kind=READY_EVENT)
-        task = asyncio.get_running_loop().create_task(self.dispatcher.publish(event))
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
-
-    async def _relay_session_events(self) -> None:
-        """Release requests travel as dispatcher events; hand them to this node's live sessions."""
-        subscription = self.dispatcher.subscribe()
-        try:
-            async for event in subscription:
-                if event.kind == RELEASE_EVENT:
-                    self.live_sessions.request_release(event.job_id)
-        finally:
-            await subscription.close()
 
     async def purge_once(self) -> PurgeReport:
         return await purge(
@@ -442,3 +439,10 @@ def _recording_config(s: Settings) -> RecordingConfig | None:
     if script is None:
         return None
     return RecordingConfig(script, s.session_recording_max_events, s.session_recording_max_bytes)
+
+
+if TYPE_CHECKING:
+
+    def _serves_sessions(fleet: Fleet) -> SessionServices:
+        """The node-local router reads ``app.state.fleet`` as its :class:`SessionServices`."""
+        return fleet

@@ -19,9 +19,10 @@ from fastapi import FastAPI
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from browserfleet.api import body_limit, errors, sessions
-from browserfleet.api.public_base import RELAYED
+from browserfleet.api import body_limit, errors
+from browserfleet.core.public_base import RELAYED
 from browserfleet.dispatch.constants import NODE_SECRET_HEADER
+from browserfleet.families import SESSIONS, envelopes
 from browserfleet.fleet import VERSION, Fleet
 from browserfleet.node.pool import BrowserPool
 from browserfleet.settings import Settings
@@ -39,7 +40,7 @@ class NodeSecretGate:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] in ("http", "websocket") and self._ok(scope):
-            scope[RELAYED] = True  # the control plane chose the Host header (api/public_base.py)
+            scope[RELAYED] = True  # the control plane chose the Host header (core/public_base.py)
             await self.app(scope, receive, send)
             return
         if scope["type"] not in ("http", "websocket") or scope["path"] in PUBLIC_PATHS:
@@ -72,8 +73,9 @@ def create_node_app(settings: Settings, *, pool: BrowserPool | None = None) -> F
     app = FastAPI(
         title="browserfleet node", version=VERSION, lifespan=lifespan, docs_url=None, redoc_url=None
     )
-    errors.install(app)
-    app.include_router(sessions.router)  # every session endpoint: the relay sends node-local ones here
+    errors.install(app, envelopes([SESSIONS]))
+    for router in SESSIONS.node_routers:  # what the relay sends here: a live session's endpoints
+        app.include_router(router)
 
     @app.get("/health")
     async def health() -> dict[str, Any]:

@@ -279,7 +279,7 @@ class Settings(BaseSettings):
         default=2.0, gt=0, description="delay before the 2nd webhook attempt; doubles each time after"
     )
 
-    # --- web search (POST /v1/search; see browserfleet/core/search/) --------------------------
+    # --- web search (POST /v1/search; see browserfleet/core/sessions/search/) -----------------
     search_backend: Literal["searxng", "exa"] | None = Field(
         default=None, description="web search backend; unset: POST /v1/search answers 503"
     )

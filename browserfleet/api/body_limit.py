@@ -21,10 +21,10 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from browserfleet.api.contexts import UPLOAD_OVERHEAD
-from browserfleet.api.errors import envelope_for
-from browserfleet.api.multipart import MULTIPART_OVERHEAD
+from browserfleet.api.errors import Envelopes, envelopes_of
+from browserfleet.api.sessions.contexts import UPLOAD_OVERHEAD
 from browserfleet.core.errors import PayloadTooLarge
+from browserfleet.core.multipart import MULTIPART_OVERHEAD
 from browserfleet.settings import Settings
 
 
@@ -69,10 +69,11 @@ def route_limits(settings: Settings) -> list[RouteLimit]:
 
 
 class BodyLimit:
-    def __init__(self, app: ASGIApp, max_bytes: int, routes: list[RouteLimit]) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, routes: list[RouteLimit], envelopes: Envelopes) -> None:
         self.app = app
         self.max_bytes = max_bytes
         self.routes = routes
+        self.envelopes = envelopes
 
     def limit_for(self, method: str, path: str) -> int:
         for route in self.routes:
@@ -87,7 +88,7 @@ class BodyLimit:
         limit = self.limit_for(scope["method"], scope["path"])
         declared = _content_length(scope)
         if declared is not None and declared > limit:  # answered unread
-            await _too_large(scope, limit)(scope, receive, send)
+            await self._too_large(scope, limit)(scope, receive, send)
             return
         received = 0
         started = False
@@ -111,7 +112,12 @@ class BodyLimit:
         except BodyTooLarge:  # read outside the app's error handling: answer it here if still possible
             if started:
                 raise
-            await _too_large(scope, limit)(scope, receive, send)
+            await self._too_large(scope, limit)(scope, receive, send)
+
+    def _too_large(self, scope: Scope, limit: int) -> JSONResponse:
+        response = self.envelopes.for_path(scope["path"])(PayloadTooLarge(too_large_message(limit)))
+        response.headers["connection"] = "close"  # the rest of the body is not read
+        return response
 
 
 def _content_length(scope: Scope) -> int | None:
@@ -122,21 +128,19 @@ def _content_length(scope: Scope) -> int | None:
     return None
 
 
-def _too_large(scope: Scope, limit: int) -> JSONResponse:
-    response = envelope_for(scope["path"])(PayloadTooLarge(too_large_message(limit)))
-    response.headers["connection"] = "close"  # the rest of the body is not read
-    return response
-
-
 def install(app: FastAPI, settings: Settings) -> None:
     """The middleware (``max_body_bytes``, upload routes' own limits) and the 413 of a body that
-    grew past its limit while the app read it."""
+    grew past its limit while the app read it. After :func:`browserfleet.api.errors.install`: the
+    413s use the app's envelopes."""
+    envelopes = envelopes_of(app)
 
     async def on_too_large(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, BodyTooLarge)
-        response = envelope_for(request.url.path)(PayloadTooLarge(str(exc.detail)))
+        response = envelopes.for_path(request.url.path)(PayloadTooLarge(str(exc.detail)))
         response.headers["connection"] = "close"
         return response
 
     app.add_exception_handler(BodyTooLarge, on_too_large)
-    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, routes=route_limits(settings))
+    app.add_middleware(
+        BodyLimit, max_bytes=settings.max_body_bytes, routes=route_limits(settings), envelopes=envelopes
+    )

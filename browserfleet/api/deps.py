@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from browserfleet.core.accounts import api_key_of
 from browserfleet.fleet import Fleet
 from browserfleet.store.records import ProjectRecord
 
@@ -16,12 +17,8 @@ async def get_fleet(request: Request) -> Fleet:
 
 
 def api_key(request: Request) -> str | None:
-    """``Authorization: Bearer KEY`` or ``X-BB-API-Key: KEY``."""
-    auth = request.headers.get("authorization", "")
-    scheme, _, token = auth.partition(" ")
-    if scheme.lower() == "bearer" and token.strip():
-        return token.strip()
-    return request.headers.get("x-bb-api-key") or None
+    """``Authorization: Bearer KEY`` or ``X-BB-API-Key: KEY`` (core/accounts.py)."""
+    return api_key_of(request.headers)
 
 
 async def get_project(request: Request, fleet: Annotated[Fleet, Depends(get_fleet)]) -> ProjectRecord:

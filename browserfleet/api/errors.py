@@ -1,13 +1,15 @@
 """Mapping core errors to each API family's own error envelope, in one place.
 
-Every family registers an :class:`Envelope` for its path prefixes; requests outside any family get
-the default (the Renders family's ``{"error", "message", "details"?}``). Validation errors from
-FastAPI become 400 with ``details``; unknown routes 404; unexpected exceptions 500 without internals.
+Every family declares an :class:`Envelope` for its path prefixes (browserfleet/families.py); the
+app factory hands them to :func:`install` as one :class:`Envelopes` table, and requests outside
+any family get the default (the Renders family's ``{"error", "message", "details"?}``). Validation
+errors from FastAPI become 400 with ``details``; unknown routes 404; unexpected exceptions 500
+without internals.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from http import HTTPStatus
 from typing import Any
 
@@ -22,7 +24,6 @@ from browserfleet.core.errors import BrowserfleetError, InvalidRequest, RateLimi
 log = structlog.get_logger(__name__)
 
 Envelope = Callable[[BrowserfleetError], JSONResponse]
-_ENVELOPES: list[tuple[str, Envelope]] = []
 
 
 def simple_envelope(error: BrowserfleetError) -> JSONResponse:
@@ -40,14 +41,21 @@ def simple_envelope(error: BrowserfleetError) -> JSONResponse:
     return JSONResponse(body, status_code=error.status, headers=headers)
 
 
-def register_envelope(prefix: str, envelope: Envelope) -> None:
-    """Use ``envelope`` for every path starting with ``prefix`` (longest prefix wins)."""
-    _ENVELOPES.append((prefix, envelope))
-    _ENVELOPES.sort(key=lambda item: len(item[0]), reverse=True)
+class Envelopes:
+    """Which envelope answers a path: the one of the longest prefix it starts with, else
+    :func:`simple_envelope`."""
+
+    def __init__(self, by_prefix: Iterable[tuple[str, Envelope]] = ()) -> None:
+        self._by_prefix = sorted(by_prefix, key=lambda item: len(item[0]), reverse=True)
+
+    def for_path(self, path: str) -> Envelope:
+        return next((env for prefix, env in self._by_prefix if path.startswith(prefix)), simple_envelope)
 
 
-def envelope_for(path: str) -> Envelope:
-    return next((env for prefix, env in _ENVELOPES if path.startswith(prefix)), simple_envelope)
+def envelopes_of(app: FastAPI) -> Envelopes:
+    """The table :func:`install` gave ``app``."""
+    envelopes: Envelopes = app.state.envelopes
+    return envelopes
 
 
 def validation_details(exc: RequestValidationError) -> list[dict[str, Any]]:
@@ -71,7 +79,12 @@ def _validation_error(exc: RequestValidationError) -> InvalidRequest:
     return InvalidRequest(message, details=details)
 
 
-def install(app: FastAPI) -> None:
+def install(app: FastAPI, envelopes: Envelopes) -> None:
+    """Answer every error of ``app`` in the envelope of its path (kept as ``app.state.envelopes``
+    for what answers before the app's handlers, e.g. api/body_limit.py)."""
+    app.state.envelopes = envelopes
+    envelope_for = envelopes.for_path
+
     async def on_core(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, BrowserfleetError)
         return envelope_for(request.url.path)(exc)

@@ -9,8 +9,9 @@ refuses anything without it). The node authenticates the client (signing key or 
 as the control plane would, before anything reaches the browser; a refused WebSocket handshake is
 refused here too (HTTP 403). Everything else, and every request in embedded mode, passes through.
 
-When you add a session endpoint that needs the live browser, add its first path segment to
-:data:`NODE_LOCAL` (its router is in the sessions family, api/sessions/, which node_app.py serves).
+Which endpoints are node-local is not kept here: the app factory (app.py) hands :class:`NodeRelay`
+the first path segments the node-local router serves (node/session/routes/, which node_app.py
+serves too), so an endpoint added there is relayed without touching this module.
 """
 
 from __future__ import annotations
@@ -27,15 +28,13 @@ from starlette.responses import JSONResponse, StreamingResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket
 
-from browserfleet.api.public_base import base_url
-from browserfleet.api.ws_pipe import UPSTREAM_ERRORS, both_ways, open_upstream
+from browserfleet.core.http import OutboundClient, outbound_client
 from browserfleet.core.placement import running_elsewhere
+from browserfleet.core.public_base import base_url
+from browserfleet.core.ws_pipe import UPSTREAM_ERRORS, both_ways, open_upstream
 from browserfleet.dispatch.constants import NODE_SECRET_HEADER
 
 log = structlog.get_logger(__name__)
-NODE_LOCAL = frozenset(
-    {"connect", "webdriver", "live", "devtools", "debug", "downloads", "uploads", "logs", "recording"}
-)
 _PATH = re.compile(r"^/v1/sessions/(?P<id>[A-Za-z0-9_.-]+)/(?P<first>[^/]+)(?:/.*)?$")
 _HOP_BY_HOP = frozenset(
     {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer"}
@@ -47,8 +46,12 @@ CLOSE_REFUSED = 4403
 
 
 class NodeRelay:
-    def __init__(self, app: ASGIApp) -> None:
+    """``node_local``: the first path segments under ``/v1/sessions/{id}/`` a session's node
+    answers (``connect``, ``webdriver``, ``live``…)."""
+
+    def __init__(self, app: ASGIApp, node_local: frozenset[str]) -> None:
         self.app = app
+        self.node_local = node_local
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         target = await self._target(scope)
@@ -64,7 +67,7 @@ class NodeRelay:
         if scope["type"] not in ("http", "websocket"):
             return None
         match = _PATH.match(scope["path"])
-        if match is None or match["first"] not in NODE_LOCAL:
+        if match is None or match["first"] not in self.node_local:
             return None
         fleet = scope["app"].state.fleet
         if not fleet.settings.distributed or fleet.live_sessions.get(match["id"]) is not None:
@@ -80,7 +83,7 @@ class NodeRelay:
         headers.append((NODE_SECRET_HEADER, _secret(scope)))
         query = scope["query_string"].decode()
         url = f"{target}{scope['path']}" + (f"?{query}" if query else "")
-        client = httpx.AsyncClient(timeout=_TIMEOUT, trust_env=False)
+        client = outbound_client(timeout=_TIMEOUT)
         outgoing = client.build_request(request.method, url, headers=headers, content=_body(request))
         try:
             upstream = await client.send(outgoing, stream=True)
@@ -106,7 +109,7 @@ def _secret(scope: Scope) -> str:
 
 def _forwarded(scope: Scope) -> list[tuple[str, str]]:
     """What the node needs to build client-facing URLs as the control plane would: the base URL
-    this control plane hands clients (api/public_base.py — never a foreign Host header); the node
+    this control plane hands clients (core/public_base.py — never a foreign Host header); the node
     trusts it because the request carries the node secret."""
     proto, _, rest = base_url(scope, scope["app"].state.fleet.settings).partition("://")
     return [("host", rest), ("x-forwarded-proto", proto)]
@@ -125,7 +128,7 @@ async def _body(request: Request) -> AsyncIterator[bytes]:
             yield chunk
 
 
-async def _stream(upstream: httpx.Response, client: httpx.AsyncClient) -> AsyncIterator[bytes]:
+async def _stream(upstream: httpx.Response, client: OutboundClient) -> AsyncIterator[bytes]:
     try:
         async for chunk in upstream.aiter_raw():
             yield chunk

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from browserfleet.core.errors import InvalidRequest, NotFound, Unauthenticated
@@ -14,6 +15,16 @@ from browserfleet.store.repo import LEDGER_KINDS, Store
 KEY_PREFIX = "bf_"
 DEFAULT_PROJECT = "default"
 _AUTH_CACHE_S = 5.0
+
+
+def api_key_of(headers: Mapping[str, str]) -> str | None:
+    """The API key a request carries: ``Authorization: Bearer KEY`` or ``X-BB-API-Key: KEY``
+    (``headers`` looked up by lower-case name, as HTTP frameworks' header mappings do)."""
+    auth = headers.get("authorization", "")
+    scheme, _, token = auth.partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        return token.strip()
+    return headers.get("x-bb-api-key") or None
 
 
 def hash_key(key: str) -> str:

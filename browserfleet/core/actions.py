@@ -2,14 +2,15 @@
 
 Browser7 ``waitFor`` entries, Browserbear steps and the browsing agent's tool calls are all
 translated into these actions and run by the one step runner (node/steps.py). An action is plain
-data: validating it needs no browser. When you add an action, also add it to ``Action`` below, to
-the step runner's dispatch table, and to docs/actions.md.
+data: validating it needs no browser. When you add an action, add its model to ``Action`` below
+(:data:`ACTIONS` follows), its handler in the step runner (``@handles(Model)``) and its row in
+docs/actions.md; a test fails for each one missing.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Annotated, Final, Literal
+from typing import Annotated, Final, Literal, get_args
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, model_validator
 
@@ -254,6 +255,17 @@ Action = Annotated[
     | CloseTab,
     Field(discriminator="action"),
 ]
+
+
+def _registry() -> dict[str, type[BaseModel]]:
+    models: tuple[type[BaseModel], ...] = get_args(get_args(Action)[0])
+    return {model.model_fields["action"].default: model for model in models}
+
+
+# Every action by name: the one registry of the vocabulary. The step runner registers one handler
+# per name (node/steps.py ``handles``; tests/unit/node/test_steps_registry.py checks none is
+# missing) and docs/actions.md documents each (tests/unit/test_docs.py).
+ACTIONS: Final[dict[str, type[BaseModel]]] = _registry()
 
 
 class ActionList(BaseModel):

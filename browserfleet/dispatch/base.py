@@ -16,7 +16,9 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from browserfleet.core.admission import ProjectLocks
 from browserfleet.core.jobs import JobKind, JobState, NodeLabels, Route
+from browserfleet.core.ratelimit import RateLimiter
 
 
 @dataclass(frozen=True)
@@ -86,6 +88,10 @@ class Dispatcher(ABC):
       only while it has a free slot (nodes pull, the dispatcher never pushes).
     - ``withdraw`` removes a not-yet-claimed ticket (True if it was still queued).
     - ``publish``/``subscribe`` carry job events to whoever waits (sync waits, SSE, webhooks).
+
+    Optional capabilities (a dispatcher shared by several processes provides them, so limits hold
+    across the fleet; an in-process one returns None and core uses its in-process versions):
+    :meth:`project_locks`, :meth:`rate_limiter`.
     """
 
     registry: NodeRegistry
@@ -121,6 +127,15 @@ class Dispatcher(ABC):
         """The node is through with a claimed ticket (the job ended, was requeued, or was no
         longer queued). A ticket claimed but never ``done`` — its node died — is handed back by
         :meth:`reclaim` once its node stopped renewing it."""
+
+    def project_locks(self, namespace: str | None = None) -> ProjectLocks | None:
+        """Per-project locks every process shares (admission, automations' quota); None: the
+        caller's in-process locks are enough."""
+        return None
+
+    def rate_limiter(self, limit: int, window_s: float) -> RateLimiter | None:
+        """A sliding-window limiter every process shares; None: an in-process one is enough."""
+        return None
 
     async def reclaim(self) -> list[Ticket]:
         """Tickets whose claimer stopped renewing them for longer than the visibility timeout

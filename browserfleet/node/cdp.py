@@ -1,10 +1,10 @@
 """A minimal Chrome DevTools Protocol client: the node's own line to a session's browser.
 
-Remote clients drive a session's browser through the CDP proxy (api/sessions/connect.py); the node keeps one
-connection of its own (:class:`CDPConnection`) for what it must do whatever the client does:
-emulation of every new page (node/session_supervisor.py), saving cookies into a context, closing
-the browser cleanly. Flat sessions only (``Target.attachToTarget{flatten:true}``): a command for
-a target carries ``sessionId``.
+Remote clients drive a session's browser through the CDP proxy (node/session/routes/connect.py);
+the node keeps one connection of its own (:class:`CDPConnection`) for what it must do whatever the
+client does: emulation of every new page (node/session/supervisor.py), saving cookies into a
+context, closing the browser cleanly. Flat sessions only (``Target.attachToTarget{flatten:true}``):
+a command for a target carries ``sessionId``.
 
 Errors: :class:`CDPError` for an error answer, :class:`CDPClosed` once the WebSocket is gone
 (every pending command fails with it).

@@ -26,6 +26,9 @@ class Execution:
 
 class Executor(ABC):
     kind: ClassVar[JobKind]
+    # True: the job is claimed as ``assigned`` and the executor marks it ``running`` itself once it
+    # prepared it (node/worker.py; the agent, which first finds its browser)
+    staged: ClassVar[bool] = False
 
     @abstractmethod
     async def run(self, job: JobRecord) -> Execution:

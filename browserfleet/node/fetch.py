@@ -31,9 +31,10 @@ from typing import Any
 import httpx
 
 from browserfleet.core.errors import ErrorCode, JobFailure
-from browserfleet.core.fetch import BODY_BLOB, FetchSpec
 from browserfleet.core.geo import catalogue
+from browserfleet.core.http import outbound_client
 from browserfleet.core.jobs import JobKind
+from browserfleet.core.sessions.fetch import BODY_BLOB, FetchSpec
 from browserfleet.node.egress import EGRESS_HEADER, BlockedAttempt, EgressChannel, EgressProxy
 from browserfleet.node.executor import Execution, Executor
 from browserfleet.node.proxies import ProxyPool, ProxyUpstream
@@ -91,13 +92,12 @@ class FetchExecutor(Executor):
 
     async def _get(self, spec: FetchSpec, channel: EgressChannel) -> tuple[dict[str, Any], bytes]:
         async with (
-            httpx.AsyncClient(
+            outbound_client(
                 proxy=channel.server_url,
                 verify=not spec.allow_insecure_ssl,
                 follow_redirects=spec.allow_redirects,
                 max_redirects=MAX_REDIRECTS,
                 timeout=spec.fetch_timeout_s,
-                trust_env=False,
                 headers={"User-Agent": USER_AGENT},
                 event_hooks={"request": [self._literal_check(channel)]},
             ) as client,

@@ -1,6 +1,6 @@
 """Node side of contexts: a session's user-data-dir from and back into its saved profile.
 
-Order in a session (node/session.py):
+Order in a session (node/session/executor.py):
 
 1. :meth:`Profiles.restore` extracts the saved profile into the fresh user-data-dir before the
    browser launches, and returns the cookies saved with it;
@@ -9,7 +9,7 @@ Order in a session (node/session.py):
 3. at the end, when ``persist`` is true: :func:`read_cookies` (``Storage.getCookies``), then the
    supervisor closes the browser cleanly with ``Browser.close`` (Chromium flushes its cookie DB and
    LevelDB) and waits for the process to exit; then :meth:`Profiles.save` archives the folder
-   (caches and run-time files left out, core/profile_archive.py), encrypts and stores it.
+   (caches and run-time files left out, core/sessions/profile_archive.py), encrypts and stores it.
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ from typing import Any
 
 import structlog
 
-from browserfleet.core.contexts import Contexts
-from browserfleet.core.profile_archive import pack_dir, unpack
+from browserfleet.core.sessions.contexts import Contexts
+from browserfleet.core.sessions.profile_archive import pack_dir, unpack
 from browserfleet.node.cdp import CDPConnection
 
 log = structlog.get_logger(__name__)

@@ -26,7 +26,7 @@ from browserfleet.core import actions as a
 from browserfleet.core.errors import BrowserCrashed, ErrorCode, JobFailure
 from browserfleet.core.geo import City, catalogue
 from browserfleet.core.jobs import JobKind
-from browserfleet.core.render_spec import RenderSpec
+from browserfleet.core.renders.spec import RenderSpec
 from browserfleet.node import captcha
 from browserfleet.node.egress import EgressChannel, EgressProxy
 from browserfleet.node.executor import Execution, Executor

@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import FilePayload, Page
 from playwright.async_api import TimeoutError as PlaywrightTimeout
+from pydantic import BaseModel
 
 from browserfleet.core import actions as a
 from browserfleet.core.errors import BrowserCrashed, ErrorCode, JobFailure
@@ -74,6 +75,26 @@ def translate_errors(page: Page, what: str) -> Iterator[None]:
         raise
 
 
+Handler = Callable[["StepRunner", Any], Awaitable[Any]]
+# action name → the runner's handler for it (core/actions.py ACTIONS holds every name)
+HANDLERS: dict[str, Handler] = {}
+
+
+def handles(model: type[BaseModel]) -> Callable[[Handler], Handler]:
+    """Register the decorated method as the handler of ``model``'s action."""
+
+    def register(handler: Handler) -> Handler:
+        HANDLERS[model.model_fields["action"].default] = handler
+        return handler
+
+    return register
+
+
+def missing_handlers() -> set[str]:
+    """Actions of the vocabulary the runner cannot run (none, unless a handler was forgotten)."""
+    return set(a.ACTIONS) - set(HANDLERS)
+
+
 class StepRunner:
     """Runs actions on one page (the current tab); outputs are plain JSON-able values or bytes."""
 
@@ -90,72 +111,61 @@ class StepRunner:
         # navigations and downloads the egress proxy answered itself (blocked, unreachable): not
         # the site's answer; the caller decides what they mean (node/automation.py fails the step)
         self.proxy_answers: list[ProxyAnswer] = []
-        self._handlers: dict[str, Callable[[Any], Awaitable[Any]]] = {
-            "goto": self._goto,
-            "go_back": lambda _: self.page.go_back(),
-            "go_forward": lambda _: self.page.go_forward(),
-            "reload": lambda _: self.page.reload(),
-            "click": self._click,
-            "type": self._type,
-            "press": self._press,
-            "hover": self._hover,
-            "select": self._select,
-            "scroll": self._scroll,
-            "delay": self._delay,
-            "wait_for_selector": self._wait_for_selector,
-            "wait_for_text": self._wait_for_text,
-            "wait_for_navigation": self._wait_for_navigation,
-            "screenshot": self._screenshot,
-            "save_text": self._save_text,
-            "save_attribute": self._save_attribute,
-            "save_html": self._save_html,
-            "save_structured_data": self._save_structured_data,
-            "save_pdf": self._save_pdf,
-            "upload_file": self._upload_file,
-            "download": self._download,
-            "evaluate": self._evaluate,
-            "fetch": self._fetch,
-            "solve_captcha": self._solve_captcha,
-            "new_tab": self._new_tab,
-            "switch_tab": self._switch_tab,
-            "close_tab": self._close_tab,
-        }
 
     async def run(self, action: a.Action) -> Any:
         with translate_errors(self.page, describe(action)):
-            return await self._handlers[action.action](action)
+            return await HANDLERS[action.action](self, action)
 
+    @handles(a.Goto)
     async def _goto(self, act: a.Goto) -> None:
         response = await self.page.goto(act.url, wait_until=act.wait_until, timeout=act.timeout_ms)
         if response is not None:
             self._note(response.url, response.headers)
+
+    @handles(a.GoBack)
+    async def _go_back(self, _: a.GoBack) -> None:
+        await self.page.go_back()
+
+    @handles(a.GoForward)
+    async def _go_forward(self, _: a.GoForward) -> None:
+        await self.page.go_forward()
+
+    @handles(a.Reload)
+    async def _reload(self, _: a.Reload) -> None:
+        await self.page.reload()
 
     def _note(self, url: str, headers: dict[str, str]) -> None:
         kind = headers.get(EGRESS_HEADER.lower())
         if kind:
             self.proxy_answers.append((url, kind))
 
+    @handles(a.Click)
     async def _click(self, act: a.Click) -> None:
         await self.page.click(act.selector, timeout=act.timeout_ms)
 
+    @handles(a.Type)
     async def _type(self, act: a.Type) -> None:
         locator = self.page.locator(act.selector).first
         if act.clear:
             await locator.fill("", timeout=act.timeout_ms)
         await locator.press_sequentially(act.text, delay=act.delay_ms, timeout=act.timeout_ms)
 
+    @handles(a.Press)
     async def _press(self, act: a.Press) -> None:
         if act.selector:
             await self.page.press(act.selector, act.key)
         else:
             await self.page.keyboard.press(act.key)
 
+    @handles(a.Hover)
     async def _hover(self, act: a.Hover) -> None:
         await self.page.hover(act.selector, timeout=act.timeout_ms)
 
+    @handles(a.Select)
     async def _select(self, act: a.Select) -> list[str]:
         return await self.page.select_option(act.selector, act.values, timeout=act.timeout_ms)
 
+    @handles(a.Scroll)
     async def _scroll(self, act: a.Scroll) -> None:
         if act.selector:
             await self.page.locator(act.selector).first.scroll_into_view_if_needed()
@@ -165,18 +175,23 @@ class StepRunner:
         else:
             await self.page.mouse.wheel(act.x, act.y)
 
+    @handles(a.Delay)
     async def _delay(self, act: a.Delay) -> None:
         await asyncio.sleep(act.duration_ms / 1000)
 
+    @handles(a.WaitForSelector)
     async def _wait_for_selector(self, act: a.WaitForSelector) -> None:
         await self.page.wait_for_selector(act.selector, state=act.state, timeout=act.timeout_ms)
 
+    @handles(a.WaitForText)
     async def _wait_for_text(self, act: a.WaitForText) -> None:
         await self.page.wait_for_function(_TEXT_PRESENT, arg=[act.selector, act.text], timeout=act.timeout_ms)
 
+    @handles(a.WaitForNavigation)
     async def _wait_for_navigation(self, act: a.WaitForNavigation) -> None:
         await self.page.wait_for_url(act.url or "**", timeout=act.timeout_ms)
 
+    @handles(a.Screenshot)
     async def _screenshot(self, act: a.Screenshot) -> bytes:
         target = self.page.locator(act.selector).first if act.selector else self.page
         quality = act.quality if act.format == "jpeg" else None
@@ -184,32 +199,38 @@ class StepRunner:
             return await target.screenshot(type=act.format, quality=quality)
         return await self.page.screenshot(type=act.format, quality=quality, full_page=act.full_page)
 
+    @handles(a.SaveText)
     async def _save_text(self, act: a.SaveText) -> str | list[str]:
         locator = self.page.locator(act.selector)
         if act.all:
             return [t.strip() for t in await locator.all_inner_texts()]
         return (await locator.first.inner_text(timeout=act.timeout_ms)).strip()
 
+    @handles(a.SaveAttribute)
     async def _save_attribute(self, act: a.SaveAttribute) -> str | list[str | None] | None:
         locator = self.page.locator(act.selector)
         if act.all:
             return [await el.get_attribute(act.attribute) for el in await locator.all()]
         return await locator.first.get_attribute(act.attribute, timeout=act.timeout_ms)
 
+    @handles(a.SaveHtml)
     async def _save_html(self, act: a.SaveHtml) -> str:
         if act.selector:
             return await self.page.locator(act.selector).first.inner_html()
         return await self.page.content()
 
+    @handles(a.SaveStructuredData)
     async def _save_structured_data(self, act: a.SaveStructuredData) -> list[dict[str, Any]]:
         await self.page.wait_for_selector(act.selector, state="attached", timeout=act.timeout_ms)
         fields = [f.model_dump() for f in act.fields]
         result: list[dict[str, Any]] = await self.page.evaluate(_STRUCTURED, [act.selector, fields])
         return result
 
+    @handles(a.SavePdf)
     async def _save_pdf(self, act: a.SavePdf) -> bytes:
         return await self.page.pdf(format=act.format, landscape=act.landscape)
 
+    @handles(a.UploadFile)
     async def _upload_file(self, act: a.UploadFile) -> None:
         if self.files_dir is None:
             raise JobFailure(ErrorCode.INTERNAL_ERROR, "no files are stored for this job")
@@ -218,6 +239,7 @@ class StepRunner:
         files = await asyncio.to_thread(_payloads, paths)
         await self.page.set_input_files(act.selector, files, timeout=act.timeout_ms)
 
+    @handles(a.Download)
     async def _download(self, act: a.Download) -> dict[str, Any]:
         """``{"filename", "body"}`` (bytes) of the file a click starts or ``url`` serves."""
         if act.url is not None:
@@ -232,13 +254,16 @@ class StepRunner:
         path = await download.path()
         return {"filename": download.suggested_filename, "body": read_no_follow(path)}
 
+    @handles(a.Evaluate)
     async def _evaluate(self, act: a.Evaluate) -> Any:
         return await self.page.evaluate(act.expression)
 
+    @handles(a.Fetch)
     async def _fetch(self, act: a.Fetch) -> dict[str, Any]:
         result: dict[str, Any] = await self.page.evaluate(_FETCH, [act.url, act.timeout_ms])
         return result
 
+    @handles(a.SolveCaptcha)
     async def _solve_captcha(self, act: a.SolveCaptcha) -> dict[str, Any]:
         """Detect (``kind``: auto or one type), solve and inject; the ``captcha`` report as output."""
         if self.captcha_solver is None:
@@ -248,11 +273,13 @@ class StepRunner:
         )
         return outcome.report()
 
+    @handles(a.NewTab)
     async def _new_tab(self, act: a.NewTab) -> None:
         self.page = await self.page.context.new_page()
         if act.url:
             await self.page.goto(act.url)
 
+    @handles(a.SwitchTab)
     async def _switch_tab(self, act: a.SwitchTab) -> None:
         pages = self.page.context.pages
         if act.index >= len(pages):
@@ -260,6 +287,7 @@ class StepRunner:
         self.page = pages[act.index]
         await self.page.bring_to_front()
 
+    @handles(a.CloseTab)
     async def _close_tab(self, act: a.CloseTab) -> None:
         context = self.page.context
         await self.page.close()

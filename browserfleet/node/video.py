@@ -5,8 +5,8 @@ each to be acked (``Page.screencastFrameAck``; without acks Chromium stops after
 Both video producers keep the frames first and encode once at the end:
 
 * an automation run's video (node/recorder.py), encoded when the run ends;
-* a session's per-page videos (node/session_screencast.py stores the frames while the session
-  runs; node/session_videos.py encodes them on ``POST …/recording/downloads``).
+* a session's per-page videos (node/session/screencast.py stores the frames while the session
+  runs; node/session/videos.py encodes them on ``POST …/recording/downloads``).
 
 Frames on disk (:class:`FrameFile`): an append-only file of records, each a little-endian header
 ``<dI`` (the frame's wall-clock time in seconds, as in the frame's ``metadata.timestamp``; the

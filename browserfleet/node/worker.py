@@ -166,7 +166,8 @@ class Node:
         before the executor starts; the ``running`` event travels while the executor starts (the
         returned future, awaited before the job's next event). A staged job's ``assigned`` event is
         out before its executor starts: the executor publishes ``running`` itself."""
-        staged = getattr(self.executors.get(ticket.kind), "staged", False)
+        executor = self.executors.get(ticket.kind)
+        staged = executor is not None and executor.staged
         job = await self.store.claim_job(ticket.job_id, self.labels.node_id, run=not staged)
         if job is None:
             return None

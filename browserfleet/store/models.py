@@ -143,7 +143,7 @@ class ContextRow(Base):
 
 
 class ExtensionRow(Base):
-    """An uploaded Chrome extension (core/extensions.py). The validated zip is the blob
+    """An uploaded Chrome extension (core/sessions/extensions.py). The validated zip is the blob
     ``<id>/<blob_name>``; the row keeps what its manifest said."""
 
     __tablename__ = "extensions"
@@ -194,7 +194,7 @@ class TaskRunRow(Base):
 
 
 class WebhookDeliveryRow(Base):
-    """The webhook delivery of a run (core/webhooks.py): the body as first built, every attempt
+    """The webhook delivery of a run (core/automations/webhooks.py): the body as first built, every attempt
     made, and when the next one is due while ``state`` is ``pending`` (a restart resumes it)."""
 
     __tablename__ = "webhook_deliveries"
@@ -212,7 +212,7 @@ class WebhookDeliveryRow(Base):
 
 
 class FeedRow(Base):
-    """A feed (core/feeds.py): a named JSON view over a task's run outputs."""
+    """A feed (core/automations/feeds.py): a named JSON view over a task's run outputs."""
 
     __tablename__ = "feeds"
     id: Mapped[str] = mapped_column(String(40), primary_key=True)

@@ -110,7 +110,7 @@ class TaskRunRecord:
     webhook_url: str | None
     metadata: Any
     created_at: datetime
-    # its webhook delivery (core/webhooks.py), read with the run: None before one exists
+    # its webhook delivery (core/automations/webhooks.py), read with the run: None before one exists
     webhook_state: str | None = None
     webhook_attempts: tuple[dict[str, Any], ...] = ()
 

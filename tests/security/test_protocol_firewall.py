@@ -26,9 +26,9 @@ from websockets.sync.client import connect as ws_connect
 
 from browserfleet.core import actions as a
 from browserfleet.core.automations.plan import bind
+from browserfleet.core.browsing.llm import ChatResponse, OutputInvalid, ToolCall
 from browserfleet.core.browsing.tools import ToolLimits, plan
-from browserfleet.core.llm import ChatResponse, OutputInvalid, ToolCall
-from browserfleet.core.profile_archive import normalise
+from browserfleet.core.sessions.profile_archive import normalise
 from tests.support.automations import Automations
 from tests.support.contexts import zip_of
 from tests.support.fleet import FleetHarness, RunningServer

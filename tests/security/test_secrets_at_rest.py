@@ -29,7 +29,7 @@ from browserbase import Browserbase
 from sqlalchemy import text
 
 from browserfleet.core.jobs import JobKind, Route
-from browserfleet.core.session_secrets import SessionSecrets
+from browserfleet.core.sessions.secrets import SessionSecrets
 from browserfleet.core.vault import Vault
 from browserfleet.store.db import create_engine, migrate
 from browserfleet.store.repo import Store

@@ -30,14 +30,11 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
-import threading
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
 from typing import Any
 
 from tests.site.captcha import make_token
+from tests.support.standin import Request, Response, StandIn, json_response
 
 TASK_TYPES = {
     "RecaptchaV2TaskProxyless": "recaptcha_v2",
@@ -66,55 +63,31 @@ class Recorded:
     body: dict[str, Any]
 
 
-class SolverStandIn:
+class SolverStandIn(StandIn[Recorded]):
+    name = "captcha-solver"
+    methods = frozenset({"POST"})
+
     def __init__(self, client_key: str = SOLVER_KEY) -> None:
+        super().__init__()
         self.client_key = client_key
         self.outcome = "solve"  # | "unsolvable" | "never"
         self.processing_polls = 1
         self.token_field: str | None = None
         self.image_answer: str | None = None  # what the "worker" reads in an ImageToTextTask
         self.image_at_once = False  # answer ImageToTextTask in the createTask reply (CapSolver)
-        self._lock = threading.Lock()
-        self.requests: list[Recorded] = []
         self.tasks: dict[int, StandInTask] = {}
         self._next_id = 1000
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, name="captcha-solver", daemon=True)
 
     def reset(self) -> None:
         """Default behaviour, nothing recorded."""
         with self._lock:
+            super().reset()
             self.outcome = "solve"
             self.processing_polls = 1
             self.token_field = None
             self.image_answer = None
             self.image_at_once = False
-            self.requests.clear()
             self.tasks.clear()
-
-    # ------------------------------------------------------------------ lifecycle
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
-
-    def start(self) -> SolverStandIn:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(5)
-
-    def __enter__(self) -> SolverStandIn:
-        return self.start()
-
-    def __exit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
 
     # ------------------------------------------------------------------ what was seen
     def keys_seen(self) -> set[Any]:
@@ -127,9 +100,17 @@ class SolverStandIn:
             return [t.task for t in self.tasks.values()]
 
     # ------------------------------------------------------------------ protocol
+    def respond(self, request: Request) -> Response:
+        body = request.json(default=None) if request.body else {}
+        if not isinstance(body, dict):
+            return json_response(
+                {"errorId": 1, "errorCode": "ERROR_BAD_REQUEST", "errorDescription": "not JSON"}, 400
+            )
+        return json_response(self.answer(request.target, body))
+
     def answer(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         with self._lock:
-            self.requests.append(Recorded(path, body))
+            self.record(Recorded(path, body))
             if body.get("clientKey") != self.client_key:
                 return _error(
                     1, "ERROR_KEY_DOES_NOT_EXIST", "Account authorization key not found in the system"
@@ -204,34 +185,3 @@ def _image_problem(body: Any) -> dict[str, Any] | None:
 
 def _error(error_id: int, code: str, description: str) -> dict[str, Any]:
     return {"errorId": error_id, "errorCode": code, "errorDescription": description}
-
-
-def _handler(stand_in: SolverStandIn) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def do_POST(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            try:
-                body = json.loads(self.rfile.read(length) or b"{}")
-            except ValueError:
-                body = None
-            if not isinstance(body, dict):
-                self._send(
-                    400, {"errorId": 1, "errorCode": "ERROR_BAD_REQUEST", "errorDescription": "not JSON"}
-                )
-                return
-            self._send(200, stand_in.answer(self.path, body))
-
-        def _send(self, status: int, payload: dict[str, Any]) -> None:
-            data = json.dumps(payload).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass  # quiet: tests read stand_in.requests instead
-
-    return Handler

@@ -24,10 +24,10 @@ import re
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
+from dataclasses import dataclass
 from typing import Any
+
+from tests.support.standin import Request, Response, StandIn
 
 LLM_KEY = "llm-test-key"
 HOLD_MAX_S = 60.0
@@ -132,43 +132,21 @@ def http_error(status: int, message: str = "stand-in error") -> Reply:
     return Reply(status=status, body=json.dumps(error).encode())
 
 
-@dataclass
-class LLMStandIn:
-    api_key: str = LLM_KEY
-    requests: list[Seen] = field(default_factory=list)
+class LLMStandIn(StandIn[Seen]):
+    name = "llm-stand-in"
+    url_path = "/v1"  # the base URL as a client configures it
+    methods = frozenset({"POST"})
 
-    def __post_init__(self) -> None:
-        self._lock = threading.Lock()
+    def __init__(self, api_key: str = LLM_KEY) -> None:
+        super().__init__()
+        self.api_key = api_key
         self._script: Script = []
         self._released = threading.Event()
         self._count = 0
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, name="llm-stand-in", daemon=True)
-
-    @property
-    def url(self) -> str:
-        """Base URL as a client configures it (``…/v1``)."""
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}/v1"
-
-    def start(self) -> LLMStandIn:
-        self._thread.start()
-        return self
 
     def stop(self) -> None:
         self._released.set()
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(5)
-
-    def __enter__(self) -> LLMStandIn:
-        return self.start()
-
-    def __exit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
+        super().stop()
 
     def play(self, script: Script) -> None:
         """Script the next answers (resets the recorded requests and held replies)."""
@@ -183,30 +161,35 @@ class LLMStandIn:
         self._released.set()
 
     # ------------------------------------------------------------------ protocol
-    def handle(self, path: str, headers: dict[str, str], raw: bytes) -> tuple[int, bytes]:
+    def respond(self, request: Request) -> Response:
+        path, headers = request.target, request.headers
         if path.rstrip("/") != "/v1/chat/completions":
-            return 404, _error("Unknown path", "invalid_request_error")
+            return Response(404, _error("Unknown path", "invalid_request_error"))
         if headers.get("authorization") != f"Bearer {self.api_key}":
-            return 401, _error("Incorrect API key provided", "invalid_request_error", "invalid_api_key")
+            return Response(
+                401, _error("Incorrect API key provided", "invalid_request_error", "invalid_api_key")
+            )
         try:
-            body = json.loads(raw)
+            body = request.json()
         except ValueError:
-            return 400, _error("We could not parse the JSON body of your request", "invalid_request_error")
+            return Response(
+                400, _error("We could not parse the JSON body of your request", "invalid_request_error")
+            )
         with self._lock:
             self._count += 1
             seen = Seen(path, headers, body, self._count)
-            self.requests.append(seen)
+            self.record(seen)
             script, released = self._script, self._released
             reply = script(seen) if callable(script) else (script.pop(0) if script else None)
         if reply is None:
-            return 500, _error("the stand-in's script is exhausted", "server_error")
+            return Response(500, _error("the stand-in's script is exhausted", "server_error"))
         if reply.hold:
             released.wait(reply.delay_s or HOLD_MAX_S)
         elif reply.delay_s:
             time.sleep(reply.delay_s)
         if reply.body is not None:
-            return reply.status, reply.body
-        return reply.status, json.dumps(_completion(body, reply.message or {})).encode()
+            return Response(reply.status, reply.body)
+        return Response(reply.status, json.dumps(_completion(body, reply.message or {})).encode())
 
 
 def _completion(request: dict[str, Any], message: dict[str, Any]) -> dict[str, Any]:
@@ -228,26 +211,3 @@ def _completion(request: dict[str, Any], message: dict[str, Any]) -> dict[str, A
 
 def _error(message: str, kind: str, code: str | None = None) -> bytes:
     return json.dumps({"error": {"message": message, "type": kind, "param": None, "code": code}}).encode()
-
-
-def _handler(stand_in: LLMStandIn) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def do_POST(self) -> None:
-            raw = self.rfile.read(int(self.headers.get("content-length") or 0))
-            headers = {k.lower(): v for k, v in self.headers.items()}
-            status, body = stand_in.handle(self.path, headers, raw)
-            try:
-                self.send_response(status)
-                self.send_header("content-type", "application/json")
-                self.send_header("content-length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-            except OSError:  # the client gave up (a cancelled task): nothing to answer
-                self.close_connection = True
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    return Handler

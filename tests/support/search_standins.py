@@ -21,15 +21,13 @@ Knobs (reset by :meth:`reset`): ``fail_status`` (answer every search with that s
 
 from __future__ import annotations
 
-import json
-import threading
 import time
 import uuid
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
+from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
+
+from tests.support.standin import Request, Response, StandIn, json_response
 
 SEARXNG_PAGE_SIZE = 10
 EXA_KEY = "exa-test-key"
@@ -111,71 +109,41 @@ class Seen:
     body: Any = None
 
 
-@dataclass
-class _StandIn:
-    name: str
-    fail_status: int | None = None
-    delay_s: float = 0.0
-    requests: list[Seen] = field(default_factory=list)
-    answers: list[dict[str, Any]] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, name=self.name, daemon=True)
-
-    # ------------------------------------------------------------------ lifecycle
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
-
-    def start(self) -> _StandIn:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(5)
-
-    def __enter__(self) -> _StandIn:
-        return self.start()
-
-    def __exit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
+class _SearchStandIn(StandIn[Seen]):
+    def __init__(self) -> None:
+        super().__init__()
+        self.fail_status: int | None = None
+        self.delay_s = 0.0
+        self.answers: list[dict[str, Any]] = []
 
     def reset(self) -> None:
         with self._lock:
+            super().reset()
             self.fail_status = None
             self.delay_s = 0.0
-            self.requests.clear()
             self.answers.clear()
 
     # ------------------------------------------------------------------ protocol
-    def handle(self, seen: Seen) -> tuple[int, dict[str, Any]]:
+    def respond(self, request: Request) -> Response:
+        seen = Seen(request.method, request.path, request.params, request.headers, request.json(default=None))
         with self._lock:
-            self.requests.append(seen)
+            self.record(seen)
             delay, fail = self.delay_s, self.fail_status
         time.sleep(delay)
         if fail is not None:
-            return fail, {"error": f"stand-in told to fail with {fail}"}
+            return json_response({"error": f"stand-in told to fail with {fail}"}, fail)
         status, payload = self.answer(seen)
         if status == 200:
             with self._lock:
                 self.answers.append(payload)
-        return status, payload
+        return json_response(payload, status)
 
     def answer(self, seen: Seen) -> tuple[int, dict[str, Any]]:
         raise NotImplementedError
 
 
-class SearxngStandIn(_StandIn):
-    def __init__(self) -> None:
-        super().__init__("searxng-stand-in")
+class SearxngStandIn(_SearchStandIn):
+    name = "searxng-stand-in"
 
     def answer(self, seen: Seen) -> tuple[int, dict[str, Any]]:
         if seen.method != "GET" or seen.path not in ("/search", "/"):
@@ -221,9 +189,11 @@ def _searxng_result(doc: Doc, position: int) -> dict[str, Any]:
     return result
 
 
-class ExaStandIn(_StandIn):
+class ExaStandIn(_SearchStandIn):
+    name = "exa-stand-in"
+
     def __init__(self, api_key: str = EXA_KEY) -> None:
-        super().__init__("exa-stand-in")
+        super().__init__()
         self.api_key = api_key
 
     def answer(self, seen: Seen) -> tuple[int, dict[str, Any]]:
@@ -255,41 +225,3 @@ def _exa_result(doc: Doc, position: int) -> dict[str, Any]:
         "favicon": doc.favicon,
         "score": round(1.0 / position, 3),
     }
-
-
-def _handler(stand_in: _StandIn) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def do_GET(self) -> None:
-            self._serve(None)
-
-        def do_POST(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            raw = self.rfile.read(length)
-            try:
-                body = json.loads(raw) if raw else None
-            except ValueError:
-                body = None
-            self._serve(body)
-
-        def _serve(self, body: Any) -> None:
-            parts = urlsplit(self.path)
-            params = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
-            headers = {k.lower(): v for k, v in self.headers.items()}
-            seen = Seen(self.command, parts.path, params, headers, body)
-            status, payload = stand_in.handle(seen)
-            data = json.dumps(payload).encode()
-            try:
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-            except OSError:
-                pass  # the client gave up (timeout tests)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass  # quiet: tests read stand_in.requests instead
-
-    return Handler

@@ -13,7 +13,7 @@ import httpx
 from browserbase import Browserbase
 from playwright.sync_api import Browser, sync_playwright
 
-from browserfleet.node.session import LiveSession
+from browserfleet.node.session.live import LiveSession
 from tests.support.fleet import RunningServer
 
 

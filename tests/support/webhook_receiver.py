@@ -12,12 +12,11 @@ with WebhookReceiver() as receiver:  # receiver.url == "http://127.0.0.1:PORT/ho
 from __future__ import annotations
 
 import json
-import threading
 import time
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
 from typing import Any
+
+from tests.support.standin import Request, Response, StandIn
 
 
 @dataclass(frozen=True)
@@ -34,40 +33,21 @@ class Delivery:
         return json.loads(self.body)
 
 
-class WebhookReceiver:
+class WebhookReceiver(StandIn[Delivery]):
+    name = "webhook-receiver"
+    url_path = "/hook"
+    methods = frozenset({"POST"})
+    protocol_version = "HTTP/1.0"  # one request per connection
+
     def __init__(self) -> None:
-        self.requests: list[Delivery] = []
+        super().__init__()
         self._failures: list[int] = []
-        self._lock = threading.Condition()
-        receiver = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                with receiver._lock:
-                    status = receiver._failures.pop(0) if receiver._failures else 200
-                    headers = {k.lower(): v for k, v in self.headers.items()}
-                    receiver.requests.append(Delivery(self.path, headers, body, status, time.time()))
-                    receiver._lock.notify_all()
-                payload = b'{"ok": true}' if status == 200 else b'{"error": "try again"}'
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                return
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, name="webhook-receiver", daemon=True
-        )
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}/hook"
+    def respond(self, request: Request) -> Response:
+        with self._lock:
+            status = self._failures.pop(0) if self._failures else 200
+            self.record(Delivery(request.target, request.headers, request.body, status, time.time()))
+        return Response(status, b'{"ok": true}' if status == 200 else b'{"error": "try again"}')
 
     def fail_next(self, count: int, status: int = 500) -> None:
         """Answer the next ``count`` requests with ``status``."""
@@ -89,19 +69,5 @@ class WebhookReceiver:
                     return hits
                 self._lock.wait(left)
 
-    def start(self) -> WebhookReceiver:
-        self._thread.start()
-        return self
-
     def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(5)
-
-    def __enter__(self) -> WebhookReceiver:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
+        self.stop()

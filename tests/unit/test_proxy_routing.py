@@ -1,5 +1,5 @@
 """Per-host routing of a session's egress (node/proxies/routing.py) and the create-time checks of
-its options (core/session_egress.py)."""
+its options (core/sessions/egress.py)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 
 from browserfleet.core.errors import InvalidRequest
 from browserfleet.core.geo import City
-from browserfleet.core.session_egress import check_session_egress, default_place, parse_proxy_server
+from browserfleet.core.sessions.egress import check_session_egress, default_place, parse_proxy_server
 from browserfleet.node.egress import (
     DirectUpstream,
     EgressPolicy,

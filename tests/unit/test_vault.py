@@ -1,4 +1,4 @@
-"""Encryption at rest (core/vault.py) and the profile archive rules (core/profile_archive.py)."""
+"""Encryption at rest (core/vault.py) and the profile archive rules (core/sessions/profile_archive.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from browserfleet.core.errors import InvalidRequest, PayloadTooLarge
-from browserfleet.core.profile_archive import COOKIES_NAME, normalise, pack_dir, unpack
+from browserfleet.core.sessions.profile_archive import COOKIES_NAME, normalise, pack_dir, unpack
 from browserfleet.core.vault import Vault, VaultError
 from tests.support.contexts import zip_of
 

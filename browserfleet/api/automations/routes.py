@@ -21,13 +21,12 @@ from browserfleet.api.automations.schemas import (
     UpdateTaskRequest,
 )
 from browserfleet.api.deps import FleetDep, api_key
-from browserfleet.api.errors import register_envelope, simple_envelope
-from browserfleet.api.public_base import client_base
 from browserfleet.core.accounts import hash_key
 from browserfleet.core.automations import run_object, task_object
 from browserfleet.core.automations.files import FILES_PATH
 from browserfleet.core.automations.wire import timestamp
 from browserfleet.core.errors import BrowserfleetError, NotFound, RateLimited
+from browserfleet.core.public_base import client_base
 from browserfleet.fleet import Fleet
 from browserfleet.store.records import ProjectRecord, TaskRunRecord
 
@@ -41,11 +40,6 @@ def automations_envelope(error: BrowserfleetError) -> JSONResponse:
         body["details"] = error.details
     headers = {"Retry-After": str(error.retry_after_s)} if isinstance(error, RateLimited) else {}
     return JSONResponse(body, status_code=error.status, headers=headers)
-
-
-for _prefix in ("/v2/auth", "/v1/account", "/v1/tasks", FILES_PATH):
-    register_envelope(_prefix, automations_envelope)
-register_envelope("/v1/account/balance", simple_envelope)  # the Renders family's, under /v1/account
 
 
 async def automation_project(request: Request, fleet: FleetDep) -> ProjectRecord:

@@ -11,7 +11,6 @@ from fastapi.responses import JSONResponse
 
 from browserfleet.api.browsing.schemas import CreateTaskRequest, CreateTaskResponse, status_body
 from browserfleet.api.deps import FleetDep, ProjectDep
-from browserfleet.api.errors import register_envelope
 from browserfleet.core.errors import BrowserfleetError
 
 PREFIX = "/api/v1/browsing"
@@ -34,9 +33,6 @@ def browsing_envelope(error: BrowserfleetError) -> JSONResponse:
     if isinstance(error, SyncWaitTimeout):
         body["task_id"] = error.task_id
     return JSONResponse(body, status_code=error.status)
-
-
-register_envelope(PREFIX, browsing_envelope)
 
 
 @router.post("/async", response_model=CreateTaskResponse)

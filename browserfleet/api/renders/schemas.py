@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from browserfleet.core import actions as a
 from browserfleet.core.firewall.urls import WEB_SCHEMES, check_web_url, scheme_of
-from browserfleet.core.render_spec import CaptchaMode, RenderSpec, ScreenshotSpec
+from browserfleet.core.renders.spec import CaptchaMode, RenderSpec, ScreenshotSpec
 
 MAX_WAIT_ACTIONS = 10
 MAX_FETCH_URLS = 10

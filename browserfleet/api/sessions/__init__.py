@@ -1,29 +1,16 @@
 """The Sessions API family (browserbase-compatible): live browsers driven over CDP.
 
-Every route under ``/v1/sessions`` is here, one module per concern: ``routes`` (create, get, list,
-update), ``history`` (logs, rrweb recordings), ``files`` (downloads, uploads),
-``recording_downloads`` (per-page MP4), ``live_urls`` (``/debug``), and the endpoints that need the
-session's live browser — ``connect`` (the CDP proxy), ``webdriver``, ``live_view`` and ``devtools``,
-whose credential is ``live_auth``. The node's internal app (node_app.py) serves this whole family.
+The control plane's endpoints of the family are here: ``routes`` (``/v1/sessions``: create, get,
+list, update) with its ``schemas`` and the family's error envelope, ``contexts`` (saved browser
+profiles), ``extensions``, ``projects`` (and usage), ``fetch`` (``POST /v1/fetch``, its envelope
+adds the fetch's id) and ``search`` (``POST /v1/search``); browserfleet/families.py lists their
+routers. What needs the session's live browser or
+its node — ``connect`` (the CDP proxy), ``webdriver``, ``live``, ``devtools``, ``debug``,
+``downloads``, ``uploads``, ``logs``, ``recording`` — is the node-local router
+(browserfleet/node/session/routes/): the embedded app mounts it, the node's internal app
+(node_app.py) serves it, and in distributed mode the control plane relays to it (api/relay.py).
 """
 
-from browserfleet.api.sessions.connect import router as _connect
-from browserfleet.api.sessions.devtools import router as _devtools
-from browserfleet.api.sessions.files import router as _files
-from browserfleet.api.sessions.history import router as _history
-from browserfleet.api.sessions.live_urls import router as _live_urls
-from browserfleet.api.sessions.live_view import router as _live_view
-from browserfleet.api.sessions.recording_downloads import router as _recording_downloads
 from browserfleet.api.sessions.routes import router
-from browserfleet.api.sessions.webdriver import router as _webdriver
-
-router.include_router(_history)
-router.include_router(_files)
-router.include_router(_live_urls)
-router.include_router(_recording_downloads)
-router.include_router(_connect)
-router.include_router(_webdriver)
-router.include_router(_live_view)
-router.include_router(_devtools)
 
 __all__ = ["router"]

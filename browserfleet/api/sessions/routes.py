@@ -1,5 +1,6 @@
 """Routes of the Sessions family (browserbase-compatible). Thin: validate, authenticate, call core,
-shape the reply. The CDP WebSocket proxy behind ``connectUrl`` lives in api/sessions/connect.py."""
+shape the reply. The CDP WebSocket proxy behind ``connectUrl``, and every endpoint that needs the
+session's live browser, are the node-local router (node/session/routes/)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,6 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
 from browserfleet.api.deps import FleetDep, ProjectDep
-from browserfleet.api.errors import register_envelope
-from browserfleet.api.public_base import client_base
 from browserfleet.api.sessions.schemas import (
     CreatedSession,
     CreateSessionRequest,
@@ -22,6 +21,7 @@ from browserfleet.api.sessions.schemas import (
     UpdateSessionRequest,
 )
 from browserfleet.core.errors import BrowserfleetError, RateLimited
+from browserfleet.core.public_base import client_base
 from browserfleet.core.sessions import SessionStatus, SessionView
 
 router = APIRouter(prefix="/v1", tags=["sessions"])
@@ -45,12 +45,9 @@ def session_envelope(error: BrowserfleetError) -> JSONResponse:
     return JSONResponse(body, status_code=error.status, headers=headers)
 
 
-register_envelope("/v1/sessions", session_envelope)
-
-
 def connect_url(request: Request, public_url: str | None, session_id: str, signing_key: str) -> str:
     """``ws(s)://host/v1/sessions/{id}/connect?signingKey=KEY`` on ``public_url``, else an allowed
-    host the client used, else the address it reached (api/public_base.py: never a foreign Host)."""
+    host the client used, else the address it reached (core/public_base.py: never a foreign Host)."""
     base = urlsplit(public_url or client_base(request))
     scheme = "wss" if base.scheme == "https" else "ws"
     path = base.path.rstrip("/")
@@ -58,7 +55,8 @@ def connect_url(request: Request, public_url: str | None, session_id: str, signi
 
 
 def selenium_remote_url(connect: str) -> str:
-    """``http(s)://host/v1/sessions/{id}/webdriver`` (api/sessions/webdriver.py), from the connect URL."""
+    """``http(s)://host/v1/sessions/{id}/webdriver`` (node/session/routes/webdriver.py), from the
+    connect URL."""
     return connect.replace("ws", "http", 1).split("/connect?")[0] + "/webdriver"
 
 

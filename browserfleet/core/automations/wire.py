@@ -71,7 +71,7 @@ def run_object(run: TaskRunRecord, file_url: FileUrl) -> dict[str, Any]:
         "webhook_url": run.webhook_url,
         "metadata": run.metadata,
         "error": _error(run),
-        # the webhook delivery (core/webhooks.py; added by the webhooks work): null/[] until queued
+        # the webhook delivery (core/automations/webhooks.py): null/[] until queued
         "webhook_status": run.webhook_state,
         "webhook_attempts": list(run.webhook_attempts),
     }

@@ -10,10 +10,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from browserfleet.core.admission import Admission
+from browserfleet.core.browsing.llm import is_configured
 from browserfleet.core.browsing.spec import BrowsingRequest
 from browserfleet.core.browsing.tasks import BrowsingPolicy, BrowsingTasks, TaskView
 from browserfleet.core.browsing.templates import Screenshots, Template, TemplateBook
-from browserfleet.core.llm import is_configured
 from browserfleet.dispatch.base import Dispatcher
 from browserfleet.store.blobs import BlobStore
 from browserfleet.store.repo import Store

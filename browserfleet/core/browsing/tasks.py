@@ -21,13 +21,13 @@ from typing import Any
 
 from browserfleet.core.accounts import new_id
 from browserfleet.core.admission import Admission
+from browserfleet.core.browsing.llm import NOT_CONFIGURED
 from browserfleet.core.browsing.routing import plan_routes
 from browserfleet.core.browsing.spec import GUARD_S, AgentSpec, BrowsingRequest
 from browserfleet.core.browsing.templates import TemplateBook
 from browserfleet.core.errors import InvalidRequest, NotFound
 from browserfleet.core.jobs import JobKind, JobState, Route
 from browserfleet.core.lifecycle import wait_for_any
-from browserfleet.core.llm import NOT_CONFIGURED
 from browserfleet.dispatch.base import Dispatcher, JobEvent, Ticket
 from browserfleet.store.blobs import BlobStore
 from browserfleet.store.records import JobRecord, ProjectRecord

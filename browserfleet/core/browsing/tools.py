@@ -33,7 +33,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from browserfleet.core import actions as a
-from browserfleet.core.llm import ChatResponse, OutputInvalid, ToolCall, ToolSpec
+from browserfleet.core.browsing.llm import ChatResponse, OutputInvalid, ToolCall, ToolSpec
 
 ELEMENT_ATTR = "data-bf-idx"
 DONE = "done"

@@ -72,8 +72,8 @@ class RedisDispatcher(Dispatcher):
         self._wake_claims()
         await self.link.close()
 
-    def project_locks(self, namespace: str = c.ADMIT) -> RedisProjectLocks:
-        return RedisProjectLocks(self.link, namespace)
+    def project_locks(self, namespace: str | None = None) -> RedisProjectLocks:
+        return RedisProjectLocks(self.link, namespace or c.ADMIT)
 
     def rate_limiter(self, limit: int, window_s: float) -> RedisRateLimiter:
         return RedisRateLimiter(self.link, limit, window_s)

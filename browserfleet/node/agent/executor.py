@@ -22,10 +22,10 @@ from urllib.parse import urlsplit
 
 from playwright.async_api import Error as PlaywrightError
 
+from browserfleet.core.browsing.llm import LLMError, LLMProvider, ToolChoice, build_provider
 from browserfleet.core.browsing.spec import AgentSpec
 from browserfleet.core.errors import BrowserCrashed, ErrorCode, JobFailure
 from browserfleet.core.jobs import JobKind
-from browserfleet.core.llm import LLMError, LLMProvider, ToolChoice, build_provider
 from browserfleet.node import captcha
 from browserfleet.node.agent.loop import Agent, AgentStopped
 from browserfleet.node.agent.page_state import PENDING_REQUESTS

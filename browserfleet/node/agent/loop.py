@@ -1,7 +1,7 @@
 """The agent loop: observe the page, ask the model, run its tool calls, until it calls ``done``.
 
 One step: page state (page_state.py, one evaluate) → the model's answer, parsed into tool calls
-with one repair retry (core/llm/structured.py, core/browsing/tools.py) → each call's actions on
+with one repair retry (core/browsing/llm/structured.py, core/browsing/tools.py) → each call's actions on
 the one step runner (node/steps.py) → a tool result per call → the step's screenshot. Limits,
 each ending the task with its own error code:
 
@@ -24,10 +24,17 @@ from typing import Any
 from playwright.async_api import Error as PlaywrightError
 
 from browserfleet.core import actions as a
+from browserfleet.core.browsing.llm import (
+    ChatRequest,
+    ChatResponse,
+    Image,
+    LLMProvider,
+    ToolChoice,
+    chat_parsed,
+)
 from browserfleet.core.browsing.spec import AgentSpec
 from browserfleet.core.browsing.tools import DoneArgs, PlannedCall, ToolLimits, plan, specs
 from browserfleet.core.errors import BrowserCrashed, ErrorCode, JobFailure
-from browserfleet.core.llm import ChatRequest, ChatResponse, Image, LLMProvider, ToolChoice, chat_parsed
 from browserfleet.node.agent.page_state import PageState, observe, render, settle
 from browserfleet.node.agent.prompt import Conversation
 from browserfleet.node.agent.screenshots import ScreenshotTaker

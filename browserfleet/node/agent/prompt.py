@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from browserfleet.core.llm import ChatResponse, Image, Message
+from browserfleet.core.browsing.llm import ChatResponse, Image, Message
 
 SYSTEM = """You are a browser agent: you operate a real web browser to accomplish the user's task.
 

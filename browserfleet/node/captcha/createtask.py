@@ -29,6 +29,7 @@ from typing import Any
 import httpx
 import structlog
 
+from browserfleet.core.http import OutboundClient, outbound_client
 from browserfleet.node.captcha.solver import (
     CaptchaSolver,
     CaptchaSolverError,
@@ -140,7 +141,7 @@ class CreateTaskSolver(CaptchaSolver):
         budget = self.timeout_s if timeout_s is None else min(self.timeout_s, timeout_s)
         started = time.monotonic()
         deadline = started + budget
-        async with httpx.AsyncClient(timeout=REQUEST_TIMEOUT_S, trust_env=False) as http:
+        async with outbound_client(timeout=REQUEST_TIMEOUT_S) as http:
             created = await self._create(http, payload, deadline, budget)
             if created.get("status") == "ready":  # answered at once (CapSolver's ImageToTextTask)
                 answer = created
@@ -150,7 +151,7 @@ class CreateTaskSolver(CaptchaSolver):
         return answer
 
     async def _create(
-        self, http: httpx.AsyncClient, task: dict[str, Any], deadline: float, budget: float
+        self, http: OutboundClient, task: dict[str, Any], deadline: float, budget: float
     ) -> dict[str, Any]:
         while True:
             answer: dict[str, Any] = await self._call(http, "createTask", {"task": task}, deadline)
@@ -163,7 +164,7 @@ class CreateTaskSolver(CaptchaSolver):
             await self._sleep_or_timeout(deadline, budget)
 
     async def _wait_result(
-        self, http: httpx.AsyncClient, task_id: Any, deadline: float, budget: float
+        self, http: OutboundClient, task_id: Any, deadline: float, budget: float
     ) -> dict[str, Any]:
         failures = 0
         while True:
@@ -193,7 +194,7 @@ class CreateTaskSolver(CaptchaSolver):
         if time.monotonic() >= deadline:
             raise CaptchaTimeout(f"the captcha solver gave no solution within {budget:g}s")
 
-    async def _call(self, http: httpx.AsyncClient, method: str, body: dict[str, Any], deadline: float) -> Any:
+    async def _call(self, http: OutboundClient, method: str, body: dict[str, Any], deadline: float) -> Any:
         url = f"{self.base_url}/{method}"
         timeout = max(0.5, min(REQUEST_TIMEOUT_S, deadline - time.monotonic()))
         try:

@@ -5,7 +5,7 @@ upstream and host rules of its egress channel.
 Everything happens in the channel (node/egress/), so every client - Playwright, Puppeteer,
 Selenium - is covered and proxy credentials never reach the browser.
 
-Rules, in the order the client listed them (see core/session_egress.py for the evidence):
+Rules, in the order the client listed them (see core/sessions/egress.py for the evidence):
 
 * ``domainPattern`` is a regex searched (unanchored, case-insensitive) in the destination host;
   a rule without one matches every host. The first matching rule carries the connection; a host
@@ -35,7 +35,7 @@ from urllib.parse import quote
 
 from browserfleet.core.exits import ExitDirectory
 from browserfleet.core.geo import City
-from browserfleet.core.session_egress import (
+from browserfleet.core.sessions.egress import (
     compile_domain_pattern,
     default_place,
     parse_proxy_server,

@@ -146,7 +146,7 @@ class AutomationQueries(StoreBase):
         async with self._read() as session:
             return int(await session.scalar(query) or 0)
 
-    # --- webhook deliveries of runs (core/webhooks.py) -----------------------------------------
+    # --- webhook deliveries of runs (core/automations/webhooks.py) -------------------------------
     async def add_webhook_delivery(self, delivery: WebhookDeliveryRecord) -> bool:
         """Insert a run's delivery; False (and nothing changed) when the run already has one."""
         now = utcnow()
@@ -230,7 +230,7 @@ class AutomationQueries(StoreBase):
         async with self._read() as session:
             return [_task_run(*found) for found in (await session.execute(query)).all()]
 
-    # --- feeds over task runs (core/feeds.py) --------------------------------------------------
+    # --- feeds over task runs (core/automations/feeds.py) --------------------------------------------------
     async def create_feed(self, feed: FeedRecord) -> FeedRecord:
         row = FeedRow(**vars(feed))
         async with self._write() as session:

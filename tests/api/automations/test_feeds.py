@@ -21,18 +21,11 @@ TAG = "tag_run_javascript"
 
 
 @pytest.fixture(scope="module")
-def feeds_server(harness: FleetHarness) -> Iterator[RunningServer]:
+def aserver(harness: FleetHarness) -> Iterator[RunningServer]:
     """A server of its own with a roomy rate limit: these tests make many requests per key."""
     running = harness.server(automation_rate_limit=1000)
     yield running
     harness.stop_server(running)
-
-
-@pytest.fixture
-def client(harness: FleetHarness, feeds_server: RunningServer) -> Iterator[Automations]:
-    automations = Automations(feeds_server, harness.new_key(feeds_server))
-    yield automations
-    automations.close()
 
 
 def _steps(site_url: str) -> list[dict[str, Any]]:
@@ -144,7 +137,7 @@ def test_latest_all_pick_rename_and_flatten(client: Automations, site_url: str) 
 
 
 def test_validation_delete_and_other_projects(
-    harness: FleetHarness, feeds_server: RunningServer, client: Automations, site_url: str
+    harness: FleetHarness, aserver: RunningServer, client: Automations, site_url: str
 ) -> None:
     task = client.create_task(_steps(site_url))
 
@@ -168,7 +161,7 @@ def test_validation_delete_and_other_projects(
     assert no_task.status_code == 404 and no_task.json() == {"message": "Task not found"}
 
     feed = _create(client, task["uid"])
-    other = Automations(feeds_server, harness.new_key(feeds_server))
+    other = Automations(aserver, harness.new_key(aserver))
     try:
         theirs = other.http.get(f"/v1/tasks/{task['uid']}/feeds/{feed['uid']}")
         assert theirs.status_code == 404 and theirs.json() == {"message": "Feed not found"}
@@ -177,7 +170,7 @@ def test_validation_delete_and_other_projects(
         assert other.http.post(f"/v1/tasks/{task['uid']}/feeds", json={"name": "x"}).status_code == 404
     finally:
         other.close()
-    assert httpx.get(f"{feeds_server.url}/v1/feeds").status_code == 401
+    assert httpx.get(f"{aserver.url}/v1/feeds").status_code == 401
 
     gone = client.http.delete(f"/v1/tasks/{task['uid']}/feeds/{feed['uid']}")
     assert gone.status_code == 204

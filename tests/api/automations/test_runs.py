@@ -5,24 +5,15 @@ a failing step that names itself and keeps the outputs before it."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 
 from tests.support.automations import PDF_MAGIC, Automations, ffprobe, pdf_page_count
-from tests.support.fleet import RunningServer
 from tests.support.render_client import PNG_MAGIC, png_size
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("automations")]
-
-
-@pytest.fixture
-def client(server: RunningServer, api_key: str) -> Iterator[Automations]:
-    automations = Automations(server, api_key)
-    yield automations
-    automations.close()
 
 
 def _search_steps(site_url: str, tag: str, query: str) -> list[dict[str, Any]]:

@@ -5,7 +5,6 @@ per-key rate limit (429)."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -18,13 +17,6 @@ from tests.support.fleet import FleetHarness, RunningServer
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("automations")]  # runs use the browsers
 
 GO = {"uid": "open", "action": "go", "config": {"url": "http://127.0.0.1:9/"}}
-
-
-@pytest.fixture
-def client(server: RunningServer, api_key: str) -> Iterator[Automations]:
-    automations = Automations(server, api_key)
-    yield automations
-    automations.close()
 
 
 def _project_of(server: RunningServer, harness: FleetHarness, key: str) -> Any:
@@ -133,12 +125,12 @@ def test_run_overrides_are_validated(client: Automations) -> None:
     assert client.http.get(f"/v1/tasks/{task['uid']}/runs").json() == []
 
 
-def test_pages_of_25(harness: FleetHarness, server: RunningServer, client: Automations, api_key: str) -> None:
-    project = _project_of(server, harness, api_key)
+def test_pages_of_25(harness: FleetHarness, aserver: RunningServer, client: Automations, key: str) -> None:
+    project = _project_of(aserver, harness, key)
 
     async def make(n: int) -> list[str]:
         return [
-            (await server.fleet.tasks.create(project, TaskInput(name=f"task {i}", steps=[]))).id
+            (await aserver.fleet.tasks.create(project, TaskInput(name=f"task {i}", steps=[]))).id
             for i in range(n)
         ]
 
@@ -150,10 +142,10 @@ def test_pages_of_25(harness: FleetHarness, server: RunningServer, client: Autom
 
 
 def test_run_pages_of_25(
-    harness: FleetHarness, server: RunningServer, client: Automations, api_key: str
+    harness: FleetHarness, aserver: RunningServer, client: Automations, key: str
 ) -> None:
     """Runs of a task with no steps (no browser work beyond an empty context)."""
-    project = _project_of(server, harness, api_key)
+    project = _project_of(aserver, harness, key)
     task = client.create_task([])
 
     async def make(n: int) -> list[str]:
@@ -161,7 +153,7 @@ def test_run_pages_of_25(
 
         return [
             (
-                await server.fleet.runs.create(project, task["uid"], RunRequest(overrides=[], metadata=i))
+                await aserver.fleet.runs.create(project, task["uid"], RunRequest(overrides=[], metadata=i))
             ).job.id
             for i in range(n)
         ]
@@ -177,11 +169,11 @@ def test_run_pages_of_25(
 
 
 def test_other_projects_tasks_and_runs_are_404(
-    harness: FleetHarness, server: RunningServer, client: Automations
+    harness: FleetHarness, aserver: RunningServer, client: Automations
 ) -> None:
     task = client.create_task([])
     run = client.start_run(task["uid"])
-    other = Automations(server, harness.new_key(server))
+    other = Automations(aserver, harness.new_key(aserver))
     try:
         own = other.create_task([])
         for method, path in [
@@ -204,14 +196,14 @@ def test_other_projects_tasks_and_runs_are_404(
 
 
 def test_auth_and_account(
-    harness: FleetHarness, server: RunningServer, client: Automations, api_key: str
+    harness: FleetHarness, aserver: RunningServer, client: Automations, key: str
 ) -> None:
-    project = _project_of(server, harness, api_key)
+    project = _project_of(aserver, harness, key)
     auth = client.http.get("/v2/auth")
     assert auth.status_code == 200 and auth.json() == {"message": "Authorized", "workspace": project.name}
-    missing = httpx.get(f"{server.url}/v2/auth", timeout=10)
+    missing = httpx.get(f"{aserver.url}/v2/auth", timeout=10)
     assert missing.status_code == 401 and set(missing.json()) == {"message"}
-    wrong = httpx.get(f"{server.url}/v1/account", headers={"Authorization": "Bearer nope"}, timeout=10)
+    wrong = httpx.get(f"{aserver.url}/v1/account", headers={"Authorization": "Bearer nope"}, timeout=10)
     assert wrong.status_code == 401 and "invalid" in wrong.json()["message"]
 
     task = client.create_task([])
@@ -219,9 +211,9 @@ def test_auth_and_account(
     account = client.http.get("/v1/account").json()
     assert account["uid"] == project.id and account["plan_name"]
     assert account["api_usage"] == 1
-    assert account["api_quota"] == server.settings.automation_default_quota == 36_000
+    assert account["api_quota"] == aserver.settings.automation_default_quota == 36_000
     # the Renders family keeps its own envelope under /v1/account
-    balance = httpx.get(f"{server.url}/v1/account/balance", timeout=10)
+    balance = httpx.get(f"{aserver.url}/v1/account/balance", timeout=10)
     assert balance.status_code == 401 and "error" in balance.json()
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,24 +38,14 @@ VERIFIED_OK = wait_for_text("ok", selector="#verified", timeout=10_000)
 
 
 @pytest.fixture(scope="module")
-def solving_server(harness: FleetHarness, solver_stand_in_server: SolverStandIn) -> RunningServer:
+def rserver(harness: FleetHarness, solver_stand_in_server: SolverStandIn) -> RunningServer:
+    """A server with the solver stand-in: ``client`` and ``key`` render here."""
     return harness.server(
         captcha_solver_url=solver_stand_in_server.url,
         captcha_solver_key=SOLVER_KEY,
         captcha_poll_interval_s=POLL_S,
         captcha_timeout_s=TIMEOUT_S,
     )
-
-
-@pytest.fixture
-def key(harness: FleetHarness, solving_server: RunningServer) -> str:
-    return harness.new_key(solving_server)
-
-
-@pytest.fixture
-def client(solving_server: RunningServer, key: str) -> Iterator[Browser7]:
-    with Browser7(api_key=key, base_url=solving_server.api) as sdk:
-        yield sdk
 
 
 def tagged(site_url: str, path: str) -> tuple[str, str]:
@@ -237,11 +226,11 @@ def fail(server: RunningServer, key: str, url: str, error_code: str) -> Failed:
 
 
 def test_solver_timeout_is_captcha_timeout_and_not_charged(
-    solving_server: RunningServer, key: str, stand_in: SolverStandIn, site_url: str
+    rserver: RunningServer, key: str, stand_in: SolverStandIn, site_url: str
 ) -> None:
     stand_in.outcome = "never"
     url, tag = tagged(site_url, "/captcha/turnstile")
-    failed = fail(solving_server, key, url, "CAPTCHA_TIMEOUT")
+    failed = fail(rserver, key, url, "CAPTCHA_TIMEOUT")
     body = failed.body
     assert (body["billable"], body["charged"], body["chargedAmountCents"]) == (False, False, 0)
     assert failed.spent_cents == 0
@@ -253,17 +242,17 @@ def test_solver_timeout_is_captcha_timeout_and_not_charged(
 
 
 def test_unsolvable_captcha_is_captcha_unsolvable_and_charged(
-    solving_server: RunningServer, key: str, stand_in: SolverStandIn, site_url: str
+    rserver: RunningServer, key: str, stand_in: SolverStandIn, site_url: str
 ) -> None:
     stand_in.outcome = "unsolvable"
     url, _ = tagged(site_url, "/captcha/recaptcha-v2")
-    failed = fail(solving_server, key, url, "CAPTCHA_UNSOLVABLE")
+    failed = fail(rserver, key, url, "CAPTCHA_UNSOLVABLE")
     body = failed.body
     assert (body["billable"], body["charged"], body["chargedAmountCents"]) == (True, True, 1)
     assert failed.spent_cents == 1
     assert "ERROR_CAPTCHA_UNSOLVABLE" in body["errorMessage"]
     assert sum(1 for r in stand_in.requests if r.path == "/getTaskResult") == 2  # processing, then the error
-    with Browser7(api_key=key, base_url=solving_server.api) as sdk, pytest.raises(RenderError) as caught:
+    with Browser7(api_key=key, base_url=rserver.api) as sdk, pytest.raises(RenderError) as caught:
         sdk.get_render(failed.render_id)
     assert (caught.value.error_code, caught.value.billable) == ("CAPTCHA_UNSOLVABLE", True)
 

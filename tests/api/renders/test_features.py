@@ -14,7 +14,6 @@ import re
 import statistics
 import time
 import uuid
-from collections.abc import Iterator
 from importlib import resources
 from typing import Any
 
@@ -60,12 +59,6 @@ TIMING_KEYS = (
     "htmlCaptureMs",
     "totalMs",
 )
-
-
-@pytest.fixture
-def client(server: RunningServer, api_key: str) -> Iterator[Browser7]:
-    with Browser7(api_key=api_key, base_url=server.api) as sdk:
-        yield sdk
 
 
 def catalogue_data() -> dict[str, Any]:
@@ -358,7 +351,7 @@ def test_block_images_default_and_disabled(client: Browser7, site_url: str) -> N
 
 
 def test_bandwidth_metrics_and_fast_retrieval_of_a_big_render(
-    client: Browser7, server: RunningServer, api_key: str, site_url: str
+    client: Browser7, rserver: RunningServer, key: str, site_url: str
 ) -> None:
     page_url = f"{site_url}/big?kb=300"
     page_size = len(httpx.get(page_url).content)
@@ -379,9 +372,9 @@ def test_bandwidth_metrics_and_fast_retrieval_of_a_big_render(
     assert 'data-kb="300"' in big.html
 
     # Retrieval of the completed render: the contract promises < 50 ms.
-    url = f"{server.api}/renders/{big.render_id}"
+    url = f"{rserver.api}/renders/{big.render_id}"
     durations = []
-    with httpx.Client(headers={"Authorization": f"Bearer {api_key}"}) as http:
+    with httpx.Client(headers={"Authorization": f"Bearer {key}"}) as http:
         http.get(url).raise_for_status()  # warm the connection
         for _ in range(10):
             start = time.perf_counter()
@@ -495,12 +488,12 @@ def test_billing_one_cent_per_render_free_first(
 # ------------------------------------------------------------------------ 11. regions, ?wait=
 
 
-def test_regions_public_and_via_sdk(client: Browser7, server: RunningServer) -> None:
+def test_regions_public_and_via_sdk(client: Browser7, rserver: RunningServer) -> None:
     regions = client.get_regions().regions
     local = [r for r in regions if r.code == "local"]
     assert len(local) == 1 and local[0].status == "active"
 
-    anonymous = httpx.get(f"{server.api}/regions")  # no key
+    anonymous = httpx.get(f"{rserver.api}/regions")  # no key
     assert anonymous.status_code == 200
     wire = anonymous.json()["regions"]
     assert {"code": "local", "name": local[0].name, "status": "active"} in wire
@@ -508,13 +501,13 @@ def test_regions_public_and_via_sdk(client: Browser7, server: RunningServer) -> 
 
 
 def test_get_with_wait_returns_the_final_result_in_one_call(
-    client: Browser7, server: RunningServer, api_key: str, site_url: str
+    client: Browser7, rserver: RunningServer, key: str, site_url: str
 ) -> None:
     render_id = client.create_render(f"{site_url}/slow?ms=1000")["renderId"]
-    headers = {"Authorization": f"Bearer {api_key}"}
+    headers = {"Authorization": f"Bearer {key}"}
     start = time.monotonic()
     response = httpx.get(
-        f"{server.api}/renders/{render_id}", params={"wait": 30}, headers=headers, timeout=45
+        f"{rserver.api}/renders/{render_id}", params={"wait": 30}, headers=headers, timeout=45
     )
     elapsed = time.monotonic() - start
     assert response.status_code == 200

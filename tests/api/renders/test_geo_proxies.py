@@ -68,16 +68,11 @@ def proxies() -> Iterator[StandIns]:
 
 
 @pytest.fixture(scope="module")
-def geo_server(harness: FleetHarness, proxies: StandIns) -> Iterator[RunningServer]:
+def rserver(harness: FleetHarness, proxies: StandIns) -> Iterator[RunningServer]:
+    """A server with the stand-in proxies as its geo exits."""
     running = harness.server(proxies=proxies.declarations())
     yield running
     harness.stop_server(running)
-
-
-@pytest.fixture
-def client(harness: FleetHarness, geo_server: RunningServer) -> Iterator[Browser7]:
-    with Browser7(api_key=harness.new_key(geo_server), base_url=geo_server.api) as sdk:
-        yield sdk
 
 
 def token() -> str:

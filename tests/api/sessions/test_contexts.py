@@ -15,7 +15,6 @@ import secrets
 import tarfile
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -31,17 +30,13 @@ MAX_BYTES = 8 * 1024 * 1024
 
 
 @pytest.fixture(scope="module")
-def cserver(harness: FleetHarness) -> Iterator[RunningServer]:
-    running = harness.server(
-        session_grace_s=1.0, session_min_timeout_s=2, session_slots=6, context_max_bytes=MAX_BYTES
-    )
-    yield running
-    harness.stop_server(running)
-
-
-@pytest.fixture
-def key(harness: FleetHarness, cserver: RunningServer) -> str:
-    return harness.new_key(cserver)
+def server_settings() -> dict[str, object]:
+    return {
+        "session_grace_s": 1.0,
+        "session_min_timeout_s": 2,
+        "session_slots": 6,
+        "context_max_bytes": MAX_BYTES,
+    }
 
 
 def sdk(server: RunningServer, key: str) -> Browserbase:
@@ -76,9 +71,9 @@ def set_state(connect_url: str, url: str, p: str, s: str, local: str) -> None:
 
 
 def test_persisted_context_carries_cookies_and_storage(
-    harness: FleetHarness, cserver: RunningServer, key: str, site_url: str
+    harness: FleetHarness, sserver: RunningServer, key: str, site_url: str
 ) -> None:
-    client = sdk(cserver, key)
+    client = sdk(sserver, key)
     page = f"{site_url}/click"
     context = client.contexts.create()
     p, s, local = (secrets.token_hex(6) for _ in range(3))
@@ -89,12 +84,12 @@ def test_persisted_context_carries_cookies_and_storage(
     release(client, first.id)
 
     # saved: the job recorded it, and the blob on disk holds neither the cookie nor an archive
-    job = harness.run(cserver.fleet.store.get_job(first.id))
+    job = harness.run(sserver.fleet.store.get_job(first.id))
     assert job is not None and job.result is not None and job.result["contextSaved"] is True
-    files = blob_files(cserver, context.id)
+    files = blob_files(sserver, context.id)
     assert len(files) == 1
     sealed = files[0].read_bytes()
-    plain = harness.run(cserver.fleet.contexts.load_profile(context.id))
+    plain = harness.run(sserver.fleet.contexts.load_profile(context.id))
     assert plain is not None and plain[:2] == b"\x1f\x8b"  # the canonical tar.gz ...
     assert p.encode() in _tar_text(plain)  # ... whose cookie list holds the cookie value
     for needle in (p.encode(), s.encode(), b"\x1f\x8b\x08", b"bf_session", b"ustar"):
@@ -107,7 +102,7 @@ def test_persisted_context_carries_cookies_and_storage(
     assert state["cookies"].get("bf_session") == s
     assert state["local"] == local
     release(client, second.id)
-    files = blob_files(cserver, context.id)  # saved again (a new blob swapped in)
+    files = blob_files(sserver, context.id)  # saved again (a new blob swapped in)
     assert len(files) == 1
 
     # a session without the context starts empty
@@ -122,7 +117,7 @@ def test_persisted_context_carries_cookies_and_storage(
     state = page_state(reader.connect_url, page, "document.cookie = 'bf_reader=1; max-age=86400; path=/'")
     assert state["cookies"].get("bf_persistent") == p and state["cookies"].get("bf_reader") == "1"
     release(client, reader.id)
-    assert blob_files(cserver, context.id) == files  # the same blob, untouched
+    assert blob_files(sserver, context.id) == files  # the same blob, untouched
 
     third = client.sessions.create(browser_settings=on_context(context.id, False))  # type: ignore[arg-type]
     state = page_state(third.connect_url, page)
@@ -138,8 +133,8 @@ def _tar_text(archive: bytes) -> bytes:
         return handle.read()
 
 
-def test_one_persisting_session_per_context(cserver: RunningServer, key: str) -> None:
-    client = sdk(cserver, key)
+def test_one_persisting_session_per_context(sserver: RunningServer, key: str) -> None:
+    client = sdk(sserver, key)
     context = client.contexts.create(name="shared")
     holder = client.sessions.create(browser_settings=on_context(context.id, True))  # type: ignore[arg-type]
     try:
@@ -174,14 +169,14 @@ def test_one_persisting_session_per_context(cserver: RunningServer, key: str) ->
 
 
 def test_contexts_are_scoped_to_their_project(
-    harness: FleetHarness, cserver: RunningServer, key: str
+    harness: FleetHarness, sserver: RunningServer, key: str
 ) -> None:
-    mine = sdk(cserver, key)
-    other = sdk(cserver, harness.new_key(cserver))
+    mine = sdk(sserver, key)
+    other = sdk(sserver, harness.new_key(sserver))
     context = mine.contexts.create(name="  mine  ")
     got = mine.contexts.retrieve(context.id)
     assert (got.id, got.name) == (context.id, "mine")
-    assert got.project_id == get_project_id(cserver, key)
+    assert got.project_id == get_project_id(sserver, key)
     assert got.created_at <= got.updated_at
 
     with pytest.raises(NotFoundError):
@@ -206,13 +201,13 @@ def get_project_id(server: RunningServer, key: str) -> str:
 
 
 def test_put_with_empty_body_renews_upload_fields_and_delete_removes_the_blob(
-    cserver: RunningServer, key: str
+    sserver: RunningServer, key: str
 ) -> None:
-    client = sdk(cserver, key)
+    client = sdk(sserver, key)
     created = client.contexts.create()
     assert created.cipher_algorithm == "AES-256-CBC" and created.initialization_vector_size == 16
     assert created.public_key.startswith("-----BEGIN PUBLIC KEY-----")
-    assert created.upload_url.startswith(f"{cserver.url}/v1/contexts/{created.id}/upload?token=")
+    assert created.upload_url.startswith(f"{sserver.url}/v1/contexts/{created.id}/upload?token=")
 
     # the SDK sends PUT with Content-Type json and an empty body
     with pytest.warns(DeprecationWarning):  # the SDK marks update deprecated; it still calls PUT
@@ -225,17 +220,17 @@ def test_put_with_empty_body_renews_upload_fields_and_delete_removes_the_blob(
     fresh = httpx.put(renewed.upload_url, content=encrypt_upload(renewed.public_key, archive), timeout=30)
     assert fresh.status_code == 200, fresh.text
     assert fresh.json()["id"] == created.id
-    assert len(blob_files(cserver, created.id)) == 1
+    assert len(blob_files(sserver, created.id)) == 1
 
-    raw = httpx.delete(f"{cserver.url}/v1/contexts/{created.id}", headers={"X-BB-API-Key": key}, timeout=10)
+    raw = httpx.delete(f"{sserver.url}/v1/contexts/{created.id}", headers={"X-BB-API-Key": key}, timeout=10)
     assert raw.status_code == 204 and raw.content == b""
-    assert blob_files(cserver, created.id) == []
+    assert blob_files(sserver, created.id) == []
     with pytest.raises(NotFoundError):
         client.contexts.retrieve(created.id)
 
 
-def test_upload_of_a_real_user_data_dir(cserver: RunningServer, key: str, site_url: str) -> None:
-    client = sdk(cserver, key)
+def test_upload_of_a_real_user_data_dir(sserver: RunningServer, key: str, site_url: str) -> None:
+    client = sdk(sserver, key)
     context = client.contexts.create()
     value = secrets.token_hex(8)
     profile = temp_dir()
@@ -261,7 +256,7 @@ def test_upload_of_a_real_user_data_dir(cserver: RunningServer, key: str, site_u
     state = page_state(session.connect_url, f"{site_url}/click")
     assert state["cookies"].get("bf_uploaded") == value
     release(client, session.id)
-    sealed = blob_files(cserver, context.id)[0].read_bytes()
+    sealed = blob_files(sserver, context.id)[0].read_bytes()
     assert value.encode() not in sealed and b"SQLite format" not in sealed
 
 
@@ -274,8 +269,8 @@ def _tar_with_symlink() -> bytes:
     return buffer.getvalue()
 
 
-def test_bad_uploads_are_refused(cserver: RunningServer, key: str) -> None:
-    client = sdk(cserver, key)
+def test_bad_uploads_are_refused(sserver: RunningServer, key: str) -> None:
+    client = sdk(sserver, key)
     context = client.contexts.create()
     good = zip_of({"Default/Preferences": b"{}"})
 
@@ -304,7 +299,7 @@ def test_bad_uploads_are_refused(cserver: RunningServer, key: str) -> None:
     too_big = httpx.put(context.upload_url, content=bomb, timeout=60)
     assert too_big.status_code == 413, too_big.text
     assert too_big.json()["statusCode"] == 413
-    assert blob_files(cserver, context.id) == []  # nothing was stored
+    assert blob_files(sserver, context.id) == []  # nothing was stored
     posted = httpx.post(context.upload_url, content=encrypt_upload(context.public_key, good), timeout=30)
     assert posted.status_code == 200, posted.text
-    assert len(blob_files(cserver, context.id)) == 1
+    assert len(blob_files(sserver, context.id)) == 1

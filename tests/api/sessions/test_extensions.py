@@ -22,7 +22,6 @@ import os
 import secrets
 import stat
 import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +31,7 @@ from browserbase import BadRequestError, Browserbase, NotFoundError
 from playwright.sync_api import Page, sync_playwright
 
 from browserfleet.core.jobs import JobKind
-from browserfleet.node.session import SessionExecutor
+from browserfleet.node.session.executor import SessionExecutor
 from tests.support.api_errors import project_id
 from tests.support.contexts import zip_of
 from tests.support.fleet import FleetHarness, RunningServer
@@ -51,23 +50,21 @@ def temp_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def xserver(harness: FleetHarness, temp_root: Path) -> Iterator[RunningServer]:
-    running = harness.server(
-        session_grace_s=1.0,
-        session_min_timeout_s=2,
-        extension_max_bytes=MAX_BYTES,
-        extension_max_files=MAX_FILES,
-    )
-    executor = running.fleet.nodes[0].executors[JobKind.SESSION]
+def server_settings() -> dict[str, object]:
+    return {
+        "session_grace_s": 1.0,
+        "session_min_timeout_s": 2,
+        "extension_max_bytes": MAX_BYTES,
+        "extension_max_files": MAX_FILES,
+    }
+
+
+@pytest.fixture(scope="module")
+def sserver(sserver: RunningServer, temp_root: Path) -> RunningServer:
+    executor = sserver.fleet.nodes[0].executors[JobKind.SESSION]
     assert isinstance(executor, SessionExecutor)
     executor.temp_root = temp_root  # this server's sessions only: their folders can be counted
-    yield running
-    harness.stop_server(running)
-
-
-@pytest.fixture
-def key(harness: FleetHarness, xserver: RunningServer) -> str:
-    return harness.new_key(xserver)
+    return sserver
 
 
 def sdk(server: RunningServer, key: str) -> Browserbase:
@@ -126,16 +123,16 @@ def browser_binary(server: RunningServer, session_id: str) -> str:
 
 
 def test_extension_runs_in_every_context_of_its_session(
-    harness: FleetHarness, xserver: RunningServer, key: str, site_url: str
+    harness: FleetHarness, sserver: RunningServer, key: str, site_url: str
 ) -> None:
-    client = sdk(xserver, key)
+    client = sdk(sserver, key)
     token = secrets.token_hex(6)
     extension = client.extensions.create(
         file=("marker.zip", zip_of(marker_extension(token)), "application/zip")
     )
     assert extension.id.startswith("ext_")
     assert extension.file_name == "marker.zip"
-    assert extension.project_id == project_id(harness, xserver, key)
+    assert extension.project_id == project_id(harness, sserver, key)
     assert extension.created_at == extension.updated_at
     assert client.extensions.retrieve(extension.id) == extension
 
@@ -144,8 +141,8 @@ def test_extension_runs_in_every_context_of_its_session(
     try:
         assert session.status == "RUNNING"
         # the full Chromium (the headless shell cannot load extensions); the plain session keeps the shell
-        assert browser_binary(xserver, session.id).endswith("/chromium")
-        assert browser_binary(xserver, plain.id).endswith("/chromium-headless-shell")
+        assert browser_binary(sserver, session.id).endswith("/chromium")
+        assert browser_binary(sserver, plain.id).endswith("/chromium-headless-shell")
         with sync_playwright() as pw:
             browser = pw.chromium.connect_over_cdp(session.connect_url)
             default_page = browser.contexts[0].new_page()
@@ -169,16 +166,16 @@ def test_extension_runs_in_every_context_of_its_session(
 
 
 def test_extension_in_browser_settings_from_a_top_folder_zip(
-    xserver: RunningServer, key: str, site_url: str, temp_root: Path
+    sserver: RunningServer, key: str, site_url: str, temp_root: Path
 ) -> None:
-    client = sdk(xserver, key)
+    client = sdk(sserver, key)
     token = secrets.token_hex(6)
     data = zip_of(marker_extension(token), top="my-extension/")
     with zipfile.ZipFile(io.BytesIO(data), "a") as archive:  # what macOS's Archive Utility adds
         archive.writestr("__MACOSX/my-extension/._cs.js", b"\x00\x05\x16\x07")
     extension = client.extensions.create(file=("packed.zip", data))
     session = client.sessions.create(browser_settings={"extension_id": extension.id})
-    unpacked = Path(f"{live(xserver, session.id).user_data_dir}-extension")
+    unpacked = Path(f"{live(sserver, session.id).user_data_dir}-extension")
     assert sorted(p.relative_to(unpacked).as_posix() for p in unpacked.rglob("*")) == [
         "cs.js",
         "icons",
@@ -193,14 +190,14 @@ def test_extension_in_browser_settings_from_a_top_folder_zip(
     assert [p.name for p in temp_root.iterdir()] == []  # user-data-dirs and unpacked copies gone
 
 
-def test_retrieve_delete_and_other_projects(harness: FleetHarness, xserver: RunningServer, key: str) -> None:
-    client = sdk(xserver, key)
+def test_retrieve_delete_and_other_projects(harness: FleetHarness, sserver: RunningServer, key: str) -> None:
+    client = sdk(sserver, key)
     data = zip_of(marker_extension("a"))  # once: a zip carries its members' times
     extension = client.extensions.create(file=("a.zip", data))
-    blob = xserver.settings.blob_dir / extension.id[-2:] / extension.id / "extension.zip"
+    blob = sserver.settings.blob_dir / extension.id[-2:] / extension.id / "extension.zip"
     assert blob.read_bytes() == data
 
-    other = sdk(xserver, harness.new_key(xserver))
+    other = sdk(sserver, harness.new_key(sserver))
     with pytest.raises(NotFoundError):
         other.extensions.retrieve(extension.id)
     with pytest.raises(NotFoundError):
@@ -216,25 +213,25 @@ def test_retrieve_delete_and_other_projects(harness: FleetHarness, xserver: Runn
         client.extensions.retrieve(extension.id)
     with pytest.raises(NotFoundError):
         client.extensions.delete(extension.id)
-    response = httpx.get(f"{xserver.url}/v1/extensions/{extension.id}", headers={"X-BB-API-Key": key})
+    response = httpx.get(f"{sserver.url}/v1/extensions/{extension.id}", headers={"X-BB-API-Key": key})
     assert_rejected(response, 404, f"Extension {extension.id} not found")
     with pytest.raises(BadRequestError, match="extensionId"):
         client.sessions.create(extension_id=extension.id)
 
 
-def test_unknown_extension_id_is_refused_at_create(xserver: RunningServer, key: str) -> None:
+def test_unknown_extension_id_is_refused_at_create(sserver: RunningServer, key: str) -> None:
     response = httpx.post(
-        f"{xserver.url}/v1/sessions",
+        f"{sserver.url}/v1/sessions",
         headers={"X-BB-API-Key": key},
         json={"browserSettings": {"extensionId": "ext_nope"}},
         timeout=30,
     )
     assert_rejected(response, 400, "extensionId: Extension ext_nope not found")
-    assert httpx.get(f"{xserver.url}/v1/sessions", headers={"X-BB-API-Key": key}).json() == []
+    assert httpx.get(f"{sserver.url}/v1/sessions", headers={"X-BB-API-Key": key}).json() == []
 
 
-def test_extension_chromium_refuses_fails_the_create(xserver: RunningServer, key: str) -> None:
-    client = sdk(xserver, key)
+def test_extension_chromium_refuses_fails_the_create(sserver: RunningServer, key: str) -> None:
+    client = sdk(sserver, key)
     broken: Files = {"manifest.json": manifest()}  # its content script cs.js is missing
     extension = client.extensions.create(file=("broken.zip", zip_of(broken)))
     with pytest.raises(BadRequestError) as raised:
@@ -247,11 +244,11 @@ def test_extension_chromium_refuses_fails_the_create(xserver: RunningServer, key
 
 
 def test_extension_whose_zip_is_gone_fails_the_create(
-    xserver: RunningServer, key: str, temp_root: Path
+    sserver: RunningServer, key: str, temp_root: Path
 ) -> None:
-    client = sdk(xserver, key)
+    client = sdk(sserver, key)
     extension = client.extensions.create(file=("gone.zip", zip_of(marker_extension("gone"))))
-    (xserver.settings.blob_dir / extension.id[-2:] / extension.id / "extension.zip").unlink()
+    (sserver.settings.blob_dir / extension.id[-2:] / extension.id / "extension.zip").unlink()
     with pytest.raises(BadRequestError, match="missing from the blob store"):
         client.sessions.create(extension_id=extension.id)
     (ended,) = client.sessions.list()
@@ -311,19 +308,19 @@ REJECTED = [
 
 
 @pytest.mark.parametrize(("data", "status", "needle"), REJECTED)
-def test_rejected_uploads(xserver: RunningServer, key: str, data: bytes, status: int, needle: str) -> None:
-    before = sorted(xserver.settings.blob_dir.rglob("*"))
-    assert_rejected(upload(xserver, key, data), status, needle)
-    assert sorted(xserver.settings.blob_dir.rglob("*")) == before  # nothing stored
+def test_rejected_uploads(sserver: RunningServer, key: str, data: bytes, status: int, needle: str) -> None:
+    before = sorted(sserver.settings.blob_dir.rglob("*"))
+    assert_rejected(upload(sserver, key, data), status, needle)
+    assert sorted(sserver.settings.blob_dir.rglob("*")) == before  # nothing stored
 
 
-def test_upload_without_a_file_part_or_over_the_size_limit(xserver: RunningServer, key: str) -> None:
+def test_upload_without_a_file_part_or_over_the_size_limit(sserver: RunningServer, key: str) -> None:
     response = httpx.post(
-        f"{xserver.url}/v1/extensions", headers={"X-BB-API-Key": key}, files={"other": ("x.zip", b"PK")}
+        f"{sserver.url}/v1/extensions", headers={"X-BB-API-Key": key}, files={"other": ("x.zip", b"PK")}
     )
     assert_rejected(response, 400, "one part named file")
     big = zip_of({"manifest.json": manifest(), "noise.bin": secrets.token_bytes(MAX_BYTES)})
     assert len(big) > MAX_BYTES
-    assert_rejected(upload(xserver, key, big), 413, "byte limit")
+    assert_rejected(upload(sserver, key, big), 413, "byte limit")
     with pytest.raises(BadRequestError, match="not a zip archive"):
-        sdk(xserver, key).extensions.create(file=("ext.zip", b"hello"))
+        sdk(sserver, key).extensions.create(file=("ext.zip", b"hello"))

@@ -25,7 +25,7 @@ from playwright.sync_api import Browser, Page, Playwright, sync_playwright
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect as ws_connect
 
-from browserfleet.api.sessions.live_auth import mint_token
+from browserfleet.node.session.routes.live_auth import mint_token
 from browserfleet.settings import CHROMIUM_FLAGS
 from tests.support.fleet import FleetHarness, RunningServer
 from tests.support.sessions import sdk, wait_status
@@ -39,15 +39,8 @@ BLOCK = (900, 450)  # the block, away from the button, the field and the ticker
 
 
 @pytest.fixture(scope="module")
-def lserver(harness: FleetHarness) -> Iterator[RunningServer]:
-    running = harness.server(session_grace_s=1.0)
-    yield running
-    harness.stop_server(running)
-
-
-@pytest.fixture
-def key(harness: FleetHarness, lserver: RunningServer) -> str:
-    return harness.new_key(lserver)
+def server_settings() -> dict[str, object]:
+    return {"session_grace_s": 1.0}
 
 
 @pytest.fixture(scope="module")
@@ -159,16 +152,16 @@ def kept_alive(client: Browserbase) -> Iterator[Any]:
 
 
 def test_viewer_shows_the_page_and_sends_input_back(
-    lserver: RunningServer, key: str, site_url: str, pw: Playwright, viewer_browser: Browser
+    sserver: RunningServer, key: str, site_url: str, pw: Playwright, viewer_browser: Browser
 ) -> None:
-    client = sdk(lserver, key)
+    client = sdk(sserver, key)
     with on_live_view(client, pw, site_url) as (session, _, page):
         debug = client.sessions.debug(session.id)
         assert debug.ws_url == session.connect_url
         [entry] = [p for p in debug.pages if p.url == f"{site_url}/live-view"]
         assert entry.title == "Live view test"
         assert debug.debugger_fullscreen_url == entry.debugger_fullscreen_url
-        assert entry.debugger_fullscreen_url.startswith(f"{lserver.url}/v1/sessions/{session.id}/live?")
+        assert entry.debugger_fullscreen_url.startswith(f"{sserver.url}/v1/sessions/{session.id}/live?")
         query = parse_qs(urlsplit(entry.debugger_fullscreen_url).query)
         assert query == {"signingKey": [session.signing_key], "pageId": [entry.id]}
 
@@ -204,9 +197,9 @@ def test_viewer_shows_the_page_and_sends_input_back(
 
 
 def test_viewer_tabs_follow_the_session_pages(
-    lserver: RunningServer, key: str, site_url: str, pw: Playwright, viewer_browser: Browser
+    sserver: RunningServer, key: str, site_url: str, pw: Playwright, viewer_browser: Browser
 ) -> None:
-    client = sdk(lserver, key)
+    client = sdk(sserver, key)
     with on_live_view(client, pw, site_url) as (session, browser, _):
         viewer = viewer_browser.new_page()
         viewer.goto(client.sessions.debug(session.id).debugger_fullscreen_url)
@@ -233,8 +226,8 @@ def test_viewer_tabs_follow_the_session_pages(
         viewer.close()
 
 
-def test_nothing_opens_without_the_key(lserver: RunningServer, key: str, viewer_browser: Browser) -> None:
-    client = sdk(lserver, key)
+def test_nothing_opens_without_the_key(sserver: RunningServer, key: str, viewer_browser: Browser) -> None:
+    client = sdk(sserver, key)
     with kept_alive(client) as session:
         debug = client.sessions.debug(session.id)
         viewer_url = debug.debugger_fullscreen_url
@@ -265,9 +258,9 @@ def test_nothing_opens_without_the_key(lserver: RunningServer, key: str, viewer_
 
 
 def test_devtools_frontend_through_the_proxy(
-    lserver: RunningServer, key: str, site_url: str, pw: Playwright
+    sserver: RunningServer, key: str, site_url: str, pw: Playwright
 ) -> None:
-    client = sdk(lserver, key)
+    client = sdk(sserver, key)
     with kept_alive(client) as session:
         browser = pw.chromium.connect_over_cdp(session.connect_url)
         browser.contexts[0].pages[0].goto(f"{site_url}/live-view")
@@ -276,7 +269,7 @@ def test_devtools_frontend_through_the_proxy(
         [entry] = [p for p in debug.pages if p.url == f"{site_url}/live-view"]
         target = entry.id
         assert debug.debugger_url == entry.debugger_url
-        prefix = f"{lserver.url}/v1/sessions/{session.id}/devtools/{session.signing_key}/"
+        prefix = f"{sserver.url}/v1/sessions/{session.id}/devtools/{session.signing_key}/"
         assert entry.debugger_url.startswith(f"{prefix}inspector.html?ws=")
         ws_target = parse_qs(urlsplit(entry.debugger_url).query)["ws"][0]
         assert ws_target == f"{prefix.split('://')[1]}page/{target}"
@@ -309,8 +302,8 @@ def test_devtools_frontend_through_the_proxy(
         assert refused(f"ws://{ws_target.rsplit('/', 2)[0]}/worker/{target}") == 403  # page|browser only
 
 
-def test_expiring_urls_carry_a_token_not_the_key(lserver: RunningServer, key: str, site_url: str) -> None:
-    client = sdk(lserver, key)
+def test_expiring_urls_carry_a_token_not_the_key(sserver: RunningServer, key: str, site_url: str) -> None:
+    client = sdk(sserver, key)
     with kept_alive(client) as session:
         debug = client.sessions.debug(session.id, expires_in=600)
         urls = [debug.debugger_fullscreen_url, debug.debugger_url, debug.ws_url]
@@ -336,18 +329,18 @@ def test_expiring_urls_carry_a_token_not_the_key(lserver: RunningServer, key: st
 
 
 def test_debug_is_project_scoped_and_needs_a_running_session(
-    harness: FleetHarness, lserver: RunningServer, key: str
+    harness: FleetHarness, sserver: RunningServer, key: str
 ) -> None:
-    client = sdk(lserver, key)
+    client = sdk(sserver, key)
     session = client.sessions.create(keep_alive=True)
     viewer_url = client.sessions.debug(session.id).debugger_fullscreen_url
     with pytest.raises(NotFoundError):
-        sdk(lserver, harness.new_key(lserver)).sessions.debug(session.id)
+        sdk(sserver, harness.new_key(sserver)).sessions.debug(session.id)
     with pytest.raises(NotFoundError):
         client.sessions.debug("ses_does_not_exist")
 
     client.sessions.update(session.id, status="REQUEST_RELEASE")
-    wait_status(lserver, key, session.id, {"COMPLETED"})
+    wait_status(sserver, key, session.id, {"COMPLETED"})
     with pytest.raises(ConflictError) as info:
         client.sessions.debug(session.id)
     assert "not running" in str(info.value)

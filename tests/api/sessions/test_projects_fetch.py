@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -35,15 +34,8 @@ MAX_BYTES = 64 * 1024
 
 
 @pytest.fixture(scope="module")
-def fserver(harness: FleetHarness) -> Iterator[RunningServer]:
-    running = harness.server(fetch_timeout_s=FETCH_TIMEOUT_S, fetch_max_bytes=MAX_BYTES)
-    yield running
-    harness.stop_server(running)
-
-
-@pytest.fixture
-def key(harness: FleetHarness, fserver: RunningServer) -> str:
-    return harness.new_key(fserver)
+def server_settings() -> dict[str, object]:
+    return {"fetch_timeout_s": FETCH_TIMEOUT_S, "fetch_max_bytes": MAX_BYTES}
 
 
 def fetch_jobs(harness: FleetHarness, server: RunningServer, client: Browserbase) -> list[JobRecord]:
@@ -61,13 +53,13 @@ def error_body(exc: Exception) -> dict[str, Any]:
 
 
 def test_projects_list_retrieve_and_isolation(
-    harness: FleetHarness, fserver: RunningServer, key: str
+    harness: FleetHarness, sserver: RunningServer, key: str
 ) -> None:
-    client = sdk(fserver, key)
+    client = sdk(sserver, key)
     projects = client.projects.list()
     assert len(projects) == 1
     project = projects[0]
-    record = harness.run(fserver.fleet.store.project_by_name(project.name))
+    record = harness.run(sserver.fleet.store.project_by_name(project.name))
     assert record is not None and record.id == project.id
     assert project.owner_id == project.id
     assert project.concurrency == record.concurrency_limit == 10
@@ -77,23 +69,23 @@ def test_projects_list_retrieve_and_isolation(
     again = client.projects.retrieve(project.id)
     assert again.model_dump() == project.model_dump()
 
-    other_key = harness.new_key(fserver, concurrency=3)
-    other = sdk(fserver, other_key).projects.list()[0]
+    other_key = harness.new_key(sserver, concurrency=3)
+    other = sdk(sserver, other_key).projects.list()[0]
     assert other.id != project.id and other.concurrency == 3
     with pytest.raises(NotFoundError):
         client.projects.retrieve(other.id)
     with pytest.raises(NotFoundError):
         client.projects.usage(other.id)
-    raw = httpx.get(f"{fserver.url}/v1/projects/{other.id}", headers={"X-BB-API-Key": key}, timeout=10)
+    raw = httpx.get(f"{sserver.url}/v1/projects/{other.id}", headers={"X-BB-API-Key": key}, timeout=10)
     assert raw.status_code == 404
     assert raw.json() == {"statusCode": 404, "error": "Not Found", "message": f"Project {other.id} not found"}
 
 
 @pytest.mark.browser
 def test_usage_grows_with_sessions_and_fetches(
-    harness: FleetHarness, fserver: RunningServer, key: str, site_url: str
+    harness: FleetHarness, sserver: RunningServer, key: str, site_url: str
 ) -> None:
-    client = sdk(fserver, key)
+    client = sdk(sserver, key)
     project_id = client.projects.list()[0].id
     before = client.projects.usage(project_id)
     assert (before.browser_minutes, before.proxy_bytes) == (0, 0)
@@ -105,7 +97,7 @@ def test_usage_grows_with_sessions_and_fetches(
     released = client.sessions.update(session.id, status="REQUEST_RELEASE")
     assert released.status == "COMPLETED"
     after_session = client.projects.usage(project_id)
-    job = harness.run(fserver.fleet.store.get_job(session.id))
+    job = harness.run(sserver.fleet.store.get_job(session.id))
     assert job is not None and job.result is not None
     assert 0 < job.result["browserMinutes"] < 1
     assert after_session.browser_minutes == 1  # rounded up to whole minutes
@@ -113,7 +105,7 @@ def test_usage_grows_with_sessions_and_fetches(
 
     fetched = client.fetch_api.create(url=f"{site_url}/big?kb=20")
     assert fetched.status_code == 200
-    fetch_job = harness.run(fserver.fleet.store.get_job(fetched.id))
+    fetch_job = harness.run(sserver.fleet.store.get_job(fetched.id))
     assert fetch_job is not None and fetch_job.result is not None
     assert fetch_job.result["proxyBytes"] > 20 * 1024
     after_fetch = client.projects.usage(project_id)
@@ -124,8 +116,8 @@ def test_usage_grows_with_sessions_and_fetches(
 # --- fetch ------------------------------------------------------------------------------------
 
 
-def test_fetch_raw_json_and_markdown(fserver: RunningServer, key: str, site_url: str) -> None:
-    client = sdk(fserver, key)
+def test_fetch_raw_json_and_markdown(sserver: RunningServer, key: str, site_url: str) -> None:
+    client = sdk(sserver, key)
     raw = client.fetch_api.create(url=f"{site_url}/api/json?n=3")
     assert raw.id.startswith("fet_")
     assert raw.status_code == 200
@@ -156,8 +148,8 @@ def test_fetch_raw_json_and_markdown(fserver: RunningServer, key: str, site_url:
     assert "not valid JSON" in body["message"]
 
 
-def test_fetch_redirects_and_status_pass_through(fserver: RunningServer, key: str, site_url: str) -> None:
-    client = sdk(fserver, key)
+def test_fetch_redirects_and_status_pass_through(sserver: RunningServer, key: str, site_url: str) -> None:
+    client = sdk(sserver, key)
     target = "/api/json?n=2"
     unfollowed = client.fetch_api.create(url=f"{site_url}/redirect?to={target}")
     assert unfollowed.status_code == 302
@@ -175,9 +167,9 @@ def test_fetch_redirects_and_status_pass_through(fserver: RunningServer, key: st
 
 
 def test_fetch_too_large_is_502_with_id_and_not_retried(
-    harness: FleetHarness, fserver: RunningServer, key: str, site_url: str
+    harness: FleetHarness, sserver: RunningServer, key: str, site_url: str
 ) -> None:
-    client = sdk(fserver, key)
+    client = sdk(sserver, key)
     small = client.fetch_api.create(url=f"{site_url}/big?kb=32")
     assert len(small.content) >= 32 * 1024
     with pytest.raises(InternalServerError) as caught:
@@ -186,7 +178,7 @@ def test_fetch_too_large_is_502_with_id_and_not_retried(
     assert body["statusCode"] == 502 and body["error"] == "Bad Gateway"
     assert str(MAX_BYTES) in body["message"]
     assert caught.value.response.headers["x-should-retry"] == "false"
-    jobs = fetch_jobs(harness, fserver, client)
+    jobs = fetch_jobs(harness, sserver, client)
     assert len(jobs) == 2  # the SDK did not retry the 502
     failed = next(j for j in jobs if j.id == body["id"])
     assert failed.state is JobState.FAILED and failed.error_code == "FETCH_TOO_LARGE"
@@ -194,9 +186,9 @@ def test_fetch_too_large_is_502_with_id_and_not_retried(
 
 
 def test_fetch_timeout_is_504_with_id(
-    harness: FleetHarness, fserver: RunningServer, key: str, site_url: str
+    harness: FleetHarness, sserver: RunningServer, key: str, site_url: str
 ) -> None:
-    client = sdk(fserver, key)
+    client = sdk(sserver, key)
     started = time.monotonic()
     with pytest.raises(InternalServerError) as caught:
         client.fetch_api.create(url=f"{site_url}/slow?ms=8000")
@@ -204,29 +196,29 @@ def test_fetch_timeout_is_504_with_id(
     assert FETCH_TIMEOUT_S <= elapsed < FETCH_TIMEOUT_S + 3  # one attempt, bounded by the setting
     body = error_body(caught.value)
     assert body["statusCode"] == 504 and body["error"] == "Gateway Timeout"
-    job = harness.run(fserver.fleet.store.get_job(body["id"]))
+    job = harness.run(sserver.fleet.store.get_job(body["id"]))
     assert job is not None and job.error_code == "FETCH_TIMEOUT" and job.kind is JobKind.FETCH
 
 
-def test_fetch_concurrency_429_with_id(harness: FleetHarness, fserver: RunningServer, site_url: str) -> None:
-    key = harness.new_key(fserver, concurrency=1)
+def test_fetch_concurrency_429_with_id(harness: FleetHarness, sserver: RunningServer, site_url: str) -> None:
+    key = harness.new_key(sserver, concurrency=1)
     headers = {"X-BB-API-Key": key}
     slow: dict[str, httpx.Response] = {}
 
     def hold() -> None:
         slow["r"] = httpx.post(
-            f"{fserver.url}/v1/fetch", json={"url": f"{site_url}/slow?ms=1200"}, headers=headers, timeout=20
+            f"{sserver.url}/v1/fetch", json={"url": f"{site_url}/slow?ms=1200"}, headers=headers, timeout=20
         )
 
     thread = threading.Thread(target=hold)
     thread.start()
-    project_id = httpx.get(f"{fserver.url}/v1/projects", headers=headers, timeout=10).json()[0]["id"]
+    project_id = httpx.get(f"{sserver.url}/v1/projects", headers=headers, timeout=10).json()[0]["id"]
     deadline = time.monotonic() + 5
-    while harness.run(fserver.fleet.store.count_active(project_id, JobKind.FETCH)) == 0:
+    while harness.run(sserver.fleet.store.count_active(project_id, JobKind.FETCH)) == 0:
         assert time.monotonic() < deadline
         time.sleep(0.02)
     second = httpx.post(
-        f"{fserver.url}/v1/fetch", json={"url": f"{site_url}/api/text"}, headers=headers, timeout=20
+        f"{sserver.url}/v1/fetch", json={"url": f"{site_url}/api/text"}, headers=headers, timeout=20
     )
     thread.join(20)
     assert second.status_code == 429
@@ -238,8 +230,8 @@ def test_fetch_concurrency_429_with_id(harness: FleetHarness, fserver: RunningSe
     assert slow["r"].status_code == 200 and slow["r"].json()["statusCode"] == 200
 
 
-def test_fetch_invalid_requests(fserver: RunningServer, key: str, site_url: str) -> None:
-    client = sdk(fserver, key)
+def test_fetch_invalid_requests(sserver: RunningServer, key: str, site_url: str) -> None:
+    client = sdk(sserver, key)
     with pytest.raises(BadRequestError) as bad_url:
         client.fetch_api.create(url="ftp://127.0.0.1/file")
     assert error_body(bad_url.value)["id"].startswith("fet_")
@@ -253,7 +245,7 @@ def test_fetch_invalid_requests(fserver: RunningServer, key: str, site_url: str)
 
 
 def test_fetch_egress_policy_blocks_before_any_traffic(
-    harness: FleetHarness, fserver: RunningServer, key: str, site_url: str
+    harness: FleetHarness, sserver: RunningServer, key: str, site_url: str
 ) -> None:
     strict = harness.server(egress_allow=[])
     try:
@@ -276,7 +268,7 @@ def test_fetch_egress_policy_blocks_before_any_traffic(
         harness.stop_server(strict)
 
     # a redirect towards a private address is refused too (the test site itself is allowed here)
-    client = sdk(fserver, key)
+    client = sdk(sserver, key)
     with pytest.raises(PermissionDeniedError) as redirected:
         client.fetch_api.create(url=f"{site_url}/redirect?to=http://10.0.0.1/admin", allow_redirects=True)
     assert "10.0.0.1" in error_body(redirected.value)["message"]

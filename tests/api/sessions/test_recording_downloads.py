@@ -11,7 +11,6 @@ import json
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,15 +27,8 @@ WIDTH, HEIGHT = 800, 600
 
 
 @pytest.fixture(scope="module")
-def vserver(harness: FleetHarness) -> Iterator[RunningServer]:
-    running = harness.server(session_grace_s=1.0, session_slots=4)
-    yield running
-    harness.stop_server(running)
-
-
-@pytest.fixture
-def key(harness: FleetHarness, vserver: RunningServer) -> str:
-    return harness.new_key(vserver)
+def server_settings() -> dict[str, object]:
+    return {"session_grace_s": 1.0, "session_slots": 4}
 
 
 def downloads(result: Any) -> list[dict[str, Any]]:
@@ -92,9 +84,9 @@ def wait_completed(client: Browserbase, session_id: str, timeout: float = 60) ->
 
 
 def test_two_pages_give_two_playable_mp4s(
-    harness: FleetHarness, vserver: RunningServer, key: str, site_url: str
+    harness: FleetHarness, sserver: RunningServer, key: str, site_url: str
 ) -> None:
-    client = sdk(vserver, key)
+    client = sdk(sserver, key)
     viewport = {"width": WIDTH, "height": HEIGHT}
     session = client.sessions.create(keep_alive=True, browser_settings={"viewport": viewport})
     assert drive_two_pages(session.connect_url, site_url) == (WIDTH, HEIGHT)
@@ -105,7 +97,7 @@ def test_two_pages_give_two_playable_mp4s(
     with pytest.raises(ConflictError):
         client.sessions.recording.downloads.list(session.id)
 
-    release(client, vserver, key, session.id)
+    release(client, sserver, key, session.id)
     before = downloads(client.sessions.recording.downloads.list(session.id))
     assert before == [{"pageId": "0", "status": "NOT_REQUESTED"}, {"pageId": "1", "status": "NOT_REQUESTED"}]
 
@@ -141,15 +133,15 @@ def test_two_pages_give_two_playable_mp4s(
 
 
 def test_download_urls_are_signed_and_project_scoped(
-    harness: FleetHarness, vserver: RunningServer, key: str, site_url: str
+    harness: FleetHarness, sserver: RunningServer, key: str, site_url: str
 ) -> None:
-    client = sdk(vserver, key)
+    client = sdk(sserver, key)
     session = client.sessions.create(keep_alive=True)
     drive_two_pages(session.connect_url, site_url)
-    release(client, vserver, key, session.id)
+    release(client, sserver, key, session.id)
     client.sessions.recording.downloads.create(session.id)
     url = wait_completed(client, session.id)[0]["downloadUrl"]
-    assert url.startswith(f"{vserver.url}/v1/sessions/{session.id}/recording/downloads/0.mp4?expires=")
+    assert url.startswith(f"{sserver.url}/v1/sessions/{session.id}/recording/downloads/0.mp4?expires=")
 
     forged = httpx.get(url[:-4] + "0000", timeout=10)
     assert forged.status_code == 404
@@ -158,9 +150,9 @@ def test_download_urls_are_signed_and_project_scoped(
     with_key = httpx.get(plain, headers={"X-BB-API-Key": key}, timeout=10)
     assert with_key.status_code == 200 and with_key.content == httpx.get(url, timeout=10).content
 
-    other_key = harness.new_key(vserver)
+    other_key = harness.new_key(sserver)
     assert httpx.get(plain, headers={"X-BB-API-Key": other_key}, timeout=10).status_code == 404
-    other = sdk(vserver, other_key)
+    other = sdk(sserver, other_key)
     with pytest.raises(NotFoundError):
         other.sessions.recording.downloads.list(session.id)
     with pytest.raises(NotFoundError):
@@ -168,14 +160,14 @@ def test_download_urls_are_signed_and_project_scoped(
 
 
 def test_filming_stops_without_clients_and_resumes_when_one_connects(
-    vserver: RunningServer, key: str, site_url: str
+    sserver: RunningServer, key: str, site_url: str
 ) -> None:
-    client = sdk(vserver, key)
+    client = sdk(sserver, key)
     viewport = {"width": WIDTH, "height": HEIGHT}
     session = client.sessions.create(keep_alive=True, browser_settings={"viewport": viewport})
     with cdp_browser(session.connect_url) as browser:
         browser.contexts[0].pages[0].goto(f"{site_url}/click")
-    live = vserver.fleet.live_sessions.get(session.id)
+    live = sserver.fleet.live_sessions.get(session.id)
     assert live is not None
     deadline = time.monotonic() + 10
     while live.clients and time.monotonic() < deadline:  # the proxy sees the client leave
@@ -188,7 +180,7 @@ def test_filming_stops_without_clients_and_resumes_when_one_connects(
         page.click("#reveal")
         page.wait_for_selector("#revealed")
         page.wait_for_timeout(300)
-    release(client, vserver, key, session.id)
+    release(client, sserver, key, session.id)
     client.sessions.recording.downloads.create(session.id)
     done = wait_completed(client, session.id)
     assert [(d["pageId"], d["status"]) for d in done] == [("0", "COMPLETED")]
@@ -198,11 +190,11 @@ def test_filming_stops_without_clients_and_resumes_when_one_connects(
     assert darkest(gray_frame(video, last=True), revealed) < 100
 
 
-def test_record_session_false_has_no_downloads(vserver: RunningServer, key: str, site_url: str) -> None:
-    client = sdk(vserver, key)
+def test_record_session_false_has_no_downloads(sserver: RunningServer, key: str, site_url: str) -> None:
+    client = sdk(sserver, key)
     session = client.sessions.create(keep_alive=True, browser_settings={"recordSession": False})
     drive_two_pages(session.connect_url, site_url)
-    release(client, vserver, key, session.id)
+    release(client, sserver, key, session.id)
     assert client.sessions.recording.downloads.create(session.id).downloads == []
     assert client.sessions.recording.downloads.list(session.id).downloads == []
 

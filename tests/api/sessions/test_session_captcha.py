@@ -25,16 +25,14 @@ pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("sessions")]
 
 
 @pytest.fixture(scope="module")
-def solving_server(harness: FleetHarness, solver_stand_in_server: SolverStandIn) -> RunningServer:
-    running = harness.server(
-        session_slots=2,
-        captcha_solver_url=solver_stand_in_server.url,
-        captcha_solver_key=SOLVER_KEY,
-        captcha_poll_interval_s=0.05,
-        captcha_timeout_s=5.0,
-    )
-    yield running  # type: ignore[misc]
-    harness.stop_server(running)
+def server_settings(solver_stand_in_server: SolverStandIn) -> dict[str, object]:
+    return {
+        "session_slots": 2,
+        "captcha_solver_url": solver_stand_in_server.url,
+        "captcha_solver_key": SOLVER_KEY,
+        "captcha_poll_interval_s": 0.05,
+        "captcha_timeout_s": 5.0,
+    }
 
 
 def site_counts(site_url: str, tag: str) -> dict[str, int]:
@@ -77,12 +75,10 @@ def open_captcha_page(server: RunningServer, key: str, url: str, **settings: obj
 
 @pytest.mark.parametrize("path", ["/captcha/recaptcha-v2", "/captcha/turnstile"])
 def test_a_captcha_in_a_client_driven_page_is_solved(
-    harness: FleetHarness, solving_server: RunningServer, stand_in: SolverStandIn, site_url: str, path: str
+    harness: FleetHarness, sserver: RunningServer, stand_in: SolverStandIn, site_url: str, path: str
 ) -> None:
     tag = uuid.uuid4().hex
-    messages, verified = open_captcha_page(
-        solving_server, harness.new_key(solving_server), f"{site_url}{path}?t={tag}"
-    )
+    messages, verified = open_captcha_page(sserver, harness.new_key(sserver), f"{site_url}{path}?t={tag}")
     assert messages == ["browserbase-solving-started", "browserbase-solving-finished"]
     assert verified == "ok"  # the page's callback posted the injected token
     assert site_counts(site_url, tag) == {"verified": 1, "rejected": 0}
@@ -91,13 +87,11 @@ def test_a_captcha_in_a_client_driven_page_is_solved(
 
 
 def test_solve_captchas_false_leaves_the_page_alone(
-    harness: FleetHarness, solving_server: RunningServer, stand_in: SolverStandIn, site_url: str
+    harness: FleetHarness, sserver: RunningServer, stand_in: SolverStandIn, site_url: str
 ) -> None:
     tag = uuid.uuid4().hex
     url = f"{site_url}/captcha/recaptcha-v2?t={tag}"
-    messages, verified = open_captcha_page(
-        solving_server, harness.new_key(solving_server), url, solveCaptchas=False
-    )
+    messages, verified = open_captcha_page(sserver, harness.new_key(sserver), url, solveCaptchas=False)
     assert messages == [] and verified == ""
     assert stand_in.tasks == {}
     assert site_counts(site_url, tag) == {"verified": 0, "rejected": 0}
@@ -150,15 +144,15 @@ def open_image_captcha_page(
 
 
 def test_an_image_captcha_is_read_by_the_solver_and_typed_into_the_input(
-    harness: FleetHarness, solving_server: RunningServer, stand_in: SolverStandIn, site_url: str
+    harness: FleetHarness, sserver: RunningServer, stand_in: SolverStandIn, site_url: str
 ) -> None:
     tag = uuid.uuid4().hex
     code = httpx.post(f"{site_url}/captcha/image/code", params={"t": tag}).json()["code"]
     stand_in.image_answer = code  # what the service's worker reads in the picture
     url = f"{site_url}/captcha/image?t={tag}&offset=1500"  # below the fold: scrolled into view
     seen = open_image_captcha_page(
-        solving_server,
-        harness.new_key(solving_server),
+        sserver,
+        harness.new_key(sserver),
         url,
         expect="browserbase-solving-finished",
         **IMAGE_SELECTORS,
@@ -182,13 +176,13 @@ def test_an_image_captcha_is_read_by_the_solver_and_typed_into_the_input(
 
 
 def test_an_unreadable_image_captcha_fails_and_leaves_the_input_alone(
-    harness: FleetHarness, solving_server: RunningServer, stand_in: SolverStandIn, site_url: str
+    harness: FleetHarness, sserver: RunningServer, stand_in: SolverStandIn, site_url: str
 ) -> None:
     tag = uuid.uuid4().hex
     stand_in.image_answer = None  # the service answers ERROR_CAPTCHA_UNSOLVABLE
     seen = open_image_captcha_page(
-        solving_server,
-        harness.new_key(solving_server),
+        sserver,
+        harness.new_key(sserver),
         f"{site_url}/captcha/image?t={tag}",
         expect="browserbase-solving-failed",
         **IMAGE_SELECTORS,
@@ -211,7 +205,7 @@ def test_an_unreadable_image_captcha_fails_and_leaves_the_input_alone(
 )
 def test_an_image_captcha_is_left_alone_without_both_selectors_or_with_solving_off(
     harness: FleetHarness,
-    solving_server: RunningServer,
+    sserver: RunningServer,
     stand_in: SolverStandIn,
     site_url: str,
     settings: dict[str, object],
@@ -219,8 +213,8 @@ def test_an_image_captcha_is_left_alone_without_both_selectors_or_with_solving_o
     tag = uuid.uuid4().hex
     stand_in.image_answer = httpx.post(f"{site_url}/captcha/image/code", params={"t": tag}).json()["code"]
     seen = open_image_captcha_page(
-        solving_server,
-        harness.new_key(solving_server),
+        sserver,
+        harness.new_key(sserver),
         f"{site_url}/captcha/image?t={tag}",
         expect=None,
         **settings,

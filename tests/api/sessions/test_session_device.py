@@ -7,7 +7,6 @@ client opens later, in the default context or a new one, tell the same story; th
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -28,21 +27,14 @@ PROBE = """async () => ({
 
 
 @pytest.fixture(scope="module")
-def dserver(harness: FleetHarness) -> Iterator[RunningServer]:
-    running = harness.server(session_slots=2)
-    yield running
-    harness.stop_server(running)
+def server_settings() -> dict[str, object]:
+    return {"session_slots": 2}
 
 
 def probe(page: Page, site_url: str) -> dict[str, Any]:
     page.goto(f"{site_url}/headers")
     result: dict[str, Any] = page.evaluate(PROBE)
     return result
-
-
-@pytest.fixture
-def key(harness: FleetHarness, dserver: RunningServer) -> str:
-    return harness.new_key(dserver)
 
 
 def session_probes(server: RunningServer, key: str, site_url: str, **settings: Any) -> list[dict[str, Any]]:
@@ -69,7 +61,7 @@ def session_probes(server: RunningServer, key: str, site_url: str, **settings: A
     ],
 )
 def test_os_profile_on_every_page(
-    dserver: RunningServer,
+    sserver: RunningServer,
     key: str,
     site_url: str,
     os_name: str,
@@ -78,7 +70,7 @@ def test_os_profile_on_every_page(
     hints: str,
     mobile: bool,
 ) -> None:
-    for result in session_probes(dserver, key, site_url, os=os_name):
+    for result in session_probes(sserver, key, site_url, os=os_name):
         assert ua_part in result["ua"] and "HeadlessChrome" not in result["ua"]
         assert result["platform"] == platform
         assert result["hints"] == hints and result["mobile"] is mobile
@@ -89,8 +81,8 @@ def test_os_profile_on_every_page(
         assert (result["touch"] > 0) is mobile
 
 
-def test_default_profile_is_plain_chrome_on_linux(dserver: RunningServer, key: str, site_url: str) -> None:
-    first, _, other_context = session_probes(dserver, key, site_url)
+def test_default_profile_is_plain_chrome_on_linux(sserver: RunningServer, key: str, site_url: str) -> None:
+    first, _, other_context = session_probes(sserver, key, site_url)
     for result in (first, other_context):
         assert "X11; Linux x86_64" in result["ua"] and "HeadlessChrome" not in result["ua"]
         assert "Chrome/" in result["echo"]["headers"]["user-agent"]

@@ -38,23 +38,14 @@ def users_proxy() -> Iterator[HttpProxyStandIn]:
 
 
 @pytest.fixture(scope="module")
-def eserver(
-    harness: FleetHarness, de_exit: HttpProxyStandIn, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[RunningServer]:
+def server_settings(de_exit: HttpProxyStandIn, tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     ad_file = tmp_path_factory.mktemp("adlist") / "ads.hosts"
     ad_file.write_text("# operator additions\n0.0.0.0 tracker.invalid\nlocalhost\n")
-    running = harness.server(
-        proxies=[{"url": de_exit.url, "country": "DE", "name": "de-exit"}],
-        ad_block_hosts_file=str(ad_file),
-        session_slots=4,
-    )
-    yield running
-    harness.stop_server(running)
-
-
-@pytest.fixture
-def client(harness: FleetHarness, eserver: RunningServer) -> Browserbase:
-    return Browserbase(api_key=harness.new_key(eserver), base_url=eserver.url)
+    return {
+        "proxies": [{"url": de_exit.url, "country": "DE", "name": "de-exit"}],
+        "ad_block_hosts_file": str(ad_file),
+        "session_slots": 4,
+    }
 
 
 def site_port(site_url: str) -> int:
@@ -103,7 +94,7 @@ def job_result(harness: FleetHarness, server: RunningServer, session_id: str) ->
 
 def test_external_proxy_by_domain_pattern_and_none_for_the_rest(
     harness: FleetHarness,
-    eserver: RunningServer,
+    sserver: RunningServer,
     client: Browserbase,
     users_proxy: HttpProxyStandIn,
     site_url: str,
@@ -142,7 +133,7 @@ def test_external_proxy_by_domain_pattern_and_none_for_the_rest(
     assert not any(direct in target for target in users_proxy.requests)
     assert hits(site_url, direct) == 1
     assert release(client, session_id) > 0
-    routes = job_result(harness, eserver, session_id)["egress"]["routes"]
+    routes = job_result(harness, sserver, session_id)["egress"]["routes"]
     assert [r["type"] for r in routes] == ["external", "none"]
     assert routes[0]["proxy"] == f"http://127.0.0.1:{users_proxy.port}"  # never the credentials
     assert "s3cret" not in str(routes)
@@ -150,7 +141,7 @@ def test_external_proxy_by_domain_pattern_and_none_for_the_rest(
 
 def test_browserbase_geolocation_uses_the_node_exit_for_that_country(
     harness: FleetHarness,
-    eserver: RunningServer,
+    sserver: RunningServer,
     client: Browserbase,
     de_exit: HttpProxyStandIn,
     site_url: str,
@@ -169,12 +160,12 @@ def test_browserbase_geolocation_uses_the_node_exit_for_that_country(
     assert set(de_exit.users) == {"de"}
     assert hits(site_url, token) == 1
     assert release(client, session_id) > 0
-    (route,) = job_result(harness, eserver, session_id)["egress"]["routes"]
+    (route,) = job_result(harness, sserver, session_id)["egress"]["routes"]
     assert route["proxied"] is True and route["proxy"] == "de-exit" and route["country"] == "DE"
 
 
 def test_external_proxy_at_a_refused_address_is_blocked_by_the_egress_policy(
-    harness: FleetHarness, eserver: RunningServer, client: Browserbase, site_url: str
+    harness: FleetHarness, sserver: RunningServer, client: Browserbase, site_url: str
 ) -> None:
     token = uuid.uuid4().hex
     # accepted at create time (a well-formed URL); the node refuses to connect to 10.0.0.1
@@ -213,7 +204,7 @@ def test_invalid_proxy_options_are_400_naming_the_field(client: Browserbase) -> 
 
 
 def test_allowed_domains_refuse_every_other_host_before_it_is_reached(
-    eserver: RunningServer, client: Browserbase, site_url: str
+    sserver: RunningServer, client: Browserbase, site_url: str
 ) -> None:
     port = site_port(site_url)
     allowed, refused = uuid.uuid4().hex, uuid.uuid4().hex
@@ -242,7 +233,7 @@ LOAD_IMAGE = """src => new Promise(done => {
 
 @pytest.mark.parametrize("block_ads", [True, False])
 def test_block_ads_refuses_hosts_on_the_ad_list(
-    eserver: RunningServer, client: Browserbase, site_url: str, block_ads: bool
+    sserver: RunningServer, client: Browserbase, site_url: str, block_ads: bool
 ) -> None:
     token = uuid.uuid4().hex
     port = site_port(site_url)

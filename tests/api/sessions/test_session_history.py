@@ -8,7 +8,6 @@ read them back, while the session runs (from the node's memory) and after it end
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -25,15 +24,8 @@ LOG_LIMIT = 4
 
 
 @pytest.fixture(scope="module")
-def hserver(harness: FleetHarness) -> Iterator[RunningServer]:
-    running = harness.server(session_grace_s=1.0, session_slots=4)
-    yield running
-    harness.stop_server(running)
-
-
-@pytest.fixture
-def key(harness: FleetHarness, hserver: RunningServer) -> str:
-    return harness.new_key(hserver)
+def server_settings() -> dict[str, object]:
+    return {"session_grace_s": 1.0, "session_slots": 4}
 
 
 def recording(client: Browserbase, session_id: str) -> list[dict[str, Any]]:
@@ -93,30 +85,30 @@ def check_logs(logs: list[dict[str, Any]], session_id: str, site_url: str) -> No
 
 
 def test_logs_record_cdp_traffic_live_and_after_end(
-    harness: FleetHarness, hserver: RunningServer, key: str, site_url: str
+    harness: FleetHarness, sserver: RunningServer, key: str, site_url: str
 ) -> None:
-    client = sdk(hserver, key)
+    client = sdk(sserver, key)
     session = client.sessions.create(keep_alive=True)
     assert drive_two_pages(session.connect_url, site_url) == "Search:/search"
 
     live_logs = dumped(client.sessions.logs.list(session.id))  # from the node, session running
     check_logs(live_logs, session.id, site_url)
 
-    release(client, hserver, key, session.id)
+    release(client, sserver, key, session.id)
     ended_logs = dumped(client.sessions.logs.list(session.id))  # from the blob
     check_logs(ended_logs, session.id, site_url)
     assert len(ended_logs) >= len(live_logs)
 
     with pytest.raises(NotFoundError):
-        sdk(hserver, harness.new_key(hserver)).sessions.logs.list(session.id)
+        sdk(sserver, harness.new_key(sserver)).sessions.logs.list(session.id)
 
 
-def test_log_session_false_records_nothing(hserver: RunningServer, key: str, site_url: str) -> None:
-    client = sdk(hserver, key)
+def test_log_session_false_records_nothing(sserver: RunningServer, key: str, site_url: str) -> None:
+    client = sdk(sserver, key)
     session = client.sessions.create(keep_alive=True, browser_settings={"logSession": False})
     drive_two_pages(session.connect_url, site_url)
     assert client.sessions.logs.list(session.id) == []
-    release(client, hserver, key, session.id)
+    release(client, sserver, key, session.id)
     assert client.sessions.logs.list(session.id) == []
 
 
@@ -138,9 +130,9 @@ def test_logs_are_bounded(harness: FleetHarness, site_url: str) -> None:
 
 
 def test_recording_has_snapshot_and_typed_input(
-    harness: FleetHarness, hserver: RunningServer, key: str, site_url: str
+    harness: FleetHarness, sserver: RunningServer, key: str, site_url: str
 ) -> None:
-    client = sdk(hserver, key)
+    client = sdk(sserver, key)
     session = client.sessions.create(keep_alive=True)
     with cdp_browser(session.connect_url) as browser:
         page = browser.contexts[0].new_page()
@@ -149,7 +141,7 @@ def test_recording_has_snapshot_and_typed_input(
         page.type("#q", "hello rrweb", delay=20)
         page.click("#go")
         page.wait_for_selector("li.result")
-    release(client, hserver, key, session.id)  # the node flushes every page's buffer first
+    release(client, sserver, key, session.id)  # the node flushes every page's buffer first
 
     events = recording(client, session.id)
     assert all(e["sessionId"] == session.id and isinstance(e["timestamp"], int) for e in events)
@@ -170,21 +162,21 @@ def test_recording_has_snapshot_and_typed_input(
     assert times == sorted(times)
 
     response = httpx.get(
-        f"{hserver.url}/v1/sessions/{session.id}/recording",
-        headers={"X-BB-API-Key": harness.new_key(hserver)},
+        f"{sserver.url}/v1/sessions/{session.id}/recording",
+        headers={"X-BB-API-Key": harness.new_key(sserver)},
         timeout=10,
     )
     assert response.status_code == 404
 
 
-def test_record_session_false_records_nothing(hserver: RunningServer, key: str, site_url: str) -> None:
-    client = sdk(hserver, key)
+def test_record_session_false_records_nothing(sserver: RunningServer, key: str, site_url: str) -> None:
+    client = sdk(sserver, key)
     session = client.sessions.create(keep_alive=True, browser_settings={"recordSession": False})
     with cdp_browser(session.connect_url) as browser:
         page = browser.contexts[0].new_page()
         page.goto(f"{site_url}/search")
         page.fill("#q", "not recorded")
         assert page.evaluate("() => typeof window.__browserfleetRecordFlush") == "undefined"
-    release(client, hserver, key, session.id)
+    release(client, sserver, key, session.id)
     assert recording(client, session.id) == []
     assert client.sessions.logs.list(session.id)  # logs are independent of recordings

@@ -26,7 +26,7 @@ from browserbase import AsyncBrowserbase
 from playwright.async_api import Playwright, async_playwright
 
 from browserfleet.core.jobs import JobKind
-from browserfleet.node.session import TEMP_PREFIX, SessionExecutor
+from browserfleet.node.session.executor import TEMP_PREFIX, SessionExecutor
 from tests.support.fleet import FleetHarness, RunningServer
 from tests.support.procs import browser_processes_under, in_sessions
 from tests.support.sessions import live

@@ -9,7 +9,6 @@ over ``connect_url``. The module's server lowers ``session_min_timeout_s`` (2 s)
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
@@ -41,15 +40,8 @@ SESSION_FIELDS = {
 
 
 @pytest.fixture(scope="module")
-def sserver(harness: FleetHarness) -> Iterator[RunningServer]:
-    running = harness.server(session_grace_s=GRACE_S, session_min_timeout_s=2, session_slots=4)
-    yield running
-    harness.stop_server(running)
-
-
-@pytest.fixture
-def key(harness: FleetHarness, sserver: RunningServer) -> str:
-    return harness.new_key(sserver)
+def server_settings() -> dict[str, object]:
+    return {"session_grace_s": GRACE_S, "session_min_timeout_s": 2, "session_slots": 4}
 
 
 def sdk(server: RunningServer, key: str, **options: object) -> Browserbase:

@@ -1,8 +1,8 @@
 """WebDriver: ``seleniumRemoteUrl`` + ``signingKey`` attach a real Selenium client to a live session.
 
 The official ``browserbase`` SDK creates the session; Selenium's ``webdriver.Remote`` attaches through
-the authenticated reverse proxy (api/sessions/webdriver.py) to the session's own chromedriver
-(node/webdriver.py, started on the first authenticated request and attached to the session's
+the authenticated reverse proxy (node/session/routes/webdriver.py) to the session's own chromedriver
+(node/session/webdriver.py, started on the first authenticated request and attached to the session's
 running browser). Playwright over ``connect_url`` drives the same browser at the same time.
 """
 
@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import os
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -35,15 +34,8 @@ GRACE_S = 1.0
 
 
 @pytest.fixture(scope="module")
-def wserver(harness: FleetHarness) -> Iterator[RunningServer]:
-    running = harness.server(session_grace_s=GRACE_S, session_slots=3)
-    yield running
-    harness.stop_server(running)
-
-
-@pytest.fixture
-def client(harness: FleetHarness, wserver: RunningServer) -> Browserbase:
-    return Browserbase(api_key=harness.new_key(wserver), base_url=wserver.url)
+def server_settings() -> dict[str, object]:
+    return {"session_grace_s": GRACE_S, "session_slots": 3}
 
 
 def chromedrivers() -> set[int]:
@@ -61,7 +53,7 @@ def attach(remote_url: str, **config: object) -> webdriver.Remote:
 
 
 def test_selenium_and_playwright_drive_the_same_session(
-    client: Browserbase, wserver: RunningServer, site_url: str
+    client: Browserbase, sserver: RunningServer, site_url: str
 ) -> None:
     before = chromedrivers()
     session = client.sessions.create(keep_alive=True)
@@ -70,7 +62,7 @@ def test_selenium_and_playwright_drive_the_same_session(
         == session.connect_url.replace("ws://", "http://").split("/connect?")[0] + "/webdriver"
     )
     assert client.sessions.retrieve(session.id).selenium_remote_url == session.selenium_remote_url
-    browser = live(wserver, session.id)
+    browser = live(sserver, session.id)
     assert browser.webdriver is not None and browser.webdriver.pid is None  # lazily started
 
     driver = attach(session.selenium_remote_url, extra_headers={"x-bb-signing-key": session.signing_key})
@@ -118,9 +110,9 @@ def test_selenium_and_playwright_drive_the_same_session(
     assert chromedrivers() <= before  # nothing leaked
 
 
-def test_wrong_or_missing_key_never_reaches_chromedriver(client: Browserbase, wserver: RunningServer) -> None:
+def test_wrong_or_missing_key_never_reaches_chromedriver(client: Browserbase, sserver: RunningServer) -> None:
     session = client.sessions.create(keep_alive=True)
-    browser = live(wserver, session.id)
+    browser = live(sserver, session.id)
     assert browser.webdriver is not None
     url = session.selenium_remote_url
     new_session = {"capabilities": {"alwaysMatch": {"browserName": "chrome"}}}
@@ -168,9 +160,9 @@ def test_wrong_or_missing_key_never_reaches_chromedriver(client: Browserbase, ws
     client.sessions.update(session.id, status="REQUEST_RELEASE")
 
 
-def test_webdriver_client_counts_for_the_grace_period(client: Browserbase, wserver: RunningServer) -> None:
+def test_webdriver_client_counts_for_the_grace_period(client: Browserbase, sserver: RunningServer) -> None:
     session = client.sessions.create()  # no keepAlive
-    browser = live(wserver, session.id)
+    browser = live(sserver, session.id)
     assert browser.webdriver is not None
     driver = attach(session.selenium_remote_url, extra_headers={"x-bb-signing-key": session.signing_key})
     chromedriver_pid = browser.webdriver.pid
@@ -185,7 +177,7 @@ def test_webdriver_client_counts_for_the_grace_period(client: Browserbase, wserv
         assert driver.title == "attached"
     finally:
         driver.quit()
-    ended = wait_status(wserver, client.api_key, session.id, {"COMPLETED"}, timeout=GRACE_S + 10)
+    ended = wait_status(sserver, client.api_key, session.id, {"COMPLETED"}, timeout=GRACE_S + 10)
     assert ended["endedAt"] is not None
     assert process_gone(chromedriver_pid) and process_gone(browser.pid)
 

@@ -1,6 +1,6 @@
 """Admission control (core/admission.py) under concurrency, on a real SQLite store.
 
-Each admission does what ``Renders.create`` does (core/renders.py): hold ``Admission.admit`` while
+Each admission does what ``Renders.create`` does (core/renders/service.py): hold ``Admission.admit`` while
 inserting the job. Twenty of them race; the limits must hold exactly.
 """
 

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from browserfleet.core import actions as a
+from browserfleet.core.browsing.llm import ChatResponse, OutputInvalid, ToolCall
 from browserfleet.core.browsing.templates import TemplateBook
 from browserfleet.core.browsing.tools import TOOL_NAMES, ToolLimits, plan, specs
 from browserfleet.core.errors import InvalidRequest, Misconfigured
-from browserfleet.core.llm import ChatResponse, OutputInvalid, ToolCall
 
 LIMITS = ToolLimits(action_timeout_ms=1234, navigation_timeout_ms=5678, scroll_px=600)
 

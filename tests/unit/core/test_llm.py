@@ -10,8 +10,7 @@ from collections.abc import Iterator
 import pytest
 from pydantic import SecretStr
 
-from browserfleet.core.errors import ErrorCode
-from browserfleet.core.llm import (
+from browserfleet.core.browsing.llm import (
     ChatRequest,
     ChatResponse,
     Image,
@@ -25,6 +24,7 @@ from browserfleet.core.llm import (
     build_provider,
     chat_parsed,
 )
+from browserfleet.core.errors import ErrorCode
 from browserfleet.settings import Settings
 from tests.support._ports import free_port
 from tests.support.llm_standin import (

@@ -11,10 +11,10 @@ import pytest
 from pydantic import ValidationError
 
 from browserfleet.core.errors import Misconfigured
-from browserfleet.core.search import ExaBackend, SearxngBackend, build_backend
-from browserfleet.core.search import exa as exa_mapping
-from browserfleet.core.search import searxng as searxng_mapping
-from browserfleet.core.search.base import http_url, rfc3339
+from browserfleet.core.sessions.search import ExaBackend, SearxngBackend, build_backend
+from browserfleet.core.sessions.search import exa as exa_mapping
+from browserfleet.core.sessions.search import searxng as searxng_mapping
+from browserfleet.core.sessions.search.base import http_url, rfc3339
 from browserfleet.settings import Settings, load_settings
 
 

@@ -1,4 +1,5 @@
-"""The in-process dispatcher of embedded mode (dispatch/local.py): tickets, routing, events."""
+"""The in-process dispatcher of embedded mode (dispatch/local.py): what only it does (the contract
+every dispatcher keeps is in test_contract.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from browserfleet.core.jobs import JobKind, JobState, NodeLabels, Route, RouteKind
-from browserfleet.dispatch.base import JobEvent, NodeInfo, Ticket
+from browserfleet.dispatch.base import JobEvent, Ticket
 from browserfleet.dispatch.local import LocalDispatcher
 
 ANYWHERE = NodeLabels(node_id="node-any")
@@ -28,84 +29,6 @@ async def _claim(dispatcher: LocalDispatcher, labels: NodeLabels) -> Ticket:
 async def _assert_blocks(dispatcher: LocalDispatcher, labels: NodeLabels) -> None:
     with pytest.raises(TimeoutError):
         await asyncio.wait_for(dispatcher.claim(labels), NOT_YET)
-
-
-async def test_tickets_are_claimed_first_in_first_out() -> None:
-    dispatcher = LocalDispatcher()
-    tickets = [
-        _ticket(f"job_{i}", kind=kind)
-        for i, kind in enumerate([JobKind.RENDER, JobKind.STEPS, JobKind.RENDER])
-    ]
-    for ticket in tickets:
-        await dispatcher.submit(ticket)
-    assert await dispatcher.queued() == 3
-
-    claimed = [await _claim(dispatcher, ANYWHERE) for _ in tickets]
-    assert claimed == tickets
-    assert await dispatcher.queued() == 0
-    await _assert_blocks(dispatcher, ANYWHERE)
-
-
-async def test_a_node_claims_only_tickets_its_labels_match() -> None:
-    dispatcher = LocalDispatcher()
-    for_de = _ticket("job_de", Route(RouteKind.COUNTRY, "DE"))
-    for_anyone = _ticket("job_any")
-    for_west = _ticket("job_west", Route(RouteKind.REGION, "eu-west"))
-    for_node = _ticket("job_node", Route(RouteKind.NODE, "node-de"))
-    for ticket in (for_de, for_anyone, for_west, for_node):
-        await dispatcher.submit(ticket)
-
-    # The FR node skips the older DE ticket and takes the oldest one it may run.
-    assert await _claim(dispatcher, FR_NODE) == for_anyone
-    assert await _claim(dispatcher, FR_NODE) == for_west
-    await _assert_blocks(dispatcher, FR_NODE)  # a DE route is never claimed by a node in FR
-    await _assert_blocks(dispatcher, ANYWHERE)  # nor by a node without a country
-    assert await dispatcher.queued() == 2  # the blocked claims took nothing
-
-    assert await _claim(dispatcher, DE_NODE) == for_de
-    assert await _claim(dispatcher, DE_NODE) == for_node
-    assert await dispatcher.queued() == 0
-
-
-async def test_withdraw_removes_only_unclaimed_tickets() -> None:
-    dispatcher = LocalDispatcher()
-    first, second, third = _ticket("job_1"), _ticket("job_2"), _ticket("job_3")
-    for ticket in (first, second, third):
-        await dispatcher.submit(ticket)
-
-    assert await dispatcher.withdraw("job_2") is True
-    assert await dispatcher.queued() == 2
-    assert await dispatcher.withdraw("job_2") is False
-    assert await dispatcher.withdraw("job_unknown") is False
-
-    assert await _claim(dispatcher, ANYWHERE) == first
-    assert await dispatcher.withdraw("job_1") is False  # already claimed
-    assert await _claim(dispatcher, ANYWHERE) == third
-    assert await dispatcher.queued() == 0
-
-
-async def test_claim_blocks_until_a_matching_submit() -> None:
-    dispatcher = LocalDispatcher()
-    waiting_de = asyncio.create_task(dispatcher.claim(DE_NODE))
-    waiting_any = asyncio.create_task(dispatcher.claim(ANYWHERE))
-    await asyncio.sleep(NOT_YET)
-    assert not waiting_de.done() and not waiting_any.done()
-
-    fr_only = _ticket("job_fr", Route(RouteKind.COUNTRY, "FR"))
-    await dispatcher.submit(fr_only)
-    await asyncio.sleep(NOT_YET)
-    assert not waiting_de.done() and not waiting_any.done()  # neither may run it
-    assert await dispatcher.queued() == 1
-
-    de_ticket = _ticket("job_de", Route(RouteKind.COUNTRY, "DE"))
-    await dispatcher.submit(de_ticket)
-    assert await asyncio.wait_for(waiting_de, 2) == de_ticket
-    assert not waiting_any.done()
-
-    anyone = _ticket("job_any")
-    await dispatcher.submit(anyone)
-    assert await asyncio.wait_for(waiting_any, 2) == anyone
-    assert await _claim(dispatcher, FR_NODE) == fr_only
 
 
 async def test_duplicate_submit_is_ignored_until_claimed() -> None:
@@ -160,20 +83,3 @@ async def test_publish_reaches_every_subscriber_until_it_closes() -> None:
     for subscription, events in ((second, second_events), (late, late_events)):
         await subscription.close()
         await events.aclose()  # type: ignore[attr-defined]
-
-
-async def test_local_registry_tracks_heartbeats() -> None:
-    dispatcher = LocalDispatcher()
-    de = NodeInfo(labels=DE_NODE, slots=4)
-    await dispatcher.registry.heartbeat(de)
-    await dispatcher.registry.heartbeat(NodeInfo(labels=FR_NODE, slots=2))
-    assert de.last_seen is not None
-    nodes = {n.node_id: n for n in await dispatcher.registry.nodes()}
-    assert {node_id: n.slots for node_id, n in nodes.items()} == {"node-de": 4, "node-fr": 2}
-
-    await dispatcher.registry.heartbeat(NodeInfo(labels=DE_NODE, slots=8, in_use=3))  # refresh, not add
-    await dispatcher.registry.remove("node-fr")
-    await dispatcher.registry.remove("node-unknown")
-    nodes = {n.node_id: n for n in await dispatcher.registry.nodes()}
-    assert list(nodes) == ["node-de"]
-    assert (nodes["node-de"].slots, nodes["node-de"].in_use) == (8, 3)

@@ -14,8 +14,8 @@ from collections.abc import AsyncIterator
 import pytest
 
 from browserfleet.core.errors import RateLimited
-from browserfleet.core.jobs import JobKind, JobState, NodeLabels, Route, RouteKind
-from browserfleet.dispatch.base import JobEvent, NodeInfo, Ticket
+from browserfleet.core.jobs import JobKind, NodeLabels, Route, RouteKind
+from browserfleet.dispatch.base import NodeInfo, Ticket
 from browserfleet.dispatch.redis import RedisDispatcher
 from tests.support.redis import RedisServer
 
@@ -78,24 +78,6 @@ async def test_oldest_first_across_kinds_and_routes(pair: tuple[RedisDispatcher,
     await _assert_blocks(node, DE_NODE)
 
 
-async def test_routes_reach_only_matching_nodes(pair: tuple[RedisDispatcher, RedisDispatcher]) -> None:
-    control, node = pair
-    await control.submit(_ticket("job_de", Route(RouteKind.COUNTRY, "DE")))
-    await control.submit(_ticket("job_fr_region", Route(RouteKind.REGION, "eu-west")))
-    await _assert_blocks(node, ANYWHERE)
-    assert (await _claim(node, FR_NODE)).job_id == "job_fr_region"
-    await _assert_blocks(node, FR_NODE)
-    assert (await _claim(node, DE_NODE)).job_id == "job_de"
-
-
-async def test_kinds_keep_their_own_slots(pair: tuple[RedisDispatcher, RedisDispatcher]) -> None:
-    control, node = pair
-    await control.submit(_ticket("ses_1", kind=JobKind.SESSION))
-    await control.submit(_ticket("ren_1"))
-    assert (await _claim(node, ANYWHERE, {JobKind.RENDER})).job_id == "ren_1"
-    assert (await _claim(node, ANYWHERE, {JobKind.SESSION})).job_id == "ses_1"
-
-
 async def test_a_waiting_claim_wakes_within_milliseconds(
     pair: tuple[RedisDispatcher, RedisDispatcher],
 ) -> None:
@@ -107,17 +89,6 @@ async def test_a_waiting_claim_wakes_within_milliseconds(
     ticket = await asyncio.wait_for(waiting, 2)
     assert ticket.job_id == "job_late"
     assert time.perf_counter() - started < 0.1  # woken by the wake-up, not the 1 s poll
-
-
-async def test_withdraw_only_while_waiting(pair: tuple[RedisDispatcher, RedisDispatcher]) -> None:
-    control, node = pair
-    await control.submit(_ticket("job_a"))
-    await control.submit(_ticket("job_b"))
-    assert await control.withdraw("job_a") is True
-    assert await control.withdraw("job_a") is False
-    assert (await _claim(node, ANYWHERE)).job_id == "job_b"
-    assert await control.withdraw("job_b") is False  # claimed: too late
-    await _assert_blocks(node, ANYWHERE)
 
 
 async def test_tickets_of_a_dead_claimer_are_reclaimed(redis_server: RedisServer) -> None:
@@ -145,21 +116,6 @@ async def test_tickets_of_a_dead_claimer_are_reclaimed(redis_server: RedisServer
     finally:
         await control.close()
         await alive.close()
-
-
-async def test_events_reach_every_process(pair: tuple[RedisDispatcher, RedisDispatcher]) -> None:
-    control, node = pair
-    local = control.subscribe()
-    remote = node.subscribe()
-    await node.publish(JobEvent("job_1", "prj_1", JobState.COMPLETED))
-    await control.publish(JobEvent("ses_1", "prj_1", kind="release"))
-    for subscription in (local, remote):
-        events = [await asyncio.wait_for(anext(aiter(subscription)), 2) for _ in range(2)]
-        assert events == [
-            JobEvent("job_1", "prj_1", JobState.COMPLETED),
-            JobEvent("ses_1", "prj_1", None, "release"),
-        ]
-        await subscription.close()
 
 
 async def test_registry_heartbeats_expire(pair: tuple[RedisDispatcher, RedisDispatcher]) -> None:

@@ -1,6 +1,6 @@
-"""What a live viewer may send (node/live_view_input.py) and the live URLs' credentials
-(api/sessions/live_auth.py): only checked messages become CDP input; tokens open one session until they
-expire. The whole viewer, end to end, is tests/api/sessions/test_live_view.py."""
+"""What a live viewer may send (node/session/live_input.py) and the live URLs' credentials
+(node/session/routes/live_auth.py): only checked messages become CDP input; tokens open one session
+until they expire. The whole viewer, end to end, is tests/api/sessions/test_live_view.py."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from browserfleet.api.sessions.live_auth import credential_ok, mint_token
-from browserfleet.node.live_view_input import (
+from browserfleet.node.session.live import LiveSession
+from browserfleet.node.session.live_input import (
     KeyInput,
     MouseInput,
     SwitchPage,
@@ -20,7 +20,7 @@ from browserfleet.node.live_view_input import (
     input_command,
     parse_message,
 )
-from browserfleet.node.session import LiveSession
+from browserfleet.node.session.routes.live_auth import credential_ok, mint_token
 
 
 def test_mouse_wheel_key_and_text_become_cdp_input() -> None:

@@ -24,7 +24,7 @@ from browserfleet.node.sandbox.containment import probe
 from browserfleet.node.sandbox.jail import Folders, bwrap_options, command
 from browserfleet.node.sandbox.pool_jail import PREFIX, sweep_stale_jails
 from browserfleet.node.sandbox.user import BrowserUser
-from browserfleet.node.session_files import zip_files
+from browserfleet.node.session.files import zip_files
 from browserfleet.node.steps import read_no_follow
 from browserfleet.settings import CHROMIUM_FLAGS, Settings
 from tests.support.fleet import TEST_SITE_ALLOW, FleetHarness

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from browserfleet.node.session_files import SessionFiles
+from browserfleet.node.session.files import SessionFiles
 
 LIMIT = 100
 

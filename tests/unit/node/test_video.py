@@ -1,4 +1,5 @@
-"""Videos from screencast frames (node/video.py) and the session video encoder (node/session_videos.py).
+"""Videos from screencast frames (node/video.py) and the session video encoder
+(node/session/videos.py).
 
 Real ffmpeg/ffprobe (Debian's package), real JPEGs made by ffmpeg, a real file blob store.
 """
@@ -13,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from browserfleet.node.session_screencast import INDEX_BLOB, frames_blob
-from browserfleet.node.session_videos import SessionVideos, VideoStatus, video_blob
+from browserfleet.node.session.screencast import INDEX_BLOB, frames_blob
+from browserfleet.node.session.videos import SessionVideos, VideoStatus, video_blob
 from browserfleet.node.video import FPS, FrameFile, encode, jpeg_size, pack_frame, read_frames
 from browserfleet.store.blobs import FileBlobStore
 from tests.support.automations import ffprobe

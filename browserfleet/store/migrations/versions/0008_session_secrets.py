@@ -1,7 +1,7 @@
 """session secrets: no signing key or proxy credential in plain text in session specs
 
 Sessions now keep their signing key and their proxies' username/password sealed with the vault
-(core/session_secrets.py). Rows written before kept them in plain text: their signing key is
+(core/sessions/secrets.py). Rows written before kept them in plain text: their signing key is
 blanked and their proxy credentials dropped (an ended session needs neither; a session still
 queued or running from before the upgrade cannot be opened by a new node anyway and ends with
 INTERNAL_ERROR). Nothing to undo: the plain-text values are gone.

@@ -1,0 +1,332 @@
+"""The session service: live browsers a client drives over CDP, as jobs of kind ``session``.
+
+A session is admitted against the project's concurrency limit (never against the balance:
+sessions are not charged per job, their usage — browser minutes, proxy bytes — is recorded in the
+job's result), inserted as a job and handed to the dispatcher like any other job. A node's session
+executor (node/session/executor.py) starts a dedicated browser, announces it with a ``ready`` event and
+holds the job ``running`` until it is released, times out, or loses its last client.
+
+Release travels as a ``JobEvent(kind="release")`` through the dispatcher, so it reaches the node
+wherever it runs (in-process today, pub/sub when distributed).
+
+Session status is derived from the job state::
+
+    queued, assigned        → PENDING
+    running                 → RUNNING
+    completed, cancelled    → COMPLETED   (cancelled: released before a node started it)
+    failed, timeout code    → TIMED_OUT
+    failed, any other code  → ERROR       (e.g. NODE_LOST after a restart, BROWSER_CRASHED)
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from browserfleet.core.accounts import new_id
+from browserfleet.core.admission import Admission
+from browserfleet.core.errors import ErrorCode, InvalidRequest, NotFound, Unavailable
+from browserfleet.core.exits import ExitDirectory
+from browserfleet.core.jobs import JobKind, JobState, Route, RouteKind
+from browserfleet.core.lifecycle import finish, wait_for
+from browserfleet.core.sessions.contexts import Contexts
+from browserfleet.core.sessions.egress import check_session_egress
+from browserfleet.core.sessions.extensions import Extensions
+from browserfleet.core.sessions.secrets import SessionSecrets
+from browserfleet.dispatch.base import Dispatcher, JobEvent, Subscription, Ticket
+from browserfleet.store.records import JobOutcome, JobRecord, ProjectRecord
+from browserfleet.store.repo import Store
+
+SESSION_REGIONS = ("us-west-2", "us-east-1", "eu-central-1", "ap-southeast-1")
+DEFAULT_REGION = "us-west-2"
+MAX_TIMEOUT_S = 21600
+TIMEOUT_CODES = frozenset({ErrorCode.SESSION_TIMEOUT.value, ErrorCode.RENDER_TIMEOUT.value})
+READY_EVENT = "ready"  # published by the node once the session's browser accepts CDP clients
+RELEASE_EVENT = "release"  # published by core: the node ends the session
+
+
+class SessionStatus(StrEnum):
+    PENDING = "PENDING"
+    RUNNING = "RUNNING"
+    ERROR = "ERROR"
+    TIMED_OUT = "TIMED_OUT"
+    COMPLETED = "COMPLETED"
+
+
+class SessionOptions(BaseModel):
+    """What a client may ask of a session; shared by the create request and the job spec."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    keep_alive: bool = False
+    user_metadata: dict[str, Any] | None = None
+    context_id: str | None = None
+    context_persist: bool = False  # save the profile back into the context when the session ends
+    extension_id: str | None = None
+    proxies: Any = None
+    viewport: dict[str, int] | None = None
+    os: str | None = None
+    browser_settings: dict[str, Any] = Field(default_factory=dict)
+
+
+class SessionRequest(SessionOptions):
+    """A validated create request (the API translates the wire body into this)."""
+
+    timeout_s: int | None = None
+    region: str | None = None
+
+
+class SessionSpec(SessionOptions):
+    """What a session job carries in ``spec`` (core writes it, the node reads it)."""
+
+    timeout_s: float  # the node's outer guard: session_timeout_s plus a margin
+    session_timeout_s: int
+    signing_key: str  # sealed (core/sessions/secrets.py), as are the credentials in ``proxies``
+    region: str = DEFAULT_REGION
+
+
+@dataclass(frozen=True)
+class SessionPolicy:
+    min_timeout_s: int = 60
+    max_timeout_s: int = MAX_TIMEOUT_S
+    start_timeout_s: float = 30.0
+    release_wait_s: float = 15.0
+    guard_s: float = 30.0  # margin of the node's outer timeout over the session's own
+    require_geo_proxy: bool = False  # proxies for a place no exit serves → 400 (session_egress.py)
+    node_country: str | None = None  # the place of proxies: true
+    keep_blobs_days: float = 7.0  # an ended session's logs and recording (retention)
+
+
+@dataclass(frozen=True)
+class SessionView:
+    job: JobRecord
+    spec: SessionSpec
+    signing_key: str | None = None  # opened for its owner while the session is live, else None
+
+    @property
+    def status(self) -> SessionStatus:
+        return session_status(self.job)
+
+    @property
+    def started_at(self) -> datetime:
+        return self.job.started_at or self.job.created_at
+
+    @property
+    def expires_at(self) -> datetime:
+        return self.started_at + timedelta(seconds=self.spec.session_timeout_s)
+
+    @property
+    def proxy_bytes(self) -> int:
+        return int((self.job.result or {}).get("proxyBytes", 0))
+
+    @property
+    def browser_minutes(self) -> float:
+        return float((self.job.result or {}).get("browserMinutes", 0.0))
+
+
+def session_status(job: JobRecord) -> SessionStatus:
+    match job.state:
+        case JobState.QUEUED | JobState.ASSIGNED:
+            return SessionStatus.PENDING
+        case JobState.RUNNING:
+            return SessionStatus.RUNNING
+        case JobState.COMPLETED | JobState.CANCELLED:
+            return SessionStatus.COMPLETED
+        case JobState.FAILED:
+            return SessionStatus.TIMED_OUT if job.error_code in TIMEOUT_CODES else SessionStatus.ERROR
+
+
+_CLAUSE = re.compile(r"\s*user_metadata((?:\[\s*'[^']*'\s*\])+)\s*:\s*'((?:[^'\\]|\\.)*)'\s*")
+_KEY = re.compile(r"\[\s*'([^']*)'\s*\]")
+
+
+def parse_metadata_query(q: str) -> list[tuple[list[str], str]]:
+    """``user_metadata['a']['b']:'v' AND user_metadata['c']:'w'`` → ``[(["a","b"], "v"), (["c"], "w")]``."""
+    clauses = []
+    for part in re.split(r"\s+AND\s+", q.strip(), flags=re.IGNORECASE):
+        match = _CLAUSE.fullmatch(part)
+        if match is None:
+            message = "q must look like user_metadata['key']:'value' (clauses joined by AND)"
+            raise InvalidRequest(message, details=[{"field": "q", "message": message}])
+        keys = _KEY.findall(match.group(1))
+        clauses.append((keys, match.group(2).replace("\\'", "'")))
+    return clauses
+
+
+def metadata_matches(metadata: dict[str, Any] | None, clauses: list[tuple[list[str], str]]) -> bool:
+    for keys, value in clauses:
+        current: Any = metadata or {}
+        for key in keys:
+            if not isinstance(current, dict) or key not in current:
+                return False
+            current = current[key]
+        if isinstance(current, bool):
+            current = "true" if current else "false"
+        if isinstance(current, dict | list) or str(current) != value:
+            return False
+    return True
+
+
+_STATES_FOR: dict[SessionStatus, list[JobState]] = {
+    SessionStatus.PENDING: [JobState.QUEUED, JobState.ASSIGNED],
+    SessionStatus.RUNNING: [JobState.RUNNING],
+    SessionStatus.COMPLETED: [JobState.COMPLETED, JobState.CANCELLED],
+    SessionStatus.TIMED_OUT: [JobState.FAILED],
+    SessionStatus.ERROR: [JobState.FAILED],
+}
+
+
+class Sessions:
+    def __init__(
+        self,
+        store: Store,
+        dispatcher: Dispatcher,
+        admission: Admission,
+        policy: SessionPolicy,
+        contexts: Contexts | None = None,
+        *,
+        exits: ExitDirectory | None = None,
+        extensions: Extensions | None = None,
+        secrets: SessionSecrets,
+    ) -> None:
+        self.secrets = secrets
+        self.exits = exits
+        self.extensions = extensions
+        self.store = store
+        self.dispatcher = dispatcher
+        self.admission = admission
+        self.policy = policy
+        self.contexts = contexts
+
+    def resolve_timeout(self, project: ProjectRecord, requested: int | None) -> int:
+        low, high = self.policy.min_timeout_s, self.policy.max_timeout_s
+        if requested is None:
+            return max(low, min(high, int(project.default_timeout_s)))
+        if not low <= requested <= high:
+            message = f"timeout must be between {low} and {high} seconds"
+            raise InvalidRequest(message, details=[{"field": "timeout", "message": message}])
+        return requested
+
+    async def create(self, project: ProjectRecord, request: SessionRequest) -> SessionView:
+        """Admit, queue and wait (bounded) until a node has the session's browser up."""
+        timeout_s = self.resolve_timeout(project, request.timeout_s)
+        check_session_egress(
+            request.proxies,
+            request.browser_settings.get("allowedDomains"),
+            exits=self.exits,
+            require_geo_proxy=self.policy.require_geo_proxy,
+            node_country=self.policy.node_country,
+        )
+        session_id = new_id("ses")
+        signing_key = secrets.token_urlsafe(32)
+        spec = SessionSpec(
+            **request.model_dump(exclude={"timeout_s", "region", "proxies"}),
+            proxies=self.secrets.seal_proxies(session_id, request.proxies),
+            timeout_s=timeout_s + self.policy.guard_s,
+            session_timeout_s=timeout_s,
+            signing_key=self.secrets.seal_key(session_id, signing_key),
+            region=request.region or DEFAULT_REGION,
+        )
+        if request.context_id is not None and self.contexts is not None:
+            await self.contexts.require(project, request.context_id)
+        if request.extension_id is not None and self.extensions is not None:
+            await self.extensions.require(project, request.extension_id, "extensionId")
+        subscription = self.dispatcher.subscribe()
+        try:
+            async with self.admission.admit(project, JobKind.SESSION, billable=False):
+                if request.context_id is not None and request.context_persist and self.contexts is not None:
+                    await self.contexts.check_exclusive(project, request.context_id)
+                job = await self.store.insert_job(
+                    job_id=session_id,
+                    project_id=project.id,
+                    kind=JobKind.SESSION,
+                    route=await self._route(request.region),
+                    spec=spec.model_dump(mode="json"),
+                    keep_blobs_days=self.policy.keep_blobs_days,
+                )
+            await self.dispatcher.submit(Ticket(job.id, project.id, job.kind, job.route))
+            ready = await self._until(subscription, job.id, self.policy.start_timeout_s, ready=True)
+        finally:
+            await subscription.close()
+        if not ready and await self.dispatcher.withdraw(job.id):
+            await self._cancel_queued(job)
+            raise Unavailable("No browser node could start the session: try again later")
+        view = await self._view(project, job.id)
+        if view.job.error_code == ErrorCode.EXTENSION_LOAD_FAILED.value:  # the client's extension
+            message = view.job.error_message or ErrorCode.EXTENSION_LOAD_FAILED.default_message
+            raise InvalidRequest(message, details=[{"field": "extensionId", "message": message}])
+        return replace(view, signing_key=signing_key)  # the creator gets the key, whatever the state
+
+    async def _route(self, region: str | None) -> Route:
+        """A region names a node group: when a live node carries that region label, only such
+        nodes run the session; when none does, any node may (the region is still recorded)."""
+        if region is None:
+            return Route()
+        nodes = await self.dispatcher.registry.nodes()
+        if any(node.labels.region == region for node in nodes):
+            return Route(RouteKind.REGION, region)
+        return Route()
+
+    async def get(self, project: ProjectRecord, session_id: str) -> SessionView:
+        return await self._view(project, session_id)
+
+    async def list(
+        self, project: ProjectRecord, *, status: SessionStatus | None = None, q: str | None = None
+    ) -> list[SessionView]:
+        clauses = parse_metadata_query(q) if q else []
+        states = _STATES_FOR[status] if status else None
+        views = []
+        for job in await self.store.project_jobs(project.id, JobKind.SESSION, states):
+            view = SessionView(job, SessionSpec.model_validate(job.spec))
+            if status is not None and view.status is not status:
+                continue
+            if clauses and not metadata_matches(view.spec.user_metadata, clauses):
+                continue
+            views.append(view)
+        return views
+
+    async def release(self, project: ProjectRecord, session_id: str) -> SessionView:
+        """End the session (idempotent); waits a little for the node to close the browser."""
+        view = await self._view(project, session_id)
+        if view.job.state.terminal:
+            return view
+        subscription = self.dispatcher.subscribe()
+        try:
+            if view.job.state is JobState.QUEUED and await self.dispatcher.withdraw(session_id):
+                await self._cancel_queued(view.job)
+            else:
+                await self.dispatcher.publish(JobEvent(session_id, project.id, kind=RELEASE_EVENT))
+                await self._until(subscription, session_id, self.policy.release_wait_s, ready=False)
+        finally:
+            await subscription.close()
+        return await self._view(project, session_id)
+
+    async def _cancel_queued(self, job: JobRecord) -> None:
+        outcome = JobOutcome(
+            JobState.CANCELLED,
+            result={"browserMinutes": 0.0, "proxyBytes": 0},
+            error_code=ErrorCode.CANCELLED.value,
+            error_message="Released before a node started it",
+        )
+        await finish(self.store, self.dispatcher, job.id, outcome)
+
+    async def _until(self, subscription: Subscription, job_id: str, timeout_s: float, *, ready: bool) -> bool:
+        """Wait for the job's ``ready`` event (``ready=True``) or a terminal state; True if seen."""
+        job = await self.store.get_job(job_id)
+        if job is not None and job.state.terminal:
+            return True
+        return await wait_for(subscription, job_id, timeout_s, event_kind=READY_EVENT if ready else None)
+
+    async def _view(self, project: ProjectRecord, session_id: str) -> SessionView:
+        job = await self.store.get_job(session_id)
+        if job is None or job.project_id != project.id or job.kind is not JobKind.SESSION:
+            raise NotFound(f"Session {session_id} not found")
+        spec = SessionSpec.model_validate(job.spec)
+        key = None if job.state.terminal else self.secrets.open_key(job.id, spec.signing_key)
+        return SessionView(job, spec, key)
