@@ -185,7 +185,7 @@ def migrate(data_dir: DataDir = None, database_url: DatabaseUrl = None) -> None:
 def purge(data_dir: DataDir = None, database_url: DatabaseUrl = None) -> None:
     """Apply the retention policy now (the server also does it every purge_interval_s)."""
     settings = load_settings(data_dir=data_dir, database_url=database_url)
-    report = _run(settings, lambda fleet: fleet.purge_once())
+    report = _run(settings, lambda fleet: fleet.purger.once())
     print(f"blobs purged: {report.blobs_purged}, jobs deleted: {report.jobs_deleted}")
 
 

@@ -1,14 +1,15 @@
-"""The engine, wired: store, blobs, dispatcher, nodes and the core services on top.
+"""The composition root: store, blobs, dispatcher, the core services and this process's nodes.
 
-Both the HTTP server (app.py) and the embedded CLI (``browserfleet render``) run a Fleet. A
-browser pool may be handed in so several fleets share one set of warm browsers (tests do this).
+Both the HTTP server (app.py) and the embedded CLI (``browserfleet render``) run a Fleet. It only
+wires: every component builds itself from the settings (``from_settings``) and owns its own
+behaviour (loops, bridges, figures); the Fleet decides what this process runs and starts and
+stops it in order. A browser pool may be handed in so several fleets share one set of warm
+browsers (tests do this).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from datetime import timedelta
 from importlib.metadata import version
 from typing import TYPE_CHECKING
 
@@ -27,12 +28,13 @@ from browserfleet.core.automations import (
     Webhooks,
 )
 from browserfleet.core.browsing import BrowsingTasks, build_browsing
-from browserfleet.core.jobs import JobKind, NodeLabels, utcnow
+from browserfleet.core.jobs import JobKind
 from browserfleet.core.lifecycle import mark_running
+from browserfleet.core.pressure import measure
 from browserfleet.core.ratelimit import RateLimiter
 from browserfleet.core.reaper import Reaper
 from browserfleet.core.renders import RenderPolicy, Renders
-from browserfleet.core.retention import PurgeReport, purge
+from browserfleet.core.retention import Purger
 from browserfleet.core.sessions import (
     Contexts,
     Extensions,
@@ -42,8 +44,7 @@ from browserfleet.core.sessions import (
     Sessions,
     SessionSecrets,
 )
-from browserfleet.core.sessions.extension_archive import ArchiveLimits
-from browserfleet.core.vault import KEY_FILE, Vault
+from browserfleet.core.vault import KEY_FILE
 from browserfleet.dispatch.base import Dispatcher
 from browserfleet.distributed import (
     QUOTA_LOCKS,
@@ -55,26 +56,16 @@ from browserfleet.distributed import (
     recover_owned,
 )
 from browserfleet.metrics import Metrics
-from browserfleet.node.agent.executor import AgentExecutor, build_agent_executor
-from browserfleet.node.automation import AutomationExecutor
-from browserfleet.node.captcha import build_solver
 from browserfleet.node.egress import EgressPolicy, EgressProxy
-from browserfleet.node.egress.hostrules import load_ad_hosts
 from browserfleet.node.executor import Executor
-from browserfleet.node.fetch import FetchExecutor
+from browserfleet.node.executors import build_executors
 from browserfleet.node.local_nodes import build_local_nodes
+from browserfleet.node.parts import NodeParts
 from browserfleet.node.pool import BrowserPool
-from browserfleet.node.profiles import Profiles
-from browserfleet.node.proxies import ProxyPool, SessionRouting
-from browserfleet.node.render import RenderExecutor
-from browserfleet.node.sandbox import Containment, decide, launcher_for
+from browserfleet.node.proxies import ProxyPool
+from browserfleet.node.sandbox import Containment, decide
 from browserfleet.node.session.events import SessionEvents
-from browserfleet.node.session.executor import SessionExecutor
-from browserfleet.node.session.extensions import SessionExtensions
 from browserfleet.node.session.live import LiveSessions
-from browserfleet.node.session.log import LogLimits
-from browserfleet.node.session.recording import RecordingConfig, build_script
-from browserfleet.node.session.screencast import ScreencastConfig
 from browserfleet.node.session.videos import SessionVideos
 from browserfleet.node.worker import Node
 from browserfleet.settings import CHROMIUM_FLAGS, Settings
@@ -88,6 +79,7 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger(__name__)
 VERSION = version("browserfleet")
+SESSION_VIDEO_PATH = "/v1/sessions/{owner}/recording/downloads/{name}"
 
 
 def containment_of(settings: Settings) -> Containment:
@@ -115,30 +107,29 @@ class Fleet:
         self.store: Store
         self.blobs: BlobStore
         self.dispatcher: Dispatcher
+        self.proxies: ProxyPool
         self.accounts: Accounts
-        self.renders: Renders
-        self.sessions: Sessions
         self.contexts: Contexts
         self.extensions: Extensions
+        self.renders: Renders
+        self.sessions: Sessions
         self.fetches: Fetches
         self.browsing: BrowsingTasks
-        self.agent_executor: AgentExecutor | None = None
         self.tasks: Tasks
         self.runs: Runs
         self.automation_files: FileSigner
-        self.session_videos: SessionVideos  # recording downloads (POST/GET …/recording/downloads)
-        self.session_video_urls: FileSigner
         self.automation_limiter: RateLimiter
         self.feeds: Feeds
         self.webhooks: Webhooks
-        self._run_watcher: asyncio.Task[None] | None = None
+        self.session_videos: SessionVideos  # recording downloads (POST/GET …/recording/downloads)
+        self.session_video_urls: FileSigner
+        self.purger: Purger
         self.live_sessions = LiveSessions()
-        self._session_events: SessionEvents | None = None  # ready/release (node/session/events.py)
-        self.egress: EgressProxy | None = None
         self.containment: Containment | None = None  # this process's node(s): node/sandbox/
-        self.proxies: ProxyPool
+        self.egress: EgressProxy | None = None
+        self.executors: dict[JobKind, Executor] = {}
         self.nodes: list[Node] = []
-        self._purger: asyncio.Task[None] | None = None
+        self._session_events: SessionEvents | None = None  # ready/release (node/session/events.py)
         self._reaper: Reaper | None = None  # distributed mode: jobs of gone nodes (core/reaper.py)
         self._lock = DataDirLock(settings.data_dir)
 
@@ -148,234 +139,137 @@ class Fleet:
         s = self.settings
         check_data_dir(s.data_dir)  # warned about; the database, blobs and key are made private
         make_private(s.data_dir / KEY_FILE, FILE_MODE)
-        # the node's exits, validated first; in embedded mode they also answer core's "is this
-        # place served?" (require_geo_proxy)
+        await self._open_store()
+        self._build_services()
+        self._build_automations()
+        if run_nodes:
+            # only the process that runs the nodes owns the jobs and their upkeep: an admin
+            # command next to a running server must not requeue its running jobs, nor purge
+            self._lock.acquire()
+            await self._start_nodes()
+        own_nodes = [n.labels.node_id for n in self.nodes]
+        if own_jobs if own_jobs is not None else run_nodes:
+            self._reaper = await recover_owned(s, self.store, self.dispatcher, own_nodes)
+            self.webhooks.start()  # resumes pending deliveries (the process that owns the jobs)
+            self.purger.start()
+        elif run_nodes:
+            await recover_node(s, self.store, self.dispatcher, own_nodes)
+
+    async def _open_store(self) -> None:
+        """The node's exits (validated first: in embedded mode they also answer core's "is this
+        place served?"), the store, the blobs and the dispatcher."""
+        s = self.settings
         self.proxies = ProxyPool.from_settings(s)
         self.store = await Store.open(s.resolved_database_url)
         self.blobs = build_blob_store(s, self.store)
         self.dispatcher = build_dispatcher(s)
         await self.dispatcher.start()
-        self.accounts = Accounts(
-            self.store,
-            free_cents=s.new_project_free_cents,
-            concurrency=s.default_concurrency,
-            timeout_s=s.default_job_timeout_s,
+        self.purger = Purger.from_settings(self.store, self.blobs, s)
+
+    def _build_services(self) -> None:
+        """The families' core services, behind one admission (concurrency, balance)."""
+        s, store, blobs, dispatcher = self.settings, self.store, self.blobs, self.dispatcher
+        admission = Admission(store, project_locks(dispatcher))
+        self.accounts = Accounts.from_settings(store, s)
+        self.contexts = Contexts.from_settings(store, blobs, s)
+        self.extensions = Extensions.from_settings(store, blobs, s)
+        self.renders = Renders(
+            store, blobs, dispatcher, admission, RenderPolicy.from_settings(s), exits=self.proxies
         )
-        policy = RenderPolicy(
-            timeout_cap_s=s.render_timeout_s,
-            api_retention=timedelta(hours=s.api_retention_hours),
-            debug_retention=timedelta(days=s.debug_retention_days),
-            require_geo_proxy=s.require_geo_proxy,
-        )
-        admission = Admission(self.store, project_locks(self.dispatcher))
-        self.contexts = Contexts(
-            self.store,
-            self.blobs,
-            Vault.from_settings(s.secret_key, s.data_dir),
-            max_bytes=s.context_max_bytes,
-            upload_ttl_s=s.context_upload_ttl_s,
-        )
-        self.extensions = Extensions(
-            self.store, self.blobs, ArchiveLimits(s.extension_max_bytes, s.extension_max_files)
-        )
-        self.renders = Renders(self.store, self.blobs, self.dispatcher, admission, policy, exits=self.proxies)
         self.sessions = Sessions(
-            self.store,
-            self.dispatcher,
+            store,
+            dispatcher,
             admission,
-            SessionPolicy(
-                min_timeout_s=s.session_min_timeout_s,
-                start_timeout_s=s.session_start_timeout_s,
-                require_geo_proxy=s.require_geo_proxy,
-                node_country=s.node_country,
-                keep_blobs_days=s.debug_retention_days,
-            ),
+            SessionPolicy.from_settings(s),
             contexts=self.contexts,
             exits=self.proxies,
             extensions=self.extensions,
             secrets=SessionSecrets(self.contexts.vault),
         )
         self.fetches = Fetches(
-            self.store,
-            self.blobs,
-            self.dispatcher,
-            admission,
-            FetchPolicy(
-                timeout_s=s.fetch_timeout_s, max_bytes=s.fetch_max_bytes, node_country=s.node_country
-            ),
-            exits=self.proxies,
+            store, blobs, dispatcher, admission, FetchPolicy.from_settings(s), exits=self.proxies
         )
-        self.browsing = build_browsing(s, self.store, self.blobs, self.dispatcher, admission)
-        self._start_automations()
-        self._start_session_videos()
-        if run_nodes:
-            # only the process that runs the nodes owns the jobs and their upkeep: an admin
-            # command next to a running server must not requeue its running jobs, nor purge
-            self._lock.acquire()
-            await self._start_node()
-        own_nodes = [n.labels.node_id for n in self.nodes]
-        if own_jobs if own_jobs is not None else run_nodes:
-            self._reaper = await recover_owned(s, self.store, self.dispatcher, own_nodes)
-            self.webhooks.start()  # resumes pending deliveries (the process that owns the jobs)
-            self._purger = asyncio.create_task(self._purge_loop(), name="purge")
-        elif run_nodes:
-            await recover_node(s, self.store, self.dispatcher, own_nodes)
+        self.browsing = build_browsing(s, store, blobs, dispatcher, admission)
+        vault = self.contexts.vault
+        self.session_videos = SessionVideos(blobs, s.ffmpeg_path, encoders=s.session_video_encoders)
+        self.session_video_urls = FileSigner(vault.key_for("session-videos", "v1"), SESSION_VIDEO_PATH)
 
-    def _start_session_videos(self) -> None:
-        """Recording downloads: the encoder of the pages' MP4s and the signer of their URLs."""
-        s = self.settings
-        self.session_videos = SessionVideos(self.blobs, s.ffmpeg_path, encoders=s.session_video_encoders)
-        path = "/v1/sessions/{owner}/recording/downloads/{name}"
-        self.session_video_urls = FileSigner(self.contexts.vault.key_for("session-videos", "v1"), path)
-
-    def _start_automations(self) -> None:
+    def _build_automations(self) -> None:
         """Tasks and runs (no admission: runs queue without a concurrency limit, metered by the
-        monthly quota), the signer of their file URLs, the per-key rate limiter, and the loop
-        that calls the run-finished hooks."""
-        s = self.settings
-        self.tasks = Tasks(self.store)
-        policy = RunPolicy(
-            default_quota=s.automation_default_quota,
-            timeout_s=s.automation_run_timeout_s,
-            file_retention=timedelta(days=s.automation_file_retention_days),
-        )
-        self.runs = Runs(
-            self.store, self.dispatcher, self.tasks, policy, locks=project_locks(self.dispatcher, QUOTA_LOCKS)
-        )
+        monthly quota), the signer of their file URLs, the per-key rate limiter, feeds, and the
+        run webhooks (targets pass the egress policy's check; file URLs use ``base_url``)."""
+        s, store, dispatcher = self.settings, self.store, self.dispatcher
+        self.tasks = Tasks(store)
+        quota_locks = project_locks(dispatcher, QUOTA_LOCKS)
+        self.runs = Runs(store, dispatcher, self.tasks, RunPolicy.from_settings(s), locks=quota_locks)
+        vault = self.contexts.vault
         self.automation_files = FileSigner(
-            self.contexts.vault.key_for("automation-files", "v1"), ttl_s=s.automation_file_url_ttl_s
+            vault.key_for("automation-files", "v1"), ttl_s=s.automation_file_url_ttl_s
         )
         self.automation_limiter = rate_limiter(
-            self.dispatcher, s.automation_rate_limit, s.automation_rate_window_s
+            dispatcher, s.automation_rate_limit, s.automation_rate_window_s
         )
-        self._run_watcher = asyncio.create_task(self.runs.watch(), name="run-hooks")
-        self.feeds = Feeds(self.store, self.tasks)
-        self._start_webhooks()
-
-    def _start_webhooks(self) -> None:
-        """Run webhooks: the run-finished hook queues a delivery; :meth:`Webhooks.start` (in
-        :meth:`start`, with the nodes) sends them. Targets pass the egress policy's check; file
-        URLs in the posted run use ``public_url`` (else ``http://host:port``)."""
-        s = self.settings
+        self.feeds = Feeds(store, self.tasks)
         check = EgressPolicy.from_strings(s.allow_private_networks, s.egress_allow).reason_refused
         self.webhooks = Webhooks(
-            self.store,
-            self.contexts.vault,
+            store,
+            vault,
             HttpSender(check),
-            WebhookPolicy(s.webhook_timeout_s, s.webhook_max_attempts, s.webhook_backoff_s),
+            WebhookPolicy.from_settings(s),
             file_url=lambda run_uid, name: self.automation_files.url(s.base_url, run_uid, name),
         )
         self.runs.add_finished_hook(self.webhooks.on_run_finished)
+        self.runs.start()
 
-    async def _start_node(self) -> None:
+    async def _start_nodes(self) -> None:
+        """The browsers (contained when the host can), the egress proxy, the executors, and the
+        main node plus any ``local_nodes``, all sharing them."""
         s = self.settings
         self.containment = await asyncio.to_thread(containment_of, s)
         if self.pool is None:
             self.pool = build_pool(s, self.containment)
             await self.pool.start()
         self.egress = EgressProxy(EgressPolicy.from_strings(s.allow_private_networks, s.egress_allow))
-        executors: dict[JobKind, Executor] = {
-            JobKind.RENDER: RenderExecutor(
-                self.pool,
-                self.egress,
-                s.render_navigation_timeout_s,
-                proxies=self.proxies,
-                captcha_solver=build_solver(s),
-            ),
-            # a fetch holds no browser: its own slots (kind_slots below), never a render's
-            JobKind.FETCH: FetchExecutor(self.egress, proxies=self.proxies),
-            JobKind.STEPS: AutomationExecutor(
-                self.pool, self.egress, ffmpeg=s.ffmpeg_path, captcha_solver=build_solver(s)
-            ),
-        }
-        self.agent_executor = build_agent_executor(
-            s,
-            self.pool,
-            self.egress,
+        parts = NodeParts(
+            pool=self.pool,
+            egress=self.egress,
+            proxies=self.proxies,
+            containment=self.containment,
+            live_sessions=self.live_sessions,
+            contexts=self.contexts,
+            extensions=self.extensions,
             on_running=lambda job_id: mark_running(self.store, self.dispatcher, job_id),
-            captcha_solver=build_solver(s),
         )
-        executors[JobKind.AGENT] = self.agent_executor
-        if s.session_slots:
-            executors[JobKind.SESSION] = SessionExecutor(
-                s.headless_shell_path,
-                [*CHROMIUM_FLAGS, *s.session_chromium_flags],
-                self.egress,
-                self.live_sessions,
-                grace_s=s.session_grace_s,
-                chromedriver=s.chromedriver_path,
-                profiles=Profiles(self.contexts),
-                extensions=SessionExtensions(self.extensions, s.chromium_path),
-                captcha_solver=build_solver(s),
-                captcha_timeout_s=s.captcha_timeout_s,
-                secrets=SessionSecrets(self.contexts.vault),
-                log_limits=LogLimits(
-                    s.session_log_max_records, s.session_log_max_bytes, s.session_log_max_body_bytes
-                ),
-                recording=_recording_config(s),
-                screencast=_screencast_config(s),
-                files_root=s.session_files_dir or s.data_dir / "session-files",
-                downloads_max_bytes=s.session_downloads_max_bytes,
-                protocol_firewall=s.protocol_firewall,
-                launcher=launcher_for(self.containment),
-                routing=SessionRouting(
-                    policy=self.egress.policy,
-                    attempt_timeout=self.egress.connect_timeout / 2,
-                    pool=self.proxies,
-                    node_country=s.node_country,
-                    ad_hosts=load_ad_hosts(s.ad_block_hosts_file),
-                ),
-            )
+        self.executors = build_executors(s, parts)
+        if JobKind.SESSION in self.executors:
             self._session_events = SessionEvents(self.dispatcher, self.live_sessions)
             self._session_events.start()
-        labels = NodeLabels(node_id=s.node_id, region=s.node_region, country=s.node_country, city=s.node_city)
-        node = Node(
-            labels,
-            s.node_slots,
-            store=self.store,
-            blobs=self.blobs,
-            dispatcher=self.dispatcher,
-            executors=executors,
-            max_attempts=s.max_attempts,
-            version=VERSION,
-            on_finished=self.metrics.job_finished,
-            advertised_url=s.advertised_url if s.distributed else None,
-            heartbeat_s=min(5.0, s.node_ttl_s / 3),
-            kind_slots={
-                JobKind.FETCH: s.fetch_slots,
-                **({JobKind.SESSION: s.session_slots} if s.session_slots else {}),
-            },
-        )
-        await node.start()
-        self.nodes.append(node)
-        for extra in build_local_nodes(
-            s,
-            executors,
-            store=self.store,
-            blobs=self.blobs,
-            dispatcher=self.dispatcher,
-            max_attempts=s.max_attempts,
-            version=VERSION,
-            on_finished=self.metrics.job_finished,
-        ):
-            await extra.start()
-            self.nodes.append(extra)
+        shared = {
+            "store": self.store,
+            "blobs": self.blobs,
+            "dispatcher": self.dispatcher,
+            "version": VERSION,
+            "on_finished": self.metrics.job_finished,
+        }
+        nodes = [
+            Node.from_settings(s, self.executors, **shared),
+            *build_local_nodes(s, self.executors, max_attempts=s.max_attempts, **shared),
+        ]
+        for node in nodes:
+            await node.start()
+            self.nodes.append(node)
 
     async def stop(self) -> None:
         if self._reaper:
             await self._reaper.stop()
-        if self._purger:
-            self._purger.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._purger
-        if self._run_watcher:
-            self._run_watcher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._run_watcher
-        if webhooks := getattr(self, "webhooks", None):  # absent when start failed early
-            await webhooks.stop()
-        if session_videos := getattr(self, "session_videos", None):
-            await session_videos.close()
+        if hasattr(self, "purger"):  # absent when start failed early
+            await self.purger.stop()
+        if hasattr(self, "runs"):
+            await self.runs.stop()
+        if hasattr(self, "webhooks"):
+            await self.webhooks.stop()
+        if hasattr(self, "session_videos"):
+            await self.session_videos.close()
         if self._session_events:
             await self._session_events.stop()
         await self._stop_nodes()
@@ -391,54 +285,14 @@ class Fleet:
         for node in self.nodes:
             await node.stop()
         self.nodes.clear()
-        if self.agent_executor:
-            await self.agent_executor.close()  # kept session_key browsers, before the pool goes
-
-    async def purge_once(self) -> PurgeReport:
-        return await purge(
-            self.store, self.blobs, now=utcnow(), retention=timedelta(days=self.settings.retention_days)
-        )
-
-    async def _purge_loop(self) -> None:
-        while True:
-            try:
-                await self.purge_once()
-            except Exception:
-                log.exception("retention.failed")
-            await asyncio.sleep(self.settings.purge_interval_s)
+        for executor in self.executors.values():
+            await executor.close()  # e.g. kept session_key browsers, before the pool goes
 
     async def pressure(self) -> dict[str, object]:
-        queued = await self.dispatcher.queued()
-        # the whole fleet: every live node of the registry when distributed, else this process's
-        nodes = await self.dispatcher.registry.nodes() if self.settings.distributed else self.nodes
-        slots = sum(n.slots for n in nodes)
-        running = sum(n.in_use for n in nodes)
-        self.metrics.queued.set(queued)
-        self.metrics.running.set(running)
-        self.metrics.slots.set(slots)
-        if self.pool:
-            self.metrics.browser_launches.set(self.pool.launches)
-        return {
-            "running": running,
-            "queued": queued,
-            "limits": {"slots": slots, "nodes": len(nodes), "maxQueued": slots * 50},
-            "accepting": slots > 0 and queued < slots * 50,
-        }
-
-
-def _screencast_config(s: Settings) -> ScreencastConfig | None:
-    """recordSession's screencast frames (recording downloads); None when turned off (max 0)."""
-    if not s.session_video_max_bytes:
-        return None
-    return ScreencastConfig(s.session_files_dir or s.data_dir / "session-files", s.session_video_max_bytes)
-
-
-def _recording_config(s: Settings) -> RecordingConfig | None:
-    """recordSession's script (rrweb bundle + starter); None when the bundle is missing (logged)."""
-    script = build_script(s.rrweb_record_path)
-    if script is None:
-        return None
-    return RecordingConfig(script, s.session_recording_max_events, s.session_recording_max_bytes)
+        """``GET /pressure`` (core/pressure.py), refreshing the metrics' gauges."""
+        now = await measure(self.dispatcher, self.nodes, distributed=self.settings.distributed)
+        self.metrics.observe(now, self.pool.launches if self.pool else None)
+        return now.to_json()
 
 
 if TYPE_CHECKING:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
+from browserfleet.core.pressure import Pressure
 from browserfleet.store.records import JobRecord
 
 
@@ -33,6 +34,14 @@ class Metrics:
     def job_finished(self, job: JobRecord, seconds: float) -> None:
         self.jobs.labels(job.kind.value, job.state.value, job.error_code or "").inc()
         self.duration.labels(job.kind.value).observe(seconds)
+
+    def observe(self, pressure: Pressure, browser_launches: int | None) -> None:
+        """The gauges of ``GET /pressure``'s figures (refreshed whenever they are read)."""
+        self.queued.set(pressure.queued)
+        self.running.set(pressure.running)
+        self.slots.set(pressure.slots)
+        if browser_launches is not None:
+            self.browser_launches.set(browser_launches)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -7,10 +7,14 @@ import secrets
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from browserfleet.core.errors import InvalidRequest, NotFound, Unauthenticated
 from browserfleet.store.records import ProjectRecord
 from browserfleet.store.repo import LEDGER_KINDS, Store
+
+if TYPE_CHECKING:
+    from browserfleet.settings import Settings
 
 KEY_PREFIX = "bf_"
 DEFAULT_PROJECT = "default"
@@ -48,6 +52,16 @@ class Accounts:
         self.concurrency = concurrency
         self.timeout_s = timeout_s
         self._auth_cache: dict[str, tuple[float, ProjectRecord]] = {}
+
+    @classmethod
+    def from_settings(cls, store: Store, settings: Settings) -> Accounts:
+        s = settings
+        return cls(
+            store,
+            free_cents=s.new_project_free_cents,
+            concurrency=s.default_concurrency,
+            timeout_s=s.default_job_timeout_s,
+        )
 
     async def create_project(
         self,

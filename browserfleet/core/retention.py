@@ -6,13 +6,20 @@ A render's blobs (HTML, screenshot, fetches) are kept for the API window (24 h) 
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 import structlog
 
+from browserfleet.core.background import Background
+from browserfleet.core.jobs import utcnow
 from browserfleet.store.blobs import BlobStore
 from browserfleet.store.repo import Store
+
+if TYPE_CHECKING:
+    from browserfleet.settings import Settings
 
 log = structlog.get_logger(__name__)
 
@@ -38,3 +45,37 @@ async def purge(store: Store, blobs: BlobStore, *, now: datetime, retention: tim
     if expired or deleted:
         log.info("retention.purged", blobs=len(expired), jobs=len(deleted))
     return PurgeReport(blobs_purged=len(expired), jobs_deleted=len(deleted))
+
+
+class Purger:
+    """Applies the retention policy every ``interval_s`` (the process that owns the jobs), and on
+    demand (``browserfleet purge``)."""
+
+    def __init__(self, store: Store, blobs: BlobStore, *, retention: timedelta, interval_s: float) -> None:
+        self.store = store
+        self.blobs = blobs
+        self.retention = retention
+        self.interval_s = interval_s
+        self._background = Background("purge", self._loop)
+
+    @classmethod
+    def from_settings(cls, store: Store, blobs: BlobStore, settings: Settings) -> Purger:
+        retention = timedelta(days=settings.retention_days)
+        return cls(store, blobs, retention=retention, interval_s=settings.purge_interval_s)
+
+    async def once(self) -> PurgeReport:
+        return await purge(self.store, self.blobs, now=utcnow(), retention=self.retention)
+
+    def start(self) -> None:
+        self._background.start()
+
+    async def stop(self) -> None:
+        await self._background.stop()
+
+    async def _loop(self) -> None:
+        while True:
+            try:
+                await self.once()
+            except Exception:
+                log.exception("retention.failed")
+            await asyncio.sleep(self.interval_s)

@@ -13,7 +13,7 @@ import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import structlog
@@ -32,6 +32,11 @@ from browserfleet.node.pool import BrowserPool
 from browserfleet.node.recorder import Recorder
 from browserfleet.node.steps import StepRunner
 from browserfleet.store.records import JobRecord
+
+if TYPE_CHECKING:
+    from browserfleet.node.parts import NodeParts
+    from browserfleet.settings import Settings
+
 
 log = structlog.get_logger(__name__)
 VIDEO_BLOB = "video.mp4"
@@ -52,6 +57,15 @@ class AutomationExecutor(Executor):
         self.egress = egress
         self.ffmpeg = ffmpeg
         self.captcha_solver = captcha_solver
+
+    @classmethod
+    def from_settings(cls, settings: Settings, parts: NodeParts) -> AutomationExecutor:
+        return cls(
+            parts.pool,
+            parts.egress,
+            ffmpeg=settings.ffmpeg_path,
+            captcha_solver=captcha.build_solver(settings),
+        )
 
     async def run(self, job: JobRecord) -> Execution:
         plan = RunPlan.model_validate(job.spec["plan"])

@@ -1,18 +1,24 @@
 """The executor contract: how a node runs one kind of job.
 
-One executor per job kind (render, steps, agent, session). The node claims a job, hands it to
-the executor for its kind, and persists what comes back; the executor never touches the store or
-the dispatcher. When you add an executor, register it in ``node/worker.py:build_executors``.
+One executor per job kind (render, fetch, steps, agent, session). The node claims a job, hands
+it to the executor for its kind, and persists what comes back; the executor never touches the
+store or the dispatcher. An executor builds itself from the settings and the process's shared
+parts (:meth:`Executor.from_settings`, node/parts.py). When you add an executor, add its class
+to ``EXECUTORS`` in node/executors.py.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 from browserfleet.core.jobs import JobKind
 from browserfleet.store.records import JobRecord
+
+if TYPE_CHECKING:
+    from browserfleet.node.parts import NodeParts
+    from browserfleet.settings import Settings
 
 
 @dataclass
@@ -29,6 +35,19 @@ class Executor(ABC):
     # True: the job is claimed as ``assigned`` and the executor marks it ``running`` itself once it
     # prepared it (node/worker.py; the agent, which first finds its browser)
     staged: ClassVar[bool] = False
+
+    @classmethod
+    @abstractmethod
+    def from_settings(cls, settings: Settings, parts: NodeParts) -> Self:
+        """The executor as the settings configure it, on the process's shared parts."""
+
+    async def close(self) -> None:  # noqa: B027 - optional hook
+        """Release what the executor keeps between jobs (before the browser pool closes)."""
+
+    @classmethod
+    def enabled(cls, settings: Settings) -> bool:
+        """Whether this node runs the kind at all (e.g. ``session_slots=0``: no live sessions)."""
+        return True
 
     @abstractmethod
     async def run(self, job: JobRecord) -> Execution:

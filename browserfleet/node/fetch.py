@@ -1,5 +1,6 @@
 """The fetch executor: one plain HTTP GET (``POST /v1/fetch``) through a per-job egress channel.
 
+
 httpx talks to the job's :class:`~browserfleet.node.egress.EgressChannel` as its proxy (plain HTTP
 in absolute form; ``CONNECT`` for https, so TLS — and ``allowInsecureSsl`` → ``verify=False`` — is
 between httpx and the site), so the node's egress policy, DNS-rebinding protection and byte counting
@@ -26,7 +27,7 @@ import asyncio
 import ipaddress
 import ssl
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -40,6 +41,10 @@ from browserfleet.node.executor import Execution, Executor
 from browserfleet.node.proxies import ProxyPool, ProxyUpstream
 from browserfleet.store.records import JobRecord
 
+if TYPE_CHECKING:
+    from browserfleet.node.parts import NodeParts
+    from browserfleet.settings import Settings
+
 MAX_REDIRECTS = 10
 USER_AGENT = "browserfleet-fetch/1"
 
@@ -50,6 +55,11 @@ class FetchExecutor(Executor):
     def __init__(self, egress: EgressProxy, *, proxies: ProxyPool | None = None) -> None:
         self.egress = egress
         self.proxies = proxies
+
+    @classmethod
+    def from_settings(cls, settings: Settings, parts: NodeParts) -> FetchExecutor:
+        """A fetch holds no browser: it runs on its own slots (``fetch_slots``), never a render's."""
+        return cls(parts.egress, proxies=parts.proxies)
 
     async def run(self, job: JobRecord) -> Execution:
         spec = FetchSpec.model_validate(job.spec)

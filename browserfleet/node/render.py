@@ -15,7 +15,7 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from playwright.async_api import Error as PlaywrightError
@@ -35,6 +35,11 @@ from browserfleet.node.pool import BrowserPool
 from browserfleet.node.proxies import ProxyPool, ProxyUpstream
 from browserfleet.node.steps import StepRunner
 from browserfleet.store.records import JobRecord
+
+if TYPE_CHECKING:
+    from browserfleet.node.parts import NodeParts
+    from browserfleet.settings import Settings
+
 
 # The default load strategy: after `load`, wait (in the page, no polling from here) until no
 # fetch/XHR is pending and none ended in the last SETTLE_QUIET_MS, at most SETTLE_CAP_MS.
@@ -85,6 +90,16 @@ class RenderExecutor(Executor):
         self.egress = egress
         self.navigation_timeout_ms = navigation_timeout_s * 1000
         self.proxies = proxies
+
+    @classmethod
+    def from_settings(cls, settings: Settings, parts: NodeParts) -> RenderExecutor:
+        return cls(
+            parts.pool,
+            parts.egress,
+            settings.render_navigation_timeout_s,
+            proxies=parts.proxies,
+            captcha_solver=captcha.build_solver(settings),
+        )
 
     async def run(self, job: JobRecord) -> Execution:
         spec = RenderSpec.model_validate(job.spec)

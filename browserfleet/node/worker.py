@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
@@ -27,6 +27,9 @@ from browserfleet.node.executor import Execution, Executor
 from browserfleet.store.blobs import BlobStore
 from browserfleet.store.records import JobOutcome, JobRecord
 from browserfleet.store.repo import Store
+
+if TYPE_CHECKING:
+    from browserfleet.settings import Settings
 
 log = structlog.get_logger(__name__)
 HEARTBEAT_S = 5.0
@@ -72,6 +75,25 @@ class Node:
         self._claimed: set[str] = set()  # jobs of this node's slots (a cancel event may name one)
         self._running: dict[str, asyncio.Task[Execution]] = {}
         self._cancel_requested: set[str] = set()
+
+    @classmethod
+    def from_settings(cls, settings: Settings, executors: dict[JobKind, Executor], **shared: Any) -> Node:
+        """The process's main node as the settings label and size it; ``shared``: store, blobs,
+        dispatcher, version, on_finished (what every node of the process shares)."""
+        s = settings
+        kind_slots = {JobKind.FETCH: s.fetch_slots}
+        if JobKind.SESSION in executors:
+            kind_slots[JobKind.SESSION] = s.session_slots
+        return cls(
+            NodeLabels(node_id=s.node_id, region=s.node_region, country=s.node_country, city=s.node_city),
+            s.node_slots,
+            executors=executors,
+            max_attempts=s.max_attempts,
+            advertised_url=s.advertised_url if s.distributed else None,
+            heartbeat_s=min(5.0, s.node_ttl_s / 3),
+            kind_slots=kind_slots,
+            **shared,
+        )
 
     @property
     def info(self) -> NodeInfo:

@@ -61,7 +61,7 @@ def test_purge_follows_the_keep_periods(harness: FleetHarness, site_url: str) ->
 
         # 25 h later: past the API window, inside the debug keep period
         _age(harness, server, [plain, debug], timedelta(hours=25))
-        report = harness.run(server.fleet.purge_once())
+        report = harness.run(server.fleet.purger.once())
         assert (report.blobs_purged, report.jobs_deleted) == (1, 0)
         assert _blob_files(server, plain) == set()
         assert _blob_files(server, debug) == {"html.gz", "screenshot"}
@@ -78,7 +78,7 @@ def test_purge_follows_the_keep_periods(harness: FleetHarness, site_url: str) ->
 
         # 8 days: the debug blobs go too, the job records stay
         _age(harness, server, [debug], timedelta(days=7))
-        report = harness.run(server.fleet.purge_once())
+        report = harness.run(server.fleet.purger.once())
         assert (report.blobs_purged, report.jobs_deleted) == (1, 0)
         assert _blob_files(server, debug) == set()
         assert _job(harness, server, debug) is not None

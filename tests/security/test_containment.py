@@ -23,10 +23,7 @@ import contextlib
 import json
 import os
 import secrets
-import socket
-import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -44,50 +41,13 @@ from selenium.webdriver.remote.remote_connection import RemoteConnection
 from browserfleet.node.pool import PooledBrowser
 from tests.support.automations import Automations
 from tests.support.fleet import FleetHarness, RunningServer
+from tests.support.listener import Listener
 from tests.support.procs import descendants, processes
 from tests.support.sessions import live, process_gone, sdk
 
 pytestmark = pytest.mark.browser
 
 LOAD_TIMEOUT_S = 10.0
-
-
-class Listener:
-    """A TCP listener on the host's 127.0.0.1 that counts the connections it accepted."""
-
-    def __init__(self) -> None:
-        self._sock = socket.create_server(("127.0.0.1", 0))
-        self._sock.settimeout(0.1)
-        self.port: int = self._sock.getsockname()[1]
-        self.accepted = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._serve, name="containment-listener", daemon=True)
-        self._thread.start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/"
-
-    def _serve(self) -> None:
-        while not self._stop.is_set():
-            try:
-                conn, _ = self._sock.accept()
-            except TimeoutError:
-                continue
-            self.accepted += 1
-            conn.close()
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join(5)
-        self._sock.close()
-
-
-@pytest.fixture
-def listener() -> Iterator[Listener]:
-    running = Listener()
-    yield running
-    running.close()
 
 
 @pytest.fixture(scope="module")

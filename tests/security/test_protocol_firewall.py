@@ -7,12 +7,9 @@ from __future__ import annotations
 import http.client
 import io
 import json
-import socket
 import tarfile
-import threading
 import time
 import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -32,6 +29,7 @@ from browserfleet.core.sessions.profile_archive import normalise
 from tests.support.automations import Automations
 from tests.support.contexts import zip_of
 from tests.support.fleet import FleetHarness, RunningServer
+from tests.support.listener import Listener
 from tests.support.sessions import cdp_browser, release
 
 pytestmark = [pytest.mark.browser]
@@ -42,40 +40,6 @@ LOCAL_FILE_URLS = [
     "view-source:file:///etc/passwd",
     "chrome://version",
 ]
-
-
-class Listener:
-    """A TCP listener on loopback that counts the connections it accepts (the attacker's target)."""
-
-    def __init__(self) -> None:
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.sock.settimeout(0.2)
-        self.port = self.sock.getsockname()[1]
-        self.accepted = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-        self._thread.start()
-
-    def _serve(self) -> None:
-        while not self._stop.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except TimeoutError:
-                continue
-            self.accepted += 1
-            conn.close()
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join()
-        self.sock.close()
-
-
-@pytest.fixture
-def listener() -> Iterator[Listener]:
-    target = Listener()
-    yield target
-    target.close()
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
@@ -23,12 +23,16 @@ from browserfleet.core.accounts import new_id
 from browserfleet.core.admission import LocalProjectLocks, ProjectLocks
 from browserfleet.core.automations.steps import apply_overrides, plan_run
 from browserfleet.core.automations.tasks import PAGE_SIZE, Tasks, page_offset
+from browserfleet.core.background import Background
 from browserfleet.core.errors import NotFound, PaymentRequired
 from browserfleet.core.jobs import JobKind, utcnow
 from browserfleet.core.lifecycle import wait_for
 from browserfleet.dispatch.base import Dispatcher, Ticket
 from browserfleet.store.records import ProjectRecord, TaskRunRecord
 from browserfleet.store.repo import Store
+
+if TYPE_CHECKING:
+    from browserfleet.settings import Settings
 
 log = structlog.get_logger(__name__)
 RunHook = Callable[[TaskRunRecord], Awaitable[None]]
@@ -39,6 +43,15 @@ class RunPolicy:
     default_quota: int = 36_000  # runs per month of a project without a quota of its own
     timeout_s: float = 300.0
     file_retention: timedelta = timedelta(days=30)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> RunPolicy:
+        s = settings
+        return cls(
+            default_quota=s.automation_default_quota,
+            timeout_s=s.automation_run_timeout_s,
+            file_retention=timedelta(days=s.automation_file_retention_days),
+        )
 
 
 @dataclass(frozen=True)
@@ -75,6 +88,7 @@ class Runs:
         self.policy = policy
         self._locks = locks or LocalProjectLocks()
         self._hooks: list[RunHook] = []
+        self._watcher = Background("run-hooks", self.watch)
 
     async def usage(self, project: ProjectRecord) -> Usage:
         used = await self.store.count_jobs_since(project.id, JobKind.STEPS, month_start(utcnow()))
@@ -136,6 +150,13 @@ class Runs:
     def add_finished_hook(self, hook: RunHook) -> None:
         """Call ``hook`` with every run that reaches a terminal state (while :meth:`watch` runs)."""
         self._hooks.append(hook)
+
+    def start(self) -> None:
+        """Start relaying finished runs to the hooks (:meth:`watch`, until :meth:`stop`)."""
+        self._watcher.start()
+
+    async def stop(self) -> None:
+        await self._watcher.stop()
 
     async def watch(self) -> None:
         """Relay terminal job events of runs to the hooks; runs until cancelled."""

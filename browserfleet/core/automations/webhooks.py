@@ -38,7 +38,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
@@ -50,6 +50,9 @@ from browserfleet.core.jobs import utcnow
 from browserfleet.core.vault import Vault
 from browserfleet.store.records import TaskRunRecord, WebhookDeliveryRecord
 from browserfleet.store.repo import Store
+
+if TYPE_CHECKING:
+    from browserfleet.settings import Settings
 
 log = structlog.get_logger(__name__)
 
@@ -113,6 +116,10 @@ class WebhookPolicy:
     timeout_s: float = 10.0  # one attempt, DNS to response headers
     max_attempts: int = 6
     backoff_s: float = 2.0  # before the 2nd attempt; doubles after each failure
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> WebhookPolicy:
+        return cls(settings.webhook_timeout_s, settings.webhook_max_attempts, settings.webhook_backoff_s)
 
     def delay(self, attempts_made: int) -> float:
         """Seconds from the ``attempts_made``-th failed attempt to the next one."""

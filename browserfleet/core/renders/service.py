@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from browserfleet.core.accounts import new_id
 from browserfleet.core.admission import Admission
@@ -19,6 +20,9 @@ from browserfleet.store.blobs import BlobStore
 from browserfleet.store.records import JobRecord, ProjectRecord
 from browserfleet.store.repo import Store
 
+if TYPE_CHECKING:
+    from browserfleet.settings import Settings
+
 
 @dataclass(frozen=True)
 class RenderPolicy:
@@ -26,6 +30,16 @@ class RenderPolicy:
     api_retention: timedelta = timedelta(hours=24)
     debug_retention: timedelta = timedelta(days=7)
     require_geo_proxy: bool = False
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> RenderPolicy:
+        s = settings
+        return cls(
+            timeout_cap_s=s.render_timeout_s,
+            api_retention=timedelta(hours=s.api_retention_hours),
+            debug_retention=timedelta(days=s.debug_retention_days),
+            require_geo_proxy=s.require_geo_proxy,
+        )
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ import secrets
 import time
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 import structlog
 from cryptography.hazmat.primitives import hashes, padding, serialization
@@ -41,6 +42,9 @@ from browserfleet.core.vault import Vault
 from browserfleet.store.blobs import BlobStore
 from browserfleet.store.records import ContextRecord, ProjectRecord
 from browserfleet.store.repo import Store
+
+if TYPE_CHECKING:
+    from browserfleet.settings import Settings
 
 log = structlog.get_logger(__name__)
 CIPHER_ALGORITHM = "AES-256-CBC"
@@ -73,6 +77,13 @@ class Contexts:
         self.vault = vault
         self.max_bytes = max_bytes
         self.upload_ttl_s = upload_ttl_s
+
+    @classmethod
+    def from_settings(cls, store: Store, blobs: BlobStore, settings: Settings) -> Contexts:
+        """Saved contexts, sealed with the vault of ``secret_key`` (or ``<data_dir>/secret.key``)."""
+        s = settings
+        vault = Vault.from_settings(s.secret_key, s.data_dir)
+        return cls(store, blobs, vault, max_bytes=s.context_max_bytes, upload_ttl_s=s.context_upload_ttl_s)
 
     # --- the API's calls ----------------------------------------------------------------------
     async def create(self, project: ProjectRecord, name: str | None) -> UploadGrant:

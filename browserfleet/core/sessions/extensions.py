@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from typing import TYPE_CHECKING
 
 import structlog
 
@@ -24,6 +25,9 @@ from browserfleet.core.sessions.extension_archive import ArchiveLimits, inspect
 from browserfleet.store.blobs import BlobStore
 from browserfleet.store.records import ExtensionRecord, ProjectRecord
 from browserfleet.store.repo import Store
+
+if TYPE_CHECKING:
+    from browserfleet.settings import Settings
 
 log = structlog.get_logger(__name__)
 BLOB_NAME = "extension.zip"
@@ -36,6 +40,11 @@ class Extensions:
         self.store = store
         self.blobs = blobs
         self.limits = limits
+
+    @classmethod
+    def from_settings(cls, store: Store, blobs: BlobStore, settings: Settings) -> Extensions:
+        limits = ArchiveLimits(settings.extension_max_bytes, settings.extension_max_files)
+        return cls(store, blobs, limits)
 
     # --- the API's calls ----------------------------------------------------------------------
     async def create(self, project: ProjectRecord, file_name: str | None, data: bytes) -> ExtensionRecord:

@@ -25,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import json
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel
 
@@ -41,6 +41,9 @@ from browserfleet.dispatch.base import Dispatcher, Ticket
 from browserfleet.store.blobs import BlobStore
 from browserfleet.store.records import JobOutcome, JobRecord, ProjectRecord
 from browserfleet.store.repo import Store
+
+if TYPE_CHECKING:
+    from browserfleet.settings import Settings
 
 Format = Literal["raw", "json", "markdown"]
 BODY_BLOB = "body"
@@ -64,6 +67,11 @@ class FetchPolicy:
     timeout_s: float = 30.0
     max_bytes: int = 10 * 1024 * 1024
     node_country: str | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> FetchPolicy:
+        s = settings
+        return cls(timeout_s=s.fetch_timeout_s, max_bytes=s.fetch_max_bytes, node_country=s.node_country)
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ import secrets
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -42,6 +42,9 @@ from browserfleet.core.sessions.secrets import SessionSecrets
 from browserfleet.dispatch.base import Dispatcher, JobEvent, Subscription, Ticket
 from browserfleet.store.records import JobOutcome, JobRecord, ProjectRecord
 from browserfleet.store.repo import Store
+
+if TYPE_CHECKING:
+    from browserfleet.settings import Settings
 
 SESSION_REGIONS = ("us-west-2", "us-east-1", "eu-central-1", "ap-southeast-1")
 DEFAULT_REGION = "us-west-2"
@@ -101,6 +104,17 @@ class SessionPolicy:
     require_geo_proxy: bool = False  # proxies for a place no exit serves → 400 (session_egress.py)
     node_country: str | None = None  # the place of proxies: true
     keep_blobs_days: float = 7.0  # an ended session's logs and recording (retention)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> SessionPolicy:
+        s = settings
+        return cls(
+            min_timeout_s=s.session_min_timeout_s,
+            start_timeout_s=s.session_start_timeout_s,
+            require_geo_proxy=s.require_geo_proxy,
+            node_country=s.node_country,
+            keep_blobs_days=s.debug_retention_days,
+        )
 
 
 @dataclass(frozen=True)

@@ -38,6 +38,7 @@ from browserfleet.node.steps import StepRunner
 from browserfleet.store.records import JobRecord
 
 if TYPE_CHECKING:  # settings import the core, not the other way round
+    from browserfleet.node.parts import NodeParts
     from browserfleet.settings import Settings
 
 VIEWPORT = {"width": 1280, "height": 720}
@@ -67,6 +68,20 @@ class AgentExecutor(Executor):
         self.on_running = on_running
         self.tool_choice = tool_choice
         self.captcha_solver = captcha_solver
+
+    @classmethod
+    def from_settings(cls, settings: Settings, parts: NodeParts) -> AgentExecutor:
+        """The model provider is built per task (a template may name its own model); without
+        ``llm_base_url``/``llm_model`` tasks fail with ``LLM_NOT_CONFIGURED``."""
+        return cls(
+            parts.pool,
+            parts.egress,
+            lambda model: build_provider(settings, model=model),
+            AgentSessions(settings.browsing_session_idle_s),
+            on_running=parts.on_running,
+            tool_choice=settings.llm_tool_choice,
+            captcha_solver=captcha.build_solver(settings),
+        )
 
     async def close(self) -> None:
         """Close the kept sessions (before the pool closes)."""
@@ -173,25 +188,3 @@ def _result(job: JobRecord, agent: Agent, shots: ScreenshotTaker, *, success: bo
         "screenshots": shots.names,
         **agent.report(),
     }
-
-
-def build_agent_executor(
-    settings: Settings,
-    pool: BrowserPool,
-    egress: EgressProxy,
-    *,
-    on_running: OnRunning,
-    captcha_solver: captcha.CaptchaSolver | None = None,
-) -> AgentExecutor:
-    """The executor as the settings configure it: the model provider is built per task (a
-    template may name its own model); without ``llm_base_url``/``llm_model`` tasks fail with
-    ``LLM_NOT_CONFIGURED``."""
-    return AgentExecutor(
-        pool,
-        egress,
-        lambda model: build_provider(settings, model=model),
-        AgentSessions(settings.browsing_session_idle_s),
-        on_running=on_running,
-        tool_choice=settings.llm_tool_choice,
-        captcha_solver=captcha_solver,
-    )

@@ -30,7 +30,7 @@ import re
 import socket
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from browserfleet.core.exits import ExitDirectory
@@ -44,15 +44,20 @@ from browserfleet.core.sessions.egress import (
 from browserfleet.node.egress import (
     DirectUpstream,
     EgressPolicy,
+    EgressProxy,
     HostRules,
     IPAddress,
     Upstream,
     UpstreamRefused,
     UpstreamStreams,
 )
+from browserfleet.node.egress.hostrules import load_ad_hosts
 from browserfleet.node.proxies.config import ProxyConfig
 from browserfleet.node.proxies.pool import Assignment, ProxyPool
 from browserfleet.node.proxies.upstream import ProxyUpstream, open_via
+
+if TYPE_CHECKING:
+    from browserfleet.settings import Settings
 
 __all__ = ["ExternalUpstream", "Route", "RoutedUpstream", "SessionEgressPlan", "SessionRouting"]
 
@@ -172,6 +177,16 @@ class SessionRouting:
         self.pool = pool
         self.node_country = node_country
         self.ad_hosts = ad_hosts
+
+    @classmethod
+    def from_settings(cls, settings: Settings, egress: EgressProxy, pool: ProxyPool) -> SessionRouting:
+        return cls(
+            policy=egress.policy,
+            attempt_timeout=egress.connect_timeout / 2,
+            pool=pool,
+            node_country=settings.node_country,
+            ad_hosts=load_ad_hosts(settings.ad_block_hosts_file),
+        )
 
     def plan(self, project_id: str, proxies: Any, browser_settings: dict[str, Any]) -> SessionEgressPlan:
         rules = HostRules.build(

@@ -30,7 +30,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
@@ -39,13 +39,13 @@ from browserfleet.core.firewall import CdpPolicy
 from browserfleet.core.jobs import JobKind
 from browserfleet.core.sessions import SessionSpec
 from browserfleet.core.sessions.secrets import SessionSecrets
-from browserfleet.node.captcha import CaptchaSolver
+from browserfleet.node.captcha import CaptchaSolver, build_solver
 from browserfleet.node.device_profiles import browser_version, profile_for
 from browserfleet.node.egress import EgressChannel, EgressProxy
 from browserfleet.node.executor import Execution, Executor
 from browserfleet.node.profiles import Profiles, read_cookies, set_cookies
 from browserfleet.node.proxies.routing import SessionRouting
-from browserfleet.node.sandbox import BrowserLauncher, DirectLauncher, Folders, StartedBrowser
+from browserfleet.node.sandbox import BrowserLauncher, DirectLauncher, Folders, StartedBrowser, launcher_for
 from browserfleet.node.session.captcha import SessionCaptchas
 from browserfleet.node.session.extensions import ExtensionLaunch, SessionExtensions, extension_dir
 from browserfleet.node.session.files import SessionFiles
@@ -57,7 +57,12 @@ from browserfleet.node.session.recording import RecordingConfig
 from browserfleet.node.session.screencast import ScreencastConfig, SessionScreencast
 from browserfleet.node.session.supervisor import SessionSupervisor
 from browserfleet.node.session.webdriver import ChromeDriver
+from browserfleet.settings import CHROMIUM_FLAGS
 from browserfleet.store.records import JobRecord
+
+if TYPE_CHECKING:
+    from browserfleet.node.parts import NodeParts
+    from browserfleet.settings import Settings
 
 log = structlog.get_logger(__name__)
 TEMP_PREFIX = "browserfleet-session-"
@@ -110,6 +115,35 @@ class SessionExecutor(Executor):
         self.grace_s = grace_s
         self.temp_root = temp_root
         self.chromedriver = chromedriver
+
+    @classmethod
+    def enabled(cls, settings: Settings) -> bool:
+        return settings.session_slots > 0
+
+    @classmethod
+    def from_settings(cls, settings: Settings, parts: NodeParts) -> SessionExecutor:
+        s = settings
+        return cls(
+            s.headless_shell_path,
+            [*CHROMIUM_FLAGS, *s.session_chromium_flags],
+            parts.egress,
+            parts.live_sessions,
+            grace_s=s.session_grace_s,
+            chromedriver=s.chromedriver_path,
+            profiles=Profiles(parts.contexts),
+            extensions=SessionExtensions(parts.extensions, s.chromium_path),
+            captcha_solver=build_solver(s),
+            captcha_timeout_s=s.captcha_timeout_s,
+            secrets=SessionSecrets(parts.contexts.vault),
+            log_limits=LogLimits.from_settings(s),
+            recording=RecordingConfig.from_settings(s),
+            screencast=ScreencastConfig.from_settings(s),
+            files_root=s.session_files_dir or s.data_dir / "session-files",
+            downloads_max_bytes=s.session_downloads_max_bytes,
+            protocol_firewall=s.protocol_firewall,
+            launcher=launcher_for(parts.containment),
+            routing=SessionRouting.from_settings(s, parts.egress, parts.proxies),
+        )
 
     async def run(self, job: JobRecord) -> Execution:
         spec = self._opened(job.id, SessionSpec.model_validate(job.spec))

@@ -34,7 +34,10 @@ import json
 import re
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from browserfleet.settings import Settings
 
 REDACTED = "[REDACTED]"
 BROWSER_PAGE = -1
@@ -90,6 +93,12 @@ class LogLimits:
     max_records: int = 5000
     max_bytes: int = 8 * 1024 * 1024
     max_body_bytes: int = 16 * 1024
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> LogLimits:
+        """logSession's limits (``session_log_max_*``)."""
+        s = settings
+        return cls(s.session_log_max_records, s.session_log_max_bytes, s.session_log_max_body_bytes)
 
 
 class PageIds:

@@ -33,6 +33,7 @@ from browserfleet.node.session.log import PageIds
 
 if TYPE_CHECKING:
     from browserfleet.node.session.supervisor import SessionSupervisor
+    from browserfleet.settings import Settings
 
 log = structlog.get_logger(__name__)
 BINDING = "__browserfleetRecord"
@@ -69,6 +70,14 @@ class RecordingConfig:
     script: str  # the bundle plus the starter (see build_script)
     max_events: int = 50_000
     max_bytes: int = 32 * 1024 * 1024
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> RecordingConfig | None:
+        """recordSession's script (rrweb bundle + starter); None when the bundle is missing (logged)."""
+        script = build_script(settings.rrweb_record_path)
+        if script is None:
+            return None
+        return cls(script, settings.session_recording_max_events, settings.session_recording_max_bytes)
 
 
 def build_script(path: Path | None) -> str | None:

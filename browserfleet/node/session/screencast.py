@@ -47,6 +47,7 @@ from browserfleet.node.video import FrameFile, record_size, screencast_params
 
 if TYPE_CHECKING:
     from browserfleet.node.session.supervisor import SessionSupervisor
+    from browserfleet.settings import Settings
 
 log = structlog.get_logger(__name__)
 IDLE_STOP_S = 1.0  # screencasts stop this long after the last client left (trailing repaints)
@@ -62,6 +63,14 @@ def frames_blob(page_id: int) -> str:
 class ScreencastConfig:
     root: Path  # a session's frames go to <root>/<session id>.screencast/
     max_bytes: int = 100 * 1024 * 1024
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ScreencastConfig | None:
+        """recordSession's screencast frames (recording downloads); None when turned off (max 0)."""
+        if not settings.session_video_max_bytes:
+            return None
+        root = settings.session_files_dir or settings.data_dir / "session-files"
+        return cls(root, settings.session_video_max_bytes)
 
 
 @dataclass

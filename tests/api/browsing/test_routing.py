@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 import pytest
 
+from browserfleet.core.jobs import JobKind
 from tests.support.browsing import Browsing, EventLog, race_model
 from tests.support.fleet import FleetHarness, RunningServer
 from tests.support.llm_standin import LLMStandIn, Reply, Seen, call
@@ -145,5 +146,5 @@ def test_fanout_first_success_wins_and_the_others_are_cancelled(
     assert pool_contexts(bserver) == contexts_before
     assert bserver.fleet.egress is not None and bserver.fleet.egress.open_channels == sum(
         1
-        for _ in bserver.fleet.agent_executor.sessions.keys  # type: ignore[union-attr]
+        for _ in bserver.fleet.executors[JobKind.AGENT].sessions.keys  # type: ignore[union-attr]
     )

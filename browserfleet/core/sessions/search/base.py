@@ -8,7 +8,7 @@ never sees an ``httpx`` exception. Only this package imports ``httpx`` for searc
 :func:`request_json` catches its errors.
 
 When you add a backend: subclass :class:`SearchBackend` in a module of its own, give it a ``name``,
-add its settings (and their validator) to ``browserfleet/settings.py`` and docs/configuration.md,
+add its settings (and their validator) to ``browserfleet/settings/search.py`` and docs/configuration.md,
 and a branch to :func:`browserfleet.core.sessions.search.build_backend`.
 """
 
