@@ -1,4 +1,8 @@
-"""The ``browserfleet`` command: serve, accounts, embedded renders, maintenance."""
+"""The ``browserfleet`` command: serve, accounts, embedded renders, maintenance.
+
+The engine is imported lazily, inside the commands that need it: ``browserfleet --help`` loads
+typer and rich only, and ``render --server`` never loads Playwright.
+"""
 
 from __future__ import annotations
 
@@ -10,17 +14,16 @@ import socket
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
-import uvicorn
 from rich.console import Console
 
-from browserfleet import logs
 from browserfleet.core.errors import BrowserfleetError
-from browserfleet.distributed import Role
-from browserfleet.fleet import Fleet, containment_of
-from browserfleet.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from browserfleet.fleet import Fleet
+    from browserfleet.settings import Settings
 
 app = typer.Typer(help="browserfleet: self-hosted browser automation.", no_args_is_help=True)
 keys_app = typer.Typer(help="API keys.", no_args_is_help=True)
@@ -45,6 +48,7 @@ RedisUrl = Annotated[
     typer.Option("--redis-url", envvar="BROWSERFLEET_REDIS_URL", help="Redis URL: distributed mode."),
 ]
 NODE_PORT = 8701  # a node's internal app, next to a control plane's 8700 on one machine
+ROLES = ("all", "control")  # browserfleet.distributed.Role: serve's roles (a node has its own command)
 
 
 def _fail(message: str) -> typer.Exit:
@@ -52,10 +56,24 @@ def _fail(message: str) -> typer.Exit:
     return typer.Exit(code=1)
 
 
+def load_settings(**overrides: Any) -> Settings:
+    """The settings (environment, then the command's flags), imported when a command needs them."""
+    from browserfleet.settings import load_settings as load
+
+    return load(**overrides)
+
+
+def _configure_logs(level: str, log_format: str = "console") -> None:
+    from browserfleet import logs
+
+    logs.configure(level, log_format)
+
+
 def _run(settings: Settings, work: Callable[[Fleet], Awaitable[T]], *, nodes: bool = False) -> T:
     """Run ``work`` against a started fleet (no browsers unless ``nodes``)."""
+    from browserfleet.fleet import Fleet
 
-    logs.configure(settings.log_level, settings.log_format)  # logs on stderr: stdout is the output
+    _configure_logs(settings.log_level, settings.log_format)  # logs on stderr: stdout is the output
 
     async def main() -> T:
         fleet = Fleet(settings)
@@ -81,18 +99,21 @@ def serve(
             envvar="BROWSERFLEET_ROLE",
             help="all: the APIs and a node; control: the APIs only (distributed mode, with --redis-url).",
         ),
-    ] = Role.ALL.value,
+    ] = ROLES[0],
 ) -> None:
     """Run the server: embedded (API + nodes + browsers in one process), or a control plane."""
-    if role not in (Role.ALL, Role.CONTROL):
+    if role not in ROLES:
         raise _fail(f"--role must be all or control (a node runs with `browserfleet node`), not {role!r}")
     settings = load_settings(
         host=host, port=port, data_dir=data_dir, database_url=database_url, redis_url=redis_url
     )
-    if role == Role.CONTROL and not settings.distributed:
+    control = role == "control"
+    if control and not settings.distributed:
         raise _fail("--role control needs --redis-url (distributed mode)")
-    logs.configure(settings.log_level, settings.log_format)
-    if role != Role.CONTROL:
+    _configure_logs(settings.log_level, settings.log_format)
+    from browserfleet.fleet import containment_of
+
+    if not control:
         containment_of(settings)  # a host that cannot contain browsers: one line, before anything
     first = _run(settings, lambda fleet: fleet.accounts.bootstrap())
     if first:
@@ -103,8 +124,10 @@ def serve(
     from browserfleet.app import create_app
 
     err.print(f"browserfleet listening on http://{settings.host}:{settings.port}  (docs: /docs)")
+    import uvicorn
+
     uvicorn.run(
-        create_app(settings, run_nodes=role != Role.CONTROL),
+        create_app(settings, run_nodes=not control),
         host=settings.host,
         port=settings.port,
         log_level="warning",
@@ -156,11 +179,15 @@ def node(
         raise _fail("a node needs --redis-url (and --database-url): it joins a distributed fleet")
     if "node_id" not in settings.model_fields_set:
         settings = settings.model_copy(update={"node_id": f"{socket.gethostname()}-{settings.port}"})
-    logs.configure(settings.log_level, settings.log_format)
+    _configure_logs(settings.log_level, settings.log_format)
+    from browserfleet.fleet import containment_of
+
     containment_of(settings)  # a host that cannot contain browsers: one line, before anything
     from browserfleet.node_app import create_node_app
 
     err.print(f"browserfleet node {settings.node_id} serving {settings.advertised_url} to the control plane")
+    import uvicorn
+
     uvicorn.run(
         create_node_app(settings),
         host=settings.host,
@@ -271,7 +298,7 @@ def render(
         result = render_remote(server, key, body, err)
     else:
         settings = load_settings(data_dir=data_dir)
-        logs.configure("warning")
+        _configure_logs("warning")
         result = render_embedded(settings, body, err)
     _write_outputs(result, output, screenshot)
 
