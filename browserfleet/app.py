@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from browserfleet.api import body_limit, errors
+from browserfleet.api import body_limit, errors, openapi
 from browserfleet.api.relay import NodeRelay
 from browserfleet.core.sessions.search import build_backend as build_search_backend
 from browserfleet.families import FAMILIES, envelopes
@@ -47,6 +47,7 @@ def create_app(
         lifespan=lifespan,
     )
     errors.install(app, envelopes(FAMILIES))
+    openapi.install(app)  # documents each family's envelope, not FastAPI's 422 (api/openapi.py)
     for family in FAMILIES:
         for router in (*family.routers, *family.node_routers):
             app.include_router(router)

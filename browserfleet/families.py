@@ -2,9 +2,10 @@
 
 A family is ``api/<family>/`` (routes, schemas, envelope) on ``core/<family>/`` (its domain rules)
 with executors in ``node/`` for its job kinds. The app factories read :data:`FAMILIES`: app.py
-includes every family's routers and answers errors in each family's envelope; node_app.py serves
-the Sessions family's node-local routes (``node_routers``) in its envelope. Nothing registers
-itself on import.
+includes every family's routers and answers errors in each family's envelope, whose model its
+OpenAPI document gives every error response of the family's paths (api/openapi.py); node_app.py
+serves the Sessions family's node-local routes (``node_routers``) in its envelope. Nothing
+registers itself on import.
 
 Executors are not declared here: fleet.py builds them from the fleet's components (browser pool,
 egress proxy, proxy pool, live sessions…) and keys them by job kind, the ``job_kinds`` below.

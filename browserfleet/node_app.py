@@ -19,7 +19,7 @@ from fastapi import FastAPI
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from browserfleet.api import body_limit, errors
+from browserfleet.api import body_limit, errors, openapi
 from browserfleet.core.public_base import RELAYED
 from browserfleet.dispatch.constants import NODE_SECRET_HEADER
 from browserfleet.families import SESSIONS, envelopes
@@ -74,6 +74,7 @@ def create_node_app(settings: Settings, *, pool: BrowserPool | None = None) -> F
         title="browserfleet node", version=VERSION, lifespan=lifespan, docs_url=None, redoc_url=None
     )
     errors.install(app, envelopes([SESSIONS]))
+    openapi.install(app)
     for router in SESSIONS.node_routers:  # what the relay sends here: a live session's endpoints
         app.include_router(router)
 

@@ -1,14 +1,37 @@
-"""Request dependencies shared by every family: the fleet, and the caller's project."""
+"""Request dependencies shared by every family: the fleet, and the caller's project.
+
+The API key's two carriers are declared as security schemes (:data:`BEARER`, :data:`BB_API_KEY`):
+every route that depends on :func:`request_key` (through :data:`ProjectDep` or a family's own
+project dependency) documents them, as alternatives, in the OpenAPI document.
+"""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Security
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from browserfleet.core.accounts import api_key_of
 from browserfleet.fleet import Fleet
 from browserfleet.store.records import ProjectRecord
+
+# documentation only (auto_error=False: they refuse nothing); api_key_of reads the key
+BEARER = HTTPBearer(
+    scheme_name="BearerAuth", auto_error=False, description="`Authorization: Bearer <API key>`"
+)
+BB_API_KEY = APIKeyHeader(
+    name="X-BB-API-Key",
+    scheme_name="BrowserbaseAuth",
+    auto_error=False,
+    description="The API key in `X-BB-API-Key` (the Browserbase SDK's header)",
+)
+ADMIN_KEY = HTTPBearer(
+    scheme_name="AdminKey",
+    auto_error=False,
+    description="`Authorization: Bearer <admin key>` (the admin_key setting), never a project's key",
+)
+API_KEY_SCHEMES = frozenset({"BearerAuth", "BrowserbaseAuth", "AdminKey"})  # a refusal is a 401
 
 
 async def get_fleet(request: Request) -> Fleet:
@@ -21,9 +44,21 @@ def api_key(request: Request) -> str | None:
     return api_key_of(request.headers)
 
 
-async def get_project(request: Request, fleet: Annotated[Fleet, Depends(get_fleet)]) -> ProjectRecord:
-    return await fleet.accounts.authenticate(api_key(request))
+async def request_key(
+    request: Request,
+    _bearer: Annotated[HTTPAuthorizationCredentials | None, Security(BEARER)],
+    _header: Annotated[str | None, Security(BB_API_KEY)],
+) -> str | None:
+    """The request's API key (:func:`api_key`), with its carriers documented."""
+    return api_key(request)
+
+
+async def get_project(
+    key: Annotated[str | None, Depends(request_key)], fleet: Annotated[Fleet, Depends(get_fleet)]
+) -> ProjectRecord:
+    return await fleet.accounts.authenticate(key)
 
 
 FleetDep = Annotated[Fleet, Depends(get_fleet)]
+KeyDep = Annotated[str | None, Depends(request_key)]
 ProjectDep = Annotated[ProjectRecord, Depends(get_project)]

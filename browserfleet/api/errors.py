@@ -5,11 +5,15 @@ app factory hands them to :func:`install` as one :class:`Envelopes` table, and r
 any family get the default (the Renders family's ``{"error", "message", "details"?}``). Validation
 errors from FastAPI become 400 with ``details``; unknown routes 404; unexpected exceptions 500
 without internals.
+
+An :class:`Envelope` is declared with the pydantic model of its body (:func:`envelope`): the
+OpenAPI document gives every error response of a path that model (api/openapi.py).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
 
@@ -17,15 +21,60 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.json_schema import SkipJsonSchema
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from browserfleet.core.errors import BrowserfleetError, InvalidRequest, RateLimited
 
 log = structlog.get_logger(__name__)
 
-Envelope = Callable[[BrowserfleetError], JSONResponse]
+Answer = Callable[[BrowserfleetError], JSONResponse]
 
 
+@dataclass(frozen=True)
+class Envelope:
+    """How a family answers an error (``answer``), and the pydantic ``model`` of that answer's
+    body, which the OpenAPI document gives the family's error responses (api/openapi.py)."""
+
+    model: type[BaseModel]
+    answer: Answer
+
+    def __call__(self, error: BrowserfleetError) -> JSONResponse:
+        return self.answer(error)
+
+
+def envelope(model: type[BaseModel]) -> Callable[[Answer], Envelope]:
+    """Declares a function answering errors as an :class:`Envelope` whose body is ``model``."""
+
+    def declare(answer: Answer) -> Envelope:
+        return Envelope(model, answer)
+
+    return declare
+
+
+class FieldError(BaseModel):
+    """One offending field of a 400."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    field: str = Field(description="the field's path, dotted (e.g. waitFor.0.timeout), or body")
+    message: str
+
+
+class SimpleError(BaseModel):
+    """The Renders family's error body (and that of paths outside every family)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    error: str = Field(description="the HTTP reason phrase (Bad Request, Unauthorized, …)")
+    message: str
+    details: SkipJsonSchema[None] | list[FieldError] = Field(
+        default=None, description="400 only: one entry per offending field"
+    )
+
+
+@envelope(SimpleError)
 def simple_envelope(error: BrowserfleetError) -> JSONResponse:
     body: dict[str, Any] = {"error": error.kind, "message": error.message}
     if error.details:

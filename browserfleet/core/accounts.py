@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from browserfleet.core.errors import InvalidRequest, NotFound, Unauthenticated
+from browserfleet.core.errors import InvalidRequest, MissingApiKey, NotFound, Unauthenticated
 from browserfleet.store.records import ProjectRecord
 from browserfleet.store.repo import LEDGER_KINDS, Store
 
@@ -111,7 +111,7 @@ class Accounts:
 
     async def authenticate(self, key: str | None) -> ProjectRecord:
         if not key:
-            raise Unauthenticated("Missing API key: send `Authorization: Bearer <key>`")
+            raise MissingApiKey("Missing API key: send `Authorization: Bearer <key>`")
         digest = hash_key(key)
         cached = self._auth_cache.get(digest)
         now = time.monotonic()

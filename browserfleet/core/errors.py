@@ -8,6 +8,7 @@ place (``api/errors.py``). Nothing here knows about HTTP beyond the ``status`` h
     BrowserfleetError                 base of everything a client may see
     ├── InvalidRequest      400       bad input; ``details`` lists the offending fields
     ├── Unauthenticated     401       missing, unknown or revoked API key
+    │   └── MissingApiKey               no key at all (each family names its own header)
     ├── PaymentRequired     402       balance spent or quota exceeded
     ├── Forbidden           403       a credential other than an API key (e.g. an upload token) is wrong
     ├── NotFound            404       unknown id, or another project's id
@@ -48,6 +49,11 @@ class InvalidRequest(BrowserfleetError):
 class Unauthenticated(BrowserfleetError):
     status = 401
     kind = "Unauthorized"
+
+
+class MissingApiKey(Unauthenticated):
+    """No API key at all: a family whose clients send it in another header than ``Authorization:
+    Bearer`` names its own header in its envelope (the Sessions family: ``X-BB-API-Key``)."""
 
 
 class PaymentRequired(BrowserfleetError):

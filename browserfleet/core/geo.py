@@ -63,6 +63,9 @@ _SPECIAL_LETTERS = str.maketrans(
 # when no country narrows the choice.
 _HINT_SIZE = 5
 _HINT_COUNTRIES = ("US", "GB", "DE", "FR", "CA")
+# where a node with no location the catalogue knows (no node_country/node_city) says it browses
+# from: this country's default city (New York); documented in README "What a render does"
+DEFAULT_NODE_COUNTRY = "US"
 
 
 def normalise_city_name(value: str) -> str:
@@ -229,6 +232,20 @@ class GeoCatalogue:
         if country is not None and found.country != country.code:
             raise _field_error("city", f"City '{found.name}' is not in country {country.code}")
         return found
+
+    def node_place(self, country_code: str | None, city: str | None) -> City:
+        """The place of a node labelled ``country_code``/``city`` (settings ``node_country``,
+        ``node_city``): that city, else its country's default city, else the city alone, else
+        :data:`DEFAULT_NODE_COUNTRY`'s default city. Never an error: labels are for routing and
+        may name places the catalogue does not have."""
+        for code, name in ((country_code, city), (country_code, None), (None, city)):
+            try:
+                found = self.resolve(code, name)
+            except InvalidRequest:
+                continue
+            if found is not None:
+                return found
+        return self._cities[self._countries[DEFAULT_NODE_COUNTRY].default_city]
 
     def _require_country(self, country_code: str) -> Country:
         country = self.country(country_code)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
@@ -16,6 +17,14 @@ from starlette.requests import Request
 from browserfleet.core.errors import InvalidRequest, PayloadTooLarge
 
 MULTIPART_OVERHEAD = 64 * 1024  # the part's headers and boundaries on top of its bytes
+
+
+def file_part_body(description: str) -> dict[str, Any]:
+    """The request body :func:`file_part` reads, as an OpenAPI ``requestBody`` (a route's
+    ``openapi_extra={"requestBody": …}``: it reads the body itself, so FastAPI cannot see it)."""
+    file = {"type": "string", "format": "binary", "description": description}
+    schema = {"type": "object", "properties": {"file": file}, "required": ["file"]}
+    return {"required": True, "content": {"multipart/form-data": {"schema": schema}}}
 
 
 @asynccontextmanager

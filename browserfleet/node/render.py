@@ -84,12 +84,16 @@ class RenderExecutor(Executor):
         *,
         proxies: ProxyPool | None = None,
         captcha_solver: captcha.CaptchaSolver | None = None,
+        places: dict[str, City] | None = None,
     ) -> None:
         self.captcha_solver = captcha_solver
         self.pool = pool
         self.egress = egress
         self.navigation_timeout_ms = navigation_timeout_s * 1000
         self.proxies = proxies
+        # node id → where that node browses from (its labels): a render that names no place is
+        # emulated there and reports it as its selectedCity
+        self.places = places or {}
 
     @classmethod
     def from_settings(cls, settings: Settings, parts: NodeParts) -> RenderExecutor:
@@ -99,25 +103,32 @@ class RenderExecutor(Executor):
             settings.render_navigation_timeout_s,
             proxies=parts.proxies,
             captcha_solver=captcha.build_solver(settings),
+            places=node_places(settings),
         )
 
     async def run(self, job: JobRecord) -> Execution:
         spec = RenderSpec.model_validate(job.spec)
-        city = catalogue().city(spec.city) if spec.city else None
+        asked = catalogue().city(spec.city) if spec.city else None  # the render's own place
+        city = asked or self._node_place(job.node_id)
         timings = Timings()
-        upstream = self._exit(job, spec, city)
+        upstream = self._exit(job, spec, asked)  # a place of the node's own: no exit proxy
         channel = await self.egress.open_channel(job.id, upstream=upstream)
         try:
             async with self._page(spec, city, channel, timings) as page:
                 execution = await _RenderRun(
                     spec, city, channel, page, timings, self.navigation_timeout_ms, self.captcha_solver
                 ).run()
-            execution.result["geoExit"] = geo_exit(city, upstream)
+            execution.result["geoExit"] = geo_exit(asked, upstream)
             return execution
         except PlaywrightError as exc:
             raise _unexpected(exc) from exc
         finally:
             await channel.close()
+
+    def _node_place(self, node_id: str | None) -> City:
+        """Where the node that runs the job browses from (this process's own node when unknown)."""
+        place = self.places.get(node_id or "") or next(iter(self.places.values()), None)
+        return place or catalogue().node_place(None, None)
 
     def _exit(self, job: JobRecord, spec: RenderSpec, city: City | None) -> ProxyUpstream | None:
         """The upstream proxy for a geo-targeted job (None: straight from this node)."""
@@ -149,6 +160,16 @@ class RenderExecutor(Executor):
                 if self.pool.crashed(context):
                     raise BrowserCrashed(str(exc)) from exc
                 raise
+
+
+def node_places(settings: Settings) -> dict[str, City]:
+    """Where each node of this process browses from: its ``country``/``city`` labels as the
+    catalogue knows them, else the documented default place (core/geo.py ``node_place``)."""
+    geo = catalogue()
+    places = {settings.node_id: geo.node_place(settings.node_country, settings.node_city)}
+    for node in settings.local_nodes:
+        places[node.id] = geo.node_place(node.country, node.city)
+    return places
 
 
 def context_options(city: City | None, channel: EgressChannel) -> dict[str, Any]:

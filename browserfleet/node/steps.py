@@ -69,10 +69,30 @@ def translate_errors(page: Page, what: str) -> Iterator[None]:
         browser = page.context.browser
         if browser is None or not browser.is_connected():
             raise BrowserCrashed(str(exc)) from exc
-        text = str(exc)
-        if "not a valid selector" in text or ("SyntaxError" in text and "selector" in text):
+        if invalid_selector(str(exc)):
             raise JobFailure(ErrorCode.INVALID_SELECTOR, f"{what}: invalid selector") from exc
         raise
+
+
+# How a refused selector reads: Playwright's own parser ('Error while parsing css selector "0"',
+# 'Unexpected token "" while parsing css selector "div["', 'Unknown engine "x" while parsing
+# selector x=1', '"is" engine expects non-empty selector list'), and the browser's
+# (querySelectorAll's "… is not a valid selector", document.evaluate's "… is not a valid XPath
+# expression").
+_INVALID_SELECTOR = (
+    "while parsing css selector",
+    "while parsing selector",
+    "engine expects",
+    "is not a valid selector",
+    "is not a valid XPath expression",
+)
+
+
+def invalid_selector(message: str) -> bool:
+    """Does Playwright's error ``message`` say a selector itself is invalid (the caller's mistake)?"""
+    return any(marker in message for marker in _INVALID_SELECTOR) or (
+        "SyntaxError" in message and "selector" in message
+    )
 
 
 Handler = Callable[["StepRunner", Any], Awaitable[Any]]

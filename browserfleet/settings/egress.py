@@ -23,5 +23,10 @@ class EgressMixin(BaseModel):
     )
     proxy_file: Path | None = Field(default=None, description="YAML file declaring upstream proxies")
     require_geo_proxy: bool = False
+    session_proxy_direct_fallback: bool = Field(
+        default=False,
+        description="sessions' proxies: true / browserbase rules leave directly when no exit proxy is "
+        "configured (default: 400 naming proxies / proxy_file)",
+    )
     proxy_failures_before_cooldown: int = Field(default=3, ge=1)
     proxy_cooldown_s: float = Field(default=60.0, gt=0)

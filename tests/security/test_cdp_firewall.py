@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from browserfleet.core.firewall import CdpPolicy, Forward, Refuse
-from browserfleet.core.firewall.cdp import OPEN_DOMAINS, RULES
+from browserfleet.core.firewall.cdp import OPEN_DOMAINS, RULES, UPLOADS_PATH
 
 
 @pytest.fixture
@@ -149,6 +149,31 @@ def test_file_inputs_take_only_the_session_files(policy: CdpPolicy, tmp_path: Pa
         refused(policy.inspect(command("DOM.setFileInputFiles", {"files": [inside, outside]})))
     (tmp_path / "uploads" / "link").symlink_to("/etc/passwd")
     refused(policy.inspect(command("DOM.setFileInputFiles", {"files": [str(tmp_path / "uploads/link")]})))
+
+
+@pytest.mark.parametrize("contained", [True, False])
+def test_file_inputs_take_uploads_by_the_path_the_upload_route_names(tmp_path: Path, contained: bool) -> None:
+    """``/uploads/<name>`` (what POST /v1/sessions/{id}/uploads answers) is the session's upload,
+    sent on as the browser sees it: at /uploads in its sandbox, else at the node's path."""
+    uploads = tmp_path / "uploads"
+    uploads.mkdir()
+    (uploads / "cv.pdf").write_bytes(b"%PDF-")
+    policy = CdpPolicy(
+        downloads=tmp_path / "downloads",
+        file_roots=(uploads, tmp_path / "downloads"),
+        uploads=uploads,
+        uploads_in_browser=UPLOADS_PATH if contained else None,
+    )
+    seen = "/uploads/cv.pdf" if contained else str(uploads / "cv.pdf")
+    for given in ("/uploads/cv.pdf", str(uploads / "cv.pdf")):
+        sent = forwarded(policy.inspect(command("DOM.setFileInputFiles", {"files": [given], "nodeId": 3})))
+        assert sent["params"] == {"files": [seen], "nodeId": 3}
+    drag = {"type": "drop", "x": 1, "y": 1, "data": {"items": [], "files": ["/uploads/cv.pdf"]}}
+    assert forwarded(policy.inspect(command("Input.dispatchDragEvent", drag)))["params"]["data"]["files"] == [
+        seen
+    ]
+    for outside in ("/uploads/../../etc/passwd", "/uploads//etc/passwd", "/uploads/../secret.key"):
+        refused(policy.inspect(command("DOM.setFileInputFiles", {"files": [outside]})))
 
 
 @pytest.mark.parametrize(

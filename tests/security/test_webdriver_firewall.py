@@ -174,3 +174,28 @@ def test_send_keys_cannot_name_a_server_file(policy: CdpPolicy, tmp_path: Path) 
         body_for("session/s/element/e/value", {"text": "/not/a/file here"}, policy)["text"]
         == "/not/a/file here"
     )
+
+
+@pytest.mark.parametrize("contained", [True, False])
+def test_send_keys_takes_an_upload_by_the_path_the_upload_route_names(
+    tmp_path: Path, contained: bool
+) -> None:
+    """chromedriver sits next to the browser: ``/uploads/<name>`` goes on as the browser sees the
+    file (unchanged in its sandbox, the node's path when uncontained)."""
+    uploads = tmp_path / "uploads"
+    uploads.mkdir()
+    (uploads / "cv.pdf").write_bytes(b"%PDF-")
+    policy = CdpPolicy(
+        file_roots=(uploads,), uploads=uploads, uploads_in_browser="/uploads" if contained else None
+    )
+    seen = "/uploads/cv.pdf" if contained else str(uploads / "cv.pdf")
+    sent = body_for("session/s/element/e/value", {"text": "/uploads/cv.pdf", "x": 1}, policy)
+    assert sent == {"text": seen, "x": 1}
+    two = body_for("session/s/element/e/value", {"text": f"/uploads/cv.pdf\n{uploads}/cv.pdf"}, policy)
+    assert two == {"text": f"{seen}\n{seen}"}
+    # text that names no upload is typed as it is; a path out of the folder is refused
+    assert body_for("session/s/element/e/value", {"text": "/uploads/none.pdf"}, policy) == {
+        "text": "/uploads/none.pdf"
+    }
+    with pytest.raises(WebDriverRefused):
+        body_for("session/s/element/e/value", {"text": "/uploads/../../../../../../etc/passwd"}, policy)

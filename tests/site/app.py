@@ -55,6 +55,7 @@ STATIC_PAGES: dict[str, str] = {
     "/captcha/turnstile": "captcha-turnstile.html",
     "/captcha/iframe": "captcha-iframe.html",
     "/captcha/none": "captcha-none.html",
+    "/docs/markdown": "markdown.html",
 }
 
 API_ITEMS: list[dict[str, Any]] = [

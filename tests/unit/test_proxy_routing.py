@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from browserfleet.core.errors import InvalidRequest
+from browserfleet.core.errors import ErrorCode, InvalidRequest, JobFailure
 from browserfleet.core.geo import City
 from browserfleet.core.sessions.egress import check_session_egress, default_place, parse_proxy_server
 from browserfleet.node.egress import (
@@ -108,7 +108,9 @@ def test_create_time_checks_name_the_field() -> None:
     with pytest.raises(InvalidRequest) as caught:
         check_session_egress(None, ["ok.test", "bad domain"])
     assert _field(caught) == "browserSettings.allowedDomains[1]"
-    check_session_egress([{"type": "browserbase", "geolocation": {"country": "de", "city": "Berlin"}}])
+    check_session_egress(
+        [{"type": "browserbase", "geolocation": {"country": "de", "city": "Berlin"}}], exits=Serves("DE")
+    )
 
 
 def test_require_geo_proxy_refuses_unserved_places_at_create_time() -> None:
@@ -124,6 +126,43 @@ def test_require_geo_proxy_refuses_unserved_places_at_create_time() -> None:
     )
     with pytest.raises(InvalidRequest):
         check_session_egress(True, exits=Serves(), require_geo_proxy=True)
+
+
+@pytest.mark.parametrize(
+    ("proxies", "field"),
+    [(True, "proxies"), ([{"type": "none"}, {"type": "browserbase"}], "proxies[1]")],
+    ids=["proxies-true", "browserbase-rule"],
+)
+@pytest.mark.parametrize("exits", [None, Serves()], ids=["no-directory", "no-exit-declared"])
+def test_without_any_exit_proxy_browserbase_routing_is_refused_unless_direct_is_allowed(
+    proxies: object, field: str, exits: Serves | None
+) -> None:
+    with pytest.raises(InvalidRequest) as caught:
+        check_session_egress(proxies, exits=exits)
+    assert _field(caught) == field
+    message = caught.value.message
+    assert message.startswith(f"{field}: ") and "proxy_file" in message
+    assert "session_proxy_direct_fallback" in message
+    check_session_egress(proxies, exits=exits, direct_fallback=True)  # the operator allows direct
+    check_session_egress(proxies, exits=Serves("FR"))  # an exit somewhere: served, not refused
+    check_session_egress([{"type": "none"}, {"type": "external", "server": "p.example:3128"}], exits=exits)
+
+
+def test_a_node_without_any_exit_fails_a_browserbase_rule_unless_direct_is_allowed() -> None:
+    """The node's own check (distributed mode: the API's settings may declare exits it lacks)."""
+    strict = SessionRouting(policy=EgressPolicy(), attempt_timeout=1, pool=ProxyPool([]))
+    with pytest.raises(JobFailure) as caught:
+        strict.plan("prj", True, {})
+    assert caught.value.code is ErrorCode.PROXY_UNAVAILABLE
+    assert "session_proxy_direct_fallback" in str(caught.value)
+    lenient = SessionRouting(policy=EgressPolicy(), attempt_timeout=1, pool=None, direct_fallback=True)
+    plan = lenient.plan("prj", [{"type": "browserbase"}], {})
+    assert isinstance(plan.upstream, RoutedUpstream)
+    assert isinstance(plan.upstream.select("any.host"), DirectUpstream)
+    assert plan.routes == [
+        {"type": "browserbase", "domainPattern": None, "proxied": False, "country": None, "city": None}
+    ]
+    assert strict.plan("prj", [{"type": "none"}], {}).routes[0]["proxied"] is False  # no exit needed
 
 
 def test_proxies_true_prefers_the_node_country_then_any_served_one() -> None:

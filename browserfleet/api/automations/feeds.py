@@ -14,7 +14,7 @@ from typing import Any, Literal
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from browserfleet.api.automations.routes import Project
+from browserfleet.api.automations.routes import LIMITED, TASK_NOT_FOUND, Project
 from browserfleet.api.deps import FleetDep
 from browserfleet.core.automations.feeds import MAX_FIELDS, FeedInput
 from browserfleet.core.automations.wire import timestamp
@@ -23,6 +23,10 @@ from browserfleet.fleet import Fleet
 from browserfleet.store.records import FeedRecord
 
 router = APIRouter(tags=["automations"])
+FEED_NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    **LIMITED,
+    404: {"description": "No such feed of this task"},
+}
 
 
 class FeedField(BaseModel):
@@ -67,14 +71,14 @@ def _feed_object(base: str, feed: FeedRecord, last_run_at: datetime | None) -> d
     }
 
 
-@router.get("/v1/feeds")
+@router.get("/v1/feeds", responses=LIMITED)
 async def list_feeds(request: Request, project: Project, fleet: FleetDep) -> list[dict[str, Any]]:
     feeds = await fleet.feeds.list(project)
     last = await fleet.feeds.last_run_at(feeds)
     return [_feed_object(_base(request, fleet), f, last.get(f.task_id)) for f in feeds]
 
 
-@router.post("/v1/tasks/{task_uid}/feeds", status_code=201)
+@router.post("/v1/tasks/{task_uid}/feeds", status_code=201, responses=TASK_NOT_FOUND)
 async def create_feed(
     task_uid: str, body: CreateFeedRequest, request: Request, project: Project, fleet: FleetDep
 ) -> dict[str, Any]:
@@ -83,7 +87,7 @@ async def create_feed(
     return _feed_object(_base(request, fleet), feed, last.get(feed.task_id))
 
 
-@router.get("/v1/tasks/{task_uid}/feeds")
+@router.get("/v1/tasks/{task_uid}/feeds", responses=TASK_NOT_FOUND)
 async def list_task_feeds(
     task_uid: str, request: Request, project: Project, fleet: FleetDep
 ) -> list[dict[str, Any]]:
@@ -93,7 +97,7 @@ async def list_task_feeds(
     return [_feed_object(_base(request, fleet), f, last.get(f.task_id)) for f in feeds]
 
 
-@router.get("/v1/tasks/{task_uid}/feeds/{uid}")
+@router.get("/v1/tasks/{task_uid}/feeds/{uid}", responses=FEED_NOT_FOUND)
 async def get_feed(
     task_uid: str, uid: str, request: Request, project: Project, fleet: FleetDep
 ) -> dict[str, Any]:
@@ -112,7 +116,9 @@ async def get_feed(
     }
 
 
-@router.delete("/v1/tasks/{task_uid}/feeds/{uid}", status_code=204)
+@router.delete(
+    "/v1/tasks/{task_uid}/feeds/{uid}", status_code=204, response_class=Response, responses=FEED_NOT_FOUND
+)
 async def delete_feed(task_uid: str, uid: str, project: Project, fleet: FleetDep) -> Response:
     await fleet.feeds.delete(project, task_uid, uid)
     return Response(status_code=204)

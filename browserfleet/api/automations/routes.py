@@ -12,6 +12,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.json_schema import SkipJsonSchema
 
 from browserfleet.api.automations.schemas import (
     AccountResponse,
@@ -20,10 +22,12 @@ from browserfleet.api.automations.schemas import (
     CreateTaskRequest,
     UpdateTaskRequest,
 )
-from browserfleet.api.deps import FleetDep, api_key
+from browserfleet.api.deps import FleetDep, KeyDep
+from browserfleet.api.errors import FieldError, envelope
 from browserfleet.core.accounts import hash_key
 from browserfleet.core.automations import run_object, task_object
 from browserfleet.core.automations.files import FILES_PATH
+from browserfleet.core.automations.tasks import MAX_PAGE
 from browserfleet.core.automations.wire import timestamp
 from browserfleet.core.errors import BrowserfleetError, NotFound, RateLimited
 from browserfleet.core.public_base import client_base
@@ -34,6 +38,18 @@ router = APIRouter(tags=["automations"])
 PLAN_NAME = "browserfleet Automate"
 
 
+class AutomationsError(BaseModel):
+    """The Automations family's error body."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    message: str
+    details: SkipJsonSchema[None] | list[FieldError] = Field(
+        default=None, description="400 only: one entry per offending field"
+    )
+
+
+@envelope(AutomationsError)
 def automations_envelope(error: BrowserfleetError) -> JSONResponse:
     body: dict[str, Any] = {"message": error.message}
     if error.details:
@@ -42,16 +58,21 @@ def automations_envelope(error: BrowserfleetError) -> JSONResponse:
     return JSONResponse(body, status_code=error.status, headers=headers)
 
 
-async def automation_project(request: Request, fleet: FleetDep) -> ProjectRecord:
+async def automation_project(key: KeyDep, fleet: FleetDep) -> ProjectRecord:
     """The caller's project (``Authorization: Bearer KEY``), counted against the key's rate limit."""
-    key = api_key(request)
     project = await fleet.accounts.authenticate(key)
     await fleet.automation_limiter.hit(hash_key(key or ""))
     return project
 
 
 Project = Annotated[ProjectRecord, Depends(automation_project)]
-Page = Annotated[int, Query(ge=1, description="25 per page")]
+# what every route with a Project answers besides 401 (api/openapi.py adds that one)
+LIMITED: dict[int | str, dict[str, Any]] = {
+    429: {"description": "The key's request rate limit is reached (Retry-After)"},
+}
+TASK_NOT_FOUND: dict[int | str, dict[str, Any]] = {**LIMITED, 404: {"description": "No such task"}}
+RUN_NOT_FOUND: dict[int | str, dict[str, Any]] = {**LIMITED, 404: {"description": "No such task or run"}}
+Page = Annotated[int, Query(ge=1, le=MAX_PAGE, description="25 per page")]
 
 
 def _runs_json(request: Request, fleet: Fleet, run: TaskRunRecord) -> dict[str, Any]:
@@ -59,12 +80,12 @@ def _runs_json(request: Request, fleet: Fleet, run: TaskRunRecord) -> dict[str, 
     return run_object(run, lambda run_uid, name: fleet.automation_files.url(base, run_uid, name))
 
 
-@router.get("/v2/auth", response_model=AuthResponse)
+@router.get("/v2/auth", response_model=AuthResponse, responses=LIMITED)
 async def auth(project: Project) -> AuthResponse:
     return AuthResponse(workspace=project.name)
 
 
-@router.get("/v1/account", response_model=AccountResponse)
+@router.get("/v1/account", response_model=AccountResponse, responses=LIMITED)
 async def account(project: Project, fleet: FleetDep) -> AccountResponse:
     usage = await fleet.runs.usage(project)
     return AccountResponse(
@@ -76,33 +97,41 @@ async def account(project: Project, fleet: FleetDep) -> AccountResponse:
     )
 
 
-@router.get("/v1/tasks")
+@router.get("/v1/tasks", responses=LIMITED)
 async def list_tasks(project: Project, fleet: FleetDep, page: Page = 1) -> list[dict[str, Any]]:
     return [task_object(t) for t in await fleet.tasks.list(project, page)]
 
 
-@router.post("/v1/tasks", status_code=201)
+@router.post("/v1/tasks", status_code=201, responses=LIMITED)
 async def create_task(body: CreateTaskRequest, project: Project, fleet: FleetDep) -> dict[str, Any]:
     return task_object(await fleet.tasks.create(project, body.to_input()))
 
 
-@router.get("/v1/tasks/{uid}")
+@router.get("/v1/tasks/{uid}", responses=TASK_NOT_FOUND)
 async def get_task(uid: str, project: Project, fleet: FleetDep) -> dict[str, Any]:
     return task_object(await fleet.tasks.get(project, uid))
 
 
-@router.patch("/v1/tasks/{uid}")
+@router.patch("/v1/tasks/{uid}", responses=TASK_NOT_FOUND)
 async def update_task(uid: str, body: UpdateTaskRequest, project: Project, fleet: FleetDep) -> dict[str, Any]:
     return task_object(await fleet.tasks.update(project, uid, body.to_input()))
 
 
-@router.delete("/v1/tasks/{uid}", status_code=204)
+@router.delete("/v1/tasks/{uid}", status_code=204, response_class=Response, responses=TASK_NOT_FOUND)
 async def delete_task(uid: str, project: Project, fleet: FleetDep) -> Response:
     await fleet.tasks.delete(project, uid)
     return Response(status_code=204)
 
 
-@router.post("/v1/tasks/{task_uid}/runs", status_code=202)
+@router.post(
+    "/v1/tasks/{task_uid}/runs",
+    status_code=202,
+    responses={
+        **TASK_NOT_FOUND,
+        402: {"description": "The monthly run quota is used up"},
+        503: {"description": "Distributed mode: admission could not be decided in time"},
+    },
+)
 async def create_run(
     task_uid: str, body: CreateRunRequest, request: Request, project: Project, fleet: FleetDep
 ) -> dict[str, Any]:
@@ -110,14 +139,14 @@ async def create_run(
     return _runs_json(request, fleet, run)
 
 
-@router.get("/v1/tasks/{task_uid}/runs")
+@router.get("/v1/tasks/{task_uid}/runs", responses=TASK_NOT_FOUND)
 async def list_runs(
     task_uid: str, request: Request, project: Project, fleet: FleetDep, page: Page = 1
 ) -> list[dict[str, Any]]:
     return [_runs_json(request, fleet, r) for r in await fleet.runs.list(project, task_uid, page)]
 
 
-@router.get("/v1/tasks/{task_uid}/runs/{uid}")
+@router.get("/v1/tasks/{task_uid}/runs/{uid}", responses=RUN_NOT_FOUND)
 async def get_run(
     task_uid: str,
     uid: str,
@@ -133,7 +162,17 @@ async def get_run(
     return _runs_json(request, fleet, run)
 
 
-@router.get(FILES_PATH + "/{run_uid}/{name}")
+@router.get(
+    FILES_PATH + "/{run_uid}/{name}",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "The file, its content type guessed from its name",
+            "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}},
+        },
+        404: {"description": "No such file, a wrong or expired signature, or the run was deleted"},
+    },
+)
 async def run_file(
     run_uid: str, name: str, fleet: FleetDep, sig: str = "", expires: int | None = None
 ) -> Response:

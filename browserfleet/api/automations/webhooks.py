@@ -9,7 +9,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from pydantic import BaseModel
 
-from browserfleet.api.automations.routes import Project
+from browserfleet.api.automations.routes import LIMITED, Project
 from browserfleet.api.deps import FleetDep
 from browserfleet.core.automations.webhooks import SIGNATURE_HEADER, TIMESTAMP_HEADER
 
@@ -23,6 +23,6 @@ class WebhookSecretResponse(BaseModel):
     scheme: str = 'sha256=hex(HMAC-SHA256(webhook_secret, "<timestamp>.<body>"))'
 
 
-@router.get("/v1/account/webhook-secret", response_model=WebhookSecretResponse)
+@router.get("/v1/account/webhook-secret", response_model=WebhookSecretResponse, responses=LIMITED)
 async def webhook_secret(project: Project, fleet: FleetDep) -> WebhookSecretResponse:
     return WebhookSecretResponse(webhook_secret=fleet.webhooks.secret_for(project.id))

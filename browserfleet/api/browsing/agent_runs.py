@@ -25,6 +25,11 @@ from browserfleet.core.errors import ErrorCode, InvalidRequest, NotFound
 from browserfleet.store.records import ProjectRecord
 
 router = APIRouter(prefix="/v1/agents", tags=["agents"])
+CREATE_ANSWERS: dict[int | str, dict[str, Any]] = {
+    402: {"description": "The balance does not cover one more run"},
+    429: {"description": "The project's concurrent runs are at its limit"},
+    503: {"description": "No model provider is configured (the message names the settings)"},
+}
 UNSUPPORTED = {"pause_when": "pauseWhen", "variables": "variables", "browser_settings": "browserSettings"}
 
 
@@ -45,13 +50,13 @@ class CreateRunRequest(BaseModel):
         return BrowsingRequest(task=self.task, template=self.agent_id, result_schema=self.result_schema)
 
 
-@router.post("/runs")
+@router.post("/runs", responses=CREATE_ANSWERS)
 async def create_run(body: CreateRunRequest, project: ProjectDep, fleet: FleetDep) -> dict[str, Any]:
     view = await fleet.browsing.create(project, body.to_request())
     return run_object(view)
 
 
-@router.get("/runs/{run_id}")
+@router.get("/runs/{run_id}", responses={404: {"description": "No such run (or another project's)"}})
 async def get_run(run_id: str, project: ProjectDep, fleet: FleetDep) -> dict[str, Any]:
     return run_object(await _view(fleet.browsing, project, run_id))
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 import hmac
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Security
 
-from browserfleet.api.deps import FleetDep, api_key
+from browserfleet.api.deps import ADMIN_KEY, FleetDep, api_key
 from browserfleet.core.errors import Forbidden, Unauthenticated
 from browserfleet.dispatch.base import NodeInfo
 from browserfleet.fleet import Fleet
@@ -29,7 +29,11 @@ def require_admin(fleet: Fleet, request: Request) -> None:
         raise Unauthenticated("Missing or invalid admin key")
 
 
-@router.get("/nodes")
+@router.get(
+    "/nodes",
+    dependencies=[Security(ADMIN_KEY)],  # documents the credential require_admin checks
+    responses={403: {"description": "The admin API is disabled (no admin_key)"}},
+)
 async def list_nodes(request: Request, fleet: FleetDep) -> dict[str, Any]:
     require_admin(fleet, request)
     nodes = sorted(await fleet.dispatcher.registry.nodes(), key=lambda n: n.node_id)

@@ -29,7 +29,16 @@ async def pressure(fleet: FleetDep) -> dict[str, object]:
     return await fleet.pressure()
 
 
-@router.get("/metrics")
+@router.get(
+    "/metrics",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "Prometheus text exposition format",
+            "content": {"text/plain": {"schema": {"type": "string"}}},
+        }
+    },
+)
 async def metrics(fleet: FleetDep) -> Response:
     await fleet.pressure()  # refreshes the gauges
     return Response(fleet.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")

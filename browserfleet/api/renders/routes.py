@@ -14,6 +14,9 @@ from browserfleet.api.renders.schemas import (
     CreateRenderResponse,
     Region,
     RegionsResponse,
+    RenderCompleted,
+    RenderFailed,
+    RenderProcessing,
 )
 from browserfleet.core.billing import balance
 from browserfleet.core.geo import catalogue
@@ -22,9 +25,24 @@ from browserfleet.core.renders import RenderView
 
 router = APIRouter(prefix="/v1", tags=["renders"])
 RETRY_AFTER_S = 1
+CREATE_ANSWERS: dict[int | str, dict[str, Any]] = {
+    402: {"description": "The balance does not cover one more render"},
+    429: {"description": "The project's concurrent renders are at its limit (Retry-After)"},
+    503: {"description": "Distributed mode: admission could not be decided in time"},
+}
+GET_ANSWERS: dict[int | str, dict[str, Any]] = {
+    404: {"description": "No such render, another project's, or older than the API window"},
+    422: {"description": "The render failed (its errorCode says why)", "model": RenderFailed},
+}
 
 
-@router.post("/renders", status_code=201, response_model=CreateRenderResponse, response_model_by_alias=True)
+@router.post(
+    "/renders",
+    status_code=201,
+    response_model=CreateRenderResponse,
+    response_model_by_alias=True,
+    responses=CREATE_ANSWERS,
+)
 async def create_render(
     body: CreateRenderRequest, project: ProjectDep, fleet: FleetDep
 ) -> CreateRenderResponse:
@@ -34,7 +52,7 @@ async def create_render(
     return CreateRenderResponse(render_id=job.id)
 
 
-@router.get("/renders/{render_id}")
+@router.get("/renders/{render_id}", response_model=RenderProcessing | RenderCompleted, responses=GET_ANSWERS)
 async def get_render(
     render_id: str,
     project: ProjectDep,

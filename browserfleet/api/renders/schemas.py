@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from browserfleet.core import actions as a
-from browserfleet.core.firewall.urls import WEB_SCHEMES, check_web_url, scheme_of
+from browserfleet.core.css_selector import check_selector
+from browserfleet.core.firewall.urls import WEB_SCHEMES, WEB_URL_SCHEMA, check_web_url, scheme_of
 from browserfleet.core.renders.spec import CaptchaMode, RenderSpec, ScreenshotSpec
 
 MAX_WAIT_ACTIONS = 10
 MAX_FETCH_URLS = 10
 WaitTimeout = Annotated[int, Field(ge=1000, le=60000)]
+# an http(s) URL: checked by http_url, documented by WEB_URL_SCHEMA
+HttpUrl = Annotated[str, Field(json_schema_extra=WEB_URL_SCHEMA)]
+# a Playwright selector whose CSS parses (core/css_selector.py): "0" is a 400, not a failed render
+Selector = Annotated[str, Field(min_length=1), AfterValidator(check_selector)]
 
 
 class _Wire(BaseModel):
@@ -26,7 +31,7 @@ class DelayWait(_Wire):
 
 class SelectorWait(_Wire):
     type: Literal["selector"]
-    selector: str = Field(min_length=1)
+    selector: Selector
     state: Literal["visible", "hidden", "attached"] = "visible"
     timeout: WaitTimeout = 30000
 
@@ -34,13 +39,13 @@ class SelectorWait(_Wire):
 class TextWait(_Wire):
     type: Literal["text"]
     text: str = Field(min_length=1)
-    selector: str | None = None
+    selector: Selector | None = None
     timeout: WaitTimeout = 30000
 
 
 class ClickWait(_Wire):
     type: Literal["click"]
-    selector: str = Field(min_length=1)
+    selector: Selector
     timeout: WaitTimeout = 30000
 
 
@@ -55,13 +60,13 @@ def http_url(value: str) -> str:
 
 
 class CreateRenderRequest(_Wire):
-    url: str
+    url: HttpUrl
     country_code: str | None = Field(default=None, alias="countryCode")
     city: str | None = None
     wait_for: list[WaitAction] = Field(default_factory=list, alias="waitFor", max_length=MAX_WAIT_ACTIONS)
     captcha: CaptchaMode = "disabled"
     block_images: bool = Field(default=True, alias="blockImages")
-    fetch_urls: list[str] = Field(default_factory=list, alias="fetchUrls", max_length=MAX_FETCH_URLS)
+    fetch_urls: list[HttpUrl] = Field(default_factory=list, alias="fetchUrls", max_length=MAX_FETCH_URLS)
     include_screenshot: bool = Field(default=False, alias="includeScreenshot")
     screenshot_format: Literal["jpeg", "png"] = Field(default="jpeg", alias="screenshotFormat")
     screenshot_quality: int | None = Field(default=None, alias="screenshotQuality", ge=1, le=100)
@@ -111,6 +116,59 @@ def to_action(wait: DelayWait | SelectorWait | TextWait | ClickWait) -> a.Action
 
 class CreateRenderResponse(_Wire):
     render_id: str = Field(serialization_alias="renderId")
+
+
+class _Billing(_Wire):
+    billable: bool = Field(description="whether the render is charged (user-caused outcomes are)")
+    charged: bool
+    charged_amount_cents: int = Field(alias="chargedAmountCents", ge=0)
+    retry_after: int = Field(alias="retryAfter", description="seconds")
+
+
+class RenderProcessing(_Wire):
+    """``GET /v1/renders/{id}`` while the render runs (the routes build the bodies: these models
+    document them)."""
+
+    status: Literal["processing"]
+    retry_after: int = Field(alias="retryAfter", description="seconds before polling again")
+
+
+class SelectedCity(_Wire):
+    name: str
+    display_name: str = Field(alias="displayName")
+    latitude: float
+    longitude: float
+    timezone_id: str = Field(alias="timezoneId")
+
+
+class RenderCompleted(_Billing):
+    status: Literal["completed"]
+    html: str | None = Field(description="base64 of the gzip of the page's UTF-8 HTML")
+    load_strategy: Literal["default", "custom"] = Field(alias="loadStrategy")
+    selected_city: SelectedCity | None = Field(alias="selectedCity")
+    bandwidth_metrics: dict[str, Any] | None = Field(
+        alias="bandwidthMetrics", description="networkBytes, cachedBytes, cacheHitRate"
+    )
+    captcha: dict[str, Any] | None = Field(description="detected, handled, sitekey?")
+    geo_exit: dict[str, Any] | None = Field(alias="geoExit", description="where a geo-targeted render left")
+    timing_breakdown: dict[str, int] | None = Field(
+        alias="timingBreakdown", description="…Ms per phase, totalMs"
+    )
+    fetch_responses: str | None = Field(
+        default=None, alias="fetchResponses", description="base64 of the gzip of a JSON array (fetchUrls)"
+    )
+    screenshot: str | None = Field(default=None, description="base64 image (includeScreenshot)")
+
+
+class RenderFailed(_Billing):
+    """``GET /v1/renders/{id}`` of a failed render: HTTP 422 (docs/errors.md lists the codes)."""
+
+    status: Literal["failed"]
+    id: str
+    error_code: str | None = Field(alias="errorCode")
+    error_message: str | None = Field(alias="errorMessage")
+    error: str
+    message: str | None
 
 
 class Region(_Wire):

@@ -15,21 +15,30 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from browserfleet.api.deps import FleetDep, ProjectDep
-from browserfleet.api.sessions.routes import session_envelope
+from browserfleet.api.errors import envelope
+from browserfleet.api.sessions.routes import session_envelope, session_message
+from browserfleet.api.sessions.schemas import SessionError
 from browserfleet.core.accounts import new_id
 from browserfleet.core.errors import BrowserfleetError, InvalidRequest
-from browserfleet.core.firewall.urls import BlockedUrl, check_web_url
+from browserfleet.core.firewall.urls import WEB_URL_SCHEMA, BlockedUrl, check_web_url
 from browserfleet.core.sessions.fetch import FetchError
 
 router = APIRouter(prefix="/v1", tags=["sessions"])
 
 
+class SessionFetchError(SessionError):
+    """The Sessions envelope plus the fetch's ``id`` (Browserbase's)."""
+
+    id: str = Field(description="the fetch's id, or a fresh request id when no fetch was made")
+
+
+@envelope(SessionFetchError)
 def fetch_envelope(error: BrowserfleetError) -> JSONResponse:
     response = session_envelope(error)
     body: dict[str, Any] = {
         "statusCode": error.status,
         "error": error.kind,
-        "message": error.message,
+        "message": session_message(error),
         "id": error.fetch_id if isinstance(error, FetchError) else new_id("fet"),
     }
     headers = {
@@ -41,7 +50,7 @@ def fetch_envelope(error: BrowserfleetError) -> JSONResponse:
 class FetchRequest(BaseModel):
     model_config = ConfigDict(populate_by_name=True, extra="ignore")
 
-    url: str = Field(min_length=1, max_length=8192)
+    url: str = Field(min_length=1, max_length=8192, json_schema_extra=WEB_URL_SCHEMA)
     allow_redirects: bool = Field(default=False, alias="allowRedirects")
     allow_insecure_ssl: bool = Field(default=False, alias="allowInsecureSsl")
     proxies: bool = False
@@ -71,7 +80,18 @@ def _check_url(url: str) -> str:
         raise InvalidRequest(message, details=[{"field": "url", "message": message}]) from exc
 
 
-@router.post("/fetch", response_model=FetchResponse, response_model_by_alias=True)
+@router.post(
+    "/fetch",
+    response_model=FetchResponse,
+    response_model_by_alias=True,
+    responses={
+        403: {"description": "The egress policy refused the destination (EGRESS_BLOCKED)"},
+        429: {"description": "The project's concurrent fetches are at its limit"},
+        502: {"description": "The response was too large, TLS failed, or the site could not be reached"},
+        503: {"description": "Distributed mode: admission could not be decided in time"},
+        504: {"description": "The fetch did not finish within fetch_timeout_s"},
+    },
+)
 async def fetch(body: FetchRequest, project: ProjectDep, fleet: FleetDep) -> FetchResponse:
     url = _check_url(body.url)
     if body.context_id is not None:

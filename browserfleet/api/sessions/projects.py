@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 from datetime import datetime
+from typing import Any
 
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
@@ -29,13 +30,14 @@ from browserfleet.store.records import ProjectRecord
 
 router = APIRouter(prefix="/v1", tags=["sessions"])
 USAGE_KINDS = (JobKind.SESSION, JobKind.FETCH)
+NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "Not the key's project"}}
 
 
 class ProjectModel(BaseModel):
     model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
 
     id: str
-    name: str
+    name: str = Field(min_length=1)
     owner_id: str = Field(alias="ownerId")
     created_at: datetime = Field(alias="createdAt")
     updated_at: datetime = Field(alias="updatedAt")
@@ -46,8 +48,8 @@ class ProjectModel(BaseModel):
 class ProjectUsage(BaseModel):
     model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
 
-    browser_minutes: int = Field(alias="browserMinutes")
-    proxy_bytes: int = Field(alias="proxyBytes")
+    browser_minutes: int = Field(alias="browserMinutes", ge=0)
+    proxy_bytes: int = Field(alias="proxyBytes", ge=0)
 
 
 def _model(project: ProjectRecord) -> ProjectModel:
@@ -73,12 +75,19 @@ async def list_projects(project: ProjectDep) -> list[ProjectModel]:
     return [_model(project)]
 
 
-@router.get("/projects/{project_id}", response_model=ProjectModel, response_model_by_alias=True)
+@router.get(
+    "/projects/{project_id}", response_model=ProjectModel, response_model_by_alias=True, responses=NOT_FOUND
+)
 async def get_project(project_id: str, project: ProjectDep) -> ProjectModel:
     return _model(_own(project, project_id))
 
 
-@router.get("/projects/{project_id}/usage", response_model=ProjectUsage, response_model_by_alias=True)
+@router.get(
+    "/projects/{project_id}/usage",
+    response_model=ProjectUsage,
+    response_model_by_alias=True,
+    responses=NOT_FOUND,
+)
 async def project_usage(project_id: str, project: ProjectDep, fleet: FleetDep) -> ProjectUsage:
     minutes, proxy_bytes = await fleet.store.usage_totals(_own(project, project_id).id, USAGE_KINDS)
     return ProjectUsage(browser_minutes=math.ceil(round(minutes, 6)), proxy_bytes=proxy_bytes)

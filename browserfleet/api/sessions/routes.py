@@ -12,24 +12,46 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
 from browserfleet.api.deps import FleetDep, ProjectDep
+from browserfleet.api.errors import envelope
 from browserfleet.api.sessions.schemas import (
     CreatedSession,
     CreateSessionRequest,
+    SessionError,
     SessionModel,
     SessionWithConnect,
     Status,
     UpdateSessionRequest,
 )
-from browserfleet.core.errors import BrowserfleetError, RateLimited
+from browserfleet.core.errors import BrowserfleetError, MissingApiKey, RateLimited
 from browserfleet.core.public_base import client_base
 from browserfleet.core.sessions import SessionStatus, SessionView
 
 router = APIRouter(prefix="/v1", tags=["sessions"])
+NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No such session (or another project's)"}}
+CREATE_ANSWERS: dict[int | str, dict[str, Any]] = {
+    409: {"description": "A live session already persists into browserSettings.context"},
+    429: {"description": "The project's concurrent sessions are at its limit (retry-after)"},
+    503: {"description": "No browser node could start the session in time"},
+}
 
 
+MISSING_KEY = "Missing API key: send it in the `X-BB-API-Key` header"
+
+
+def session_message(error: BrowserfleetError) -> str:
+    """The error's message as this family says it: a missing key names its ``X-BB-API-Key`` header
+    (``Authorization: Bearer`` is accepted too)."""
+    return MISSING_KEY if isinstance(error, MissingApiKey) else error.message
+
+
+@envelope(SessionError)
 def session_envelope(error: BrowserfleetError) -> JSONResponse:
     """``{statusCode, error, message}``; 429s carry the rate-limit headers and ``x-should-retry``."""
-    body: dict[str, Any] = {"statusCode": error.status, "error": error.kind, "message": error.message}
+    body: dict[str, Any] = {
+        "statusCode": error.status,
+        "error": error.kind,
+        "message": session_message(error),
+    }
     headers: dict[str, str] = {}
     if isinstance(error, RateLimited):
         headers = {
@@ -92,7 +114,13 @@ def _with_connect(request: Request, fleet: FleetDep, view: SessionView) -> Sessi
     )
 
 
-@router.post("/sessions", status_code=201, response_model=CreatedSession, response_model_by_alias=True)
+@router.post(
+    "/sessions",
+    status_code=201,
+    response_model=CreatedSession,
+    response_model_by_alias=True,
+    responses=CREATE_ANSWERS,
+)
 async def create_session(
     body: CreateSessionRequest, request: Request, project: ProjectDep, fleet: FleetDep
 ) -> CreatedSession:
@@ -118,14 +146,21 @@ async def list_sessions(
     return [SessionModel(**_fields(view)) for view in views]
 
 
-@router.get("/sessions/{session_id}", response_model=SessionWithConnect, response_model_by_alias=True)
+@router.get(
+    "/sessions/{session_id}",
+    response_model=SessionWithConnect,
+    response_model_by_alias=True,
+    responses=NOT_FOUND,
+)
 async def get_session(
     session_id: str, request: Request, project: ProjectDep, fleet: FleetDep
 ) -> SessionWithConnect:
     return _with_connect(request, fleet, await fleet.sessions.get(project, session_id))
 
 
-@router.post("/sessions/{session_id}", response_model=SessionModel, response_model_by_alias=True)
+@router.post(
+    "/sessions/{session_id}", response_model=SessionModel, response_model_by_alias=True, responses=NOT_FOUND
+)
 async def update_session(
     session_id: str, body: UpdateSessionRequest, project: ProjectDep, fleet: FleetDep
 ) -> SessionModel:

@@ -11,8 +11,10 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.json_schema import SkipJsonSchema
 
-from browserfleet.core.sessions import MAX_TIMEOUT_S, SessionRequest
+from browserfleet.core.sessions import DEFAULT_MIN_TIMEOUT_S, MAX_TIMEOUT_S, SessionRequest
+from browserfleet.core.sessions.wire import URI, omitted
 
 Region = Literal["us-west-2", "us-east-1", "eu-central-1", "ap-southeast-1"]
 Status = Literal["PENDING", "RUNNING", "ERROR", "TIMED_OUT", "COMPLETED"]
@@ -21,6 +23,16 @@ OS = Literal["windows", "mac", "linux", "mobile", "tablet"]
 
 class _Wire(BaseModel):
     model_config = ConfigDict(populate_by_name=True, extra="ignore")
+
+
+class SessionError(BaseModel):
+    """The Sessions family's error body (Browserbase's)."""
+
+    model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True, extra="forbid")
+
+    status_code: int = Field(alias="statusCode", description="the HTTP status")
+    error: str = Field(description="the HTTP reason phrase (Bad Request, Unauthorized, …)")
+    message: str
 
 
 class Viewport(_Wire):
@@ -82,8 +94,23 @@ class CreateSessionRequest(_Wire):
     project_id: str | None = Field(default=None, alias="projectId")
     extension_id: str | None = Field(default=None, alias="extensionId")
     keep_alive: bool = Field(default=False, alias="keepAlive")
-    # the lower bound is the operator's (session_min_timeout_s, 60 by default), checked in core
-    timeout: Annotated[int, Field(ge=1, le=MAX_TIMEOUT_S)] | None = None
+    # the lower bound is the operator's (session_min_timeout_s, 60 by default), checked in core;
+    # the schema documents the default (core/sessions/service.py)
+    timeout: (
+        Annotated[
+            int,
+            Field(
+                ge=1,
+                le=MAX_TIMEOUT_S,
+                json_schema_extra={"minimum": DEFAULT_MIN_TIMEOUT_S},
+                description=(
+                    f"seconds, {DEFAULT_MIN_TIMEOUT_S} to {MAX_TIMEOUT_S} (the operator may lower the "
+                    "minimum: session_min_timeout_s); default the project's defaultTimeout"
+                ),
+            ),
+        ]
+        | None
+    ) = None
     region: Region | None = None
     user_metadata: dict[str, Any] | None = Field(default=None, alias="userMetadata")
     proxies: bool | list[ProxyConfig] | None = None
@@ -132,18 +159,20 @@ class SessionModel(BaseModel):
     proxy_bytes: int = Field(alias="proxyBytes")
     keep_alive: bool = Field(alias="keepAlive")
     region: Region
-    context_id: str | None = Field(default=None, alias="contextId")
-    ended_at: datetime | None = Field(default=None, alias="endedAt")
-    user_metadata: dict[str, Any] | None = Field(default=None, alias="userMetadata")
+    context_id: str | SkipJsonSchema[None] = omitted("contextId")
+    ended_at: datetime | SkipJsonSchema[None] = omitted("endedAt")
+    user_metadata: dict[str, Any] | SkipJsonSchema[None] = omitted("userMetadata")
 
 
 class SessionWithConnect(SessionModel):
-    connect_url: str | None = Field(default=None, alias="connectUrl")
-    selenium_remote_url: str | None = Field(default=None, alias="seleniumRemoteUrl")
-    signing_key: str | None = Field(default=None, alias="signingKey")
+    """A session; ``connectUrl``, ``seleniumRemoteUrl`` and ``signingKey`` while it runs."""
+
+    connect_url: str | SkipJsonSchema[None] = omitted("connectUrl", format="uri")
+    selenium_remote_url: str | SkipJsonSchema[None] = omitted("seleniumRemoteUrl", format="uri")
+    signing_key: str | SkipJsonSchema[None] = omitted("signingKey")
 
 
 class CreatedSession(SessionModel):
-    connect_url: str = Field(alias="connectUrl")
-    selenium_remote_url: str = Field(alias="seleniumRemoteUrl")
+    connect_url: str = Field(alias="connectUrl", json_schema_extra=URI)
+    selenium_remote_url: str = Field(alias="seleniumRemoteUrl", json_schema_extra=URI)
     signing_key: str = Field(alias="signingKey")

@@ -13,11 +13,13 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic.json_schema import SkipJsonSchema
 
 from browserfleet.api.deps import ProjectDep
 from browserfleet.core.accounts import new_id
 from browserfleet.core.errors import InvalidRequest, Unavailable
 from browserfleet.core.sessions.search import MAX_RESULTS, NOT_CONFIGURED, SearchBackend, SearchHit
+from browserfleet.core.sessions.wire import omitted
 
 router = APIRouter(prefix="/v1", tags=["sessions"])
 MAX_QUERY_CHARS = 200
@@ -45,10 +47,10 @@ class SearchResult(BaseModel):
     id: str
     url: str
     title: str
-    author: str | None = None
-    published_date: str | None = Field(default=None, alias="publishedDate")
-    image: str | None = None
-    favicon: str | None = None
+    author: str | SkipJsonSchema[None] = omitted()
+    published_date: str | SkipJsonSchema[None] = omitted("publishedDate", format="date-time")
+    image: str | SkipJsonSchema[None] = omitted()
+    favicon: str | SkipJsonSchema[None] = omitted()
 
 
 class SearchResponse(BaseModel):
@@ -90,7 +92,15 @@ def _result(hit: SearchHit) -> SearchResult:
     )
 
 
-@router.post("/search", response_model=SearchResponse, response_model_by_alias=True)
+@router.post(
+    "/search",
+    response_model=SearchResponse,
+    response_model_by_alias=True,
+    responses={
+        502: {"description": "The search backend failed"},
+        503: {"description": "No search backend is configured (the message names the settings)"},
+    },
+)
 async def search(body: SearchRequest, project: ProjectDep, request: Request) -> SearchResponse:
     backend = backend_of(request)
     _check_provider(body.provider, backend)

@@ -48,7 +48,9 @@ class FileSigner:
             return False
         if expires is not None and expires < time.time():
             return False
-        return hmac.compare_digest(self.signature(run_uid, name, expires), signature)
+        # as bytes: compare_digest refuses a str with non-ASCII characters (a TypeError, not a no)
+        given = signature.encode("utf-8", "surrogatepass")
+        return hmac.compare_digest(self.signature(run_uid, name, expires).encode(), given)
 
     def url(self, base_url: str, run_uid: str, name: str, expires: int | None = None) -> str:
         if expires is None and self.ttl_s is not None:

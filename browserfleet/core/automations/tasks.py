@@ -12,6 +12,8 @@ from browserfleet.store.records import ProjectRecord, TaskRecord
 from browserfleet.store.repo import Store
 
 PAGE_SIZE = 25  # the contract's page size for tasks and runs
+# the last page whose rows (offset and offset + PAGE_SIZE) a database's 64-bit OFFSET/LIMIT can hold
+MAX_PAGE = (2**63 - 1) // PAGE_SIZE
 DEFAULT_VIEWPORT = (1024, 768)
 MAX_STEPS = 200
 
@@ -27,8 +29,10 @@ class TaskInput:
 
 
 def page_offset(page: int) -> int:
-    if page < 1:
-        raise InvalidRequest("page must be 1 or more", details=[{"field": "page", "message": "must be >= 1"}])
+    """The offset of ``page`` (1-based); 400 for a page below 1 or past :data:`MAX_PAGE`."""
+    if not 1 <= page <= MAX_PAGE:
+        message = f"must be between 1 and {MAX_PAGE}"
+        raise InvalidRequest(f"page {message}", details=[{"field": "page", "message": message}])
     return (page - 1) * PAGE_SIZE
 
 

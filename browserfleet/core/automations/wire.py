@@ -82,11 +82,12 @@ def _step(step: dict[str, Any], outputs: dict[str, Any]) -> dict[str, Any]:
     return {**step, "output": outputs[key]} if key in outputs else dict(step)
 
 
-def _seconds(run: TaskRunRecord) -> float | None:
+def _seconds(run: TaskRunRecord) -> int | None:
+    """Whole seconds from creation to the end, as Browserbear writes them (``6``); None while running."""
     job = run.job
     if job.finished_at is None:
         return None
-    return round((job.finished_at - run.created_at).total_seconds(), 2)
+    return round((job.finished_at - run.created_at).total_seconds())
 
 
 def _error(run: TaskRunRecord) -> dict[str, Any] | None:

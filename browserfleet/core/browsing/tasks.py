@@ -25,7 +25,7 @@ from browserfleet.core.browsing.llm import NOT_CONFIGURED
 from browserfleet.core.browsing.routing import plan_routes
 from browserfleet.core.browsing.spec import GUARD_S, AgentSpec, BrowsingRequest
 from browserfleet.core.browsing.templates import TemplateBook
-from browserfleet.core.errors import InvalidRequest, NotFound
+from browserfleet.core.errors import NotFound, Unavailable
 from browserfleet.core.jobs import JobKind, JobState, Route
 from browserfleet.core.lifecycle import wait_for_any
 from browserfleet.dispatch.base import Dispatcher, JobEvent, Ticket
@@ -98,10 +98,11 @@ class BrowsingTasks:
         self.policy = policy
 
     async def create(self, project: ProjectRecord, request: BrowsingRequest) -> TaskView:
-        if not self.policy.llm_configured:
-            raise InvalidRequest(NOT_CONFIGURED)
+        # the caller's mistakes first (template, filter, fanout), then what the operator must set
         template = self.templates.get(request.template)
         routes = await plan_routes(self.dispatcher.registry, self.store, project, request)
+        if not self.policy.llm_configured:
+            raise Unavailable(NOT_CONFIGURED)
         task_id = new_id("brw")
         ids = [task_id, *(f"{task_id}-{n}" for n in range(2, len(routes) + 1))]
         timeout_s = request.timeout_s or self.policy.default_timeout_s

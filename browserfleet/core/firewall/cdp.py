@@ -22,12 +22,16 @@ import json
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any, Final
 
 from browserfleet.core.firewall.urls import BlockedUrl, check_navigable_url, check_web_url
 
-__all__ = ["OPEN_DOMAINS", "RULES", "CdpPolicy", "Forward", "Refuse"]
+__all__ = ["OPEN_DOMAINS", "RULES", "UPLOADS_PATH", "CdpPolicy", "Forward", "Refuse"]
+
+# How a session's clients name its uploads: ``/uploads/<name>`` (POST /v1/sessions/{id}/uploads
+# answers it), never the node's folder; a contained browser sees its uploads folder at this path.
+UPLOADS_PATH: Final = "/uploads"
 
 # Domains whose every method only acts inside the browser's pages and contexts: no URL, file path,
 # proxy or process argument crosses them. (Page and Network are not here: some of their methods do.)
@@ -106,12 +110,17 @@ class CdpPolicy:
 
     ``downloads``: the session's downloads folder (every download behaviour is pointed there);
     ``file_roots``: the only folders whose files a client may put in a file input (the session's
-    uploads and downloads). ``enabled=False`` is the test-only switch (settings
+    uploads and downloads). ``uploads``: the session's uploads folder, which clients name
+    :data:`UPLOADS_PATH` (``/uploads/<name>``); ``uploads_in_browser``: where the browser itself
+    sees that folder when not at its own path (a contained browser: :data:`UPLOADS_PATH`), so the
+    path sent on is the browser's. ``enabled=False`` is the test-only switch (settings
     ``protocol_firewall``) that lets everything through unchanged.
     """
 
     downloads: Path | None = None
     file_roots: tuple[Path, ...] = ()
+    uploads: Path | None = None
+    uploads_in_browser: str | None = None
     enabled: bool = True
     refused: list[str] = field(default_factory=list, compare=False)  # methods refused, for logs
 
@@ -185,13 +194,24 @@ class CdpPolicy:
             return params
         return {**params, "data": {**data, **self.file_inputs({"files": data["files"]})}}
 
+    def node_path(self, given: str) -> str:
+        """Where ``given`` is on the node: ``/uploads/<name>`` in the session's uploads folder,
+        anything else as given (checked by the rules, not here)."""
+        if self.uploads is not None and given.startswith(UPLOADS_PATH + "/"):
+            return str(self.uploads / given.removeprefix(UPLOADS_PATH + "/"))
+        return given
+
     def _session_file(self, given: str) -> str:
-        path = Path(os.path.realpath(given))
+        path = Path(os.path.realpath(self.node_path(given)))
         if not any(path.is_relative_to(root) for root in self._roots()):
             raise _Refused(
                 "files must be uploaded to the session first (POST /v1/sessions/{id}/uploads) "
                 "and named by the path that upload returns"
             )
+        if self.uploads is not None and self.uploads_in_browser is not None:
+            uploads = Path(os.path.realpath(self.uploads))
+            if path.is_relative_to(uploads):  # the browser sees the folder elsewhere
+                return str(PurePosixPath(self.uploads_in_browser, path.relative_to(uploads)))
         return str(path)
 
     def _roots(self) -> Iterable[Path]:

@@ -15,11 +15,12 @@ case-insensitive (WHATWG URL standard). So ``" FILE:///etc"``, ``"fi\\tle:///etc
 from __future__ import annotations
 
 import re
-from typing import Final
+from typing import Any, Final
 from urllib.parse import urlsplit
 
 __all__ = [
     "WEB_SCHEMES",
+    "WEB_URL_SCHEMA",
     "BlockedUrl",
     "browser_reading",
     "check_navigable_url",
@@ -33,6 +34,11 @@ INERT_SCHEMES: Final = frozenset({"data"})
 _EDGES: Final = "".join(chr(c) for c in range(0x21))  # C0 controls and space
 _TAB_OR_NEWLINE: Final = re.compile(r"[\t\n\r]")
 _SCHEME: Final = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*):")
+# What check_web_url accepts, as the JSON schema of a request's URL field (the OpenAPI document):
+# optional leading controls or spaces, an http(s) scheme in any case, and an authority. It cannot
+# say everything the check does (a host urlsplit finds): tests/unit/core/test_web_url_schema.py
+_ANY_CASE: Final = "|".join("".join(f"[{c.upper()}{c}]" for c in s) for s in sorted(WEB_SCHEMES))
+WEB_URL_SCHEMA: Final[dict[str, Any]] = {"format": "uri", "pattern": rf"^[\x00-\x20]*(?:{_ANY_CASE})://[^/?#\s]"}
 
 
 class BlockedUrl(ValueError):

@@ -200,15 +200,23 @@ def _through_cdp(cdp: CdpPolicy, method: str, params: Any) -> Any:
 def _element_value(body: bytes, cdp: CdpPolicy) -> bytes:
     """Send Keys: chromedriver turns the text into ``DOM.setFileInputFiles`` for a file input, one
     absolute path a line; a line naming an existing file outside the session's files is refused
-    like that CDP command would be (text for any other field is never an existing server path)."""
+    like that CDP command would be (text for any other field is never an existing server path).
+    The session's files are sent on as that command would name them: an upload's ``/uploads/<name>``
+    as the path where chromedriver, next to the browser, finds it."""
     value = _json(body)
     text = value.get("text") if isinstance(value, dict) else None
     if not isinstance(text, str):
         raise WebDriverRefused("Element Send Keys needs a text")
-    paths = [line for line in text.split("\n") if line.startswith("/") and os.path.lexists(line)]
-    if paths:
-        _through_cdp(cdp, "DOM.setFileInputFiles", {"files": paths})
-    return body
+    lines = text.split("\n")
+    files = [
+        i for i, line in enumerate(lines) if line.startswith("/") and os.path.lexists(cdp.node_path(line))
+    ]
+    if not files:
+        return body
+    forwarded = _through_cdp(cdp, "DOM.setFileInputFiles", {"files": [lines[i] for i in files]})["files"]
+    for i, path in zip(files, forwarded, strict=True):
+        lines[i] = path
+    return body if "\n".join(lines) == text else json.dumps({**value, "text": "\n".join(lines)}).encode()
 
 
 def _json(body: bytes) -> Any:

@@ -13,6 +13,7 @@ from browserfleet.core.sessions.extensions import Extensions
 from browserfleet.core.sessions.fetch import FetchError, Fetches, FetchPolicy
 from browserfleet.core.sessions.secrets import SessionSecrets
 from browserfleet.core.sessions.service import (
+    DEFAULT_MIN_TIMEOUT_S,
     DEFAULT_REGION,
     MAX_TIMEOUT_S,
     READY_EVENT,
@@ -29,6 +30,7 @@ from browserfleet.core.sessions.service import (
 )
 
 __all__ = [
+    "DEFAULT_MIN_TIMEOUT_S",
     "DEFAULT_REGION",
     "MAX_TIMEOUT_S",
     "READY_EVENT",

@@ -15,8 +15,10 @@ proxies/routing.py); a host no rule matches goes out directly.
 
 ``type: "browserbase"`` means the node's own exit proxies for the place; ``proxies: true`` means
 the exits of the node's own country (``node_country``) when some serve it, else of the first
-country (alphabetically) any exit serves. With ``require_geo_proxy`` a place no exit serves is a
-400 here; without, the session's traffic for that rule leaves directly and its result records it.
+country (alphabetically) any exit serves. When no exit proxy is configured at all, both are a 400
+naming the settings (:data:`NO_EXIT`) unless ``session_proxy_direct_fallback`` lets that traffic
+leave directly. With ``require_geo_proxy`` a place no exit serves is a 400 here; without, the
+session's traffic for that rule leaves directly and its result records it.
 
 Everything here raises :class:`InvalidRequest` naming the field (``proxies[1].server``).
 """
@@ -33,7 +35,9 @@ from browserfleet.core.exits import ExitDirectory
 from browserfleet.core.geo import City, catalogue
 
 __all__ = [
+    "NO_EXIT",
     "PROXY_SCHEMES",
+    "any_exit",
     "check_session_egress",
     "compile_domain_pattern",
     "default_place",
@@ -43,6 +47,10 @@ __all__ = [
 
 PROXY_SCHEMES: Final[dict[str, int]] = {"http": 80, "https": 443, "socks5": 1080}
 MAX_PATTERN: Final = 500
+NO_EXIT: Final = (
+    "no exit proxy is configured on this deployment (settings proxies / proxy_file, "
+    "docs/proxies.md); set session_proxy_direct_fallback to let this traffic leave directly instead"
+)
 
 
 def _invalid(field: str, message: str) -> InvalidRequest:
@@ -103,6 +111,11 @@ def default_place(exits: ExitDirectory | None, node_country: str | None) -> City
     return None
 
 
+def any_exit(exits: ExitDirectory | None) -> bool:
+    """Is any exit proxy configured (does it serve some place of the catalogue)?"""
+    return default_place(exits, None) is not None
+
+
 def rule_place(rule: dict[str, Any], field: str) -> City | None:
     """The place of a ``browserbase`` rule (None: no geolocation given). 400 for an unknown one."""
     geolocation = rule.get("geolocation")
@@ -122,20 +135,22 @@ def check_session_egress(
     exits: ExitDirectory | None = None,
     require_geo_proxy: bool = False,
     node_country: str | None = None,
+    direct_fallback: bool = False,
 ) -> None:
-    """Validate a create request's ``proxies`` and ``allowedDomains`` (see module docstring)."""
+    """Validate a create request's ``proxies`` and ``allowedDomains`` (see module docstring).
+    ``direct_fallback``: without any exit proxy, ``proxies: true`` and ``browserbase`` rules go
+    direct (the ``session_proxy_direct_fallback`` setting) instead of a 400."""
     for i, domain in enumerate(allowed_domains or []):
         name = domain.strip().lower().removeprefix("*.")
         if not name or not re.fullmatch(r"[a-z0-9_.\-\[\]:]+", name):
             raise _invalid(f"browserSettings.allowedDomains[{i}]", f"not a domain name: {domain!r}")
     if proxies is True:
-        if require_geo_proxy and default_place(exits, node_country) is None:
-            message = "proxies: true needs an exit proxy on this deployment (none is configured)"
-            raise _invalid("proxies", message)
+        if (require_geo_proxy or not direct_fallback) and default_place(exits, node_country) is None:
+            raise _invalid("proxies", f"proxies: true needs an exit proxy, but {NO_EXIT}")
         return
     if isinstance(proxies, list):
         for i, rule in enumerate(proxies):
-            _check_rule(rule, f"proxies[{i}]", exits, require_geo_proxy, node_country)
+            _check_rule(rule, f"proxies[{i}]", exits, require_geo_proxy, node_country, direct_fallback)
 
 
 def _check_rule(
@@ -144,6 +159,7 @@ def _check_rule(
     exits: ExitDirectory | None,
     require_geo_proxy: bool,
     node_country: str | None,
+    direct_fallback: bool,
 ) -> None:
     pattern = rule.get("domainPattern")
     if pattern is not None:
@@ -162,3 +178,5 @@ def _check_rule(
         if require_geo_proxy and (place is None or exits is None or not exits.serves(place)):
             where = f"{place.name} ({place.country})" if place is not None else "this rule"
             raise _invalid(f"{field}.geolocation", f"No exit proxy for {where}")
+        if not direct_fallback and not any_exit(exits):
+            raise _invalid(field, f"a browserbase rule needs an exit proxy, but {NO_EXIT}")

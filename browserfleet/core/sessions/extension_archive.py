@@ -204,6 +204,8 @@ def _manifest(raw: bytes) -> dict[str, Any]:
         manifest = json.loads(raw.decode("utf-8-sig"))
     except (UnicodeDecodeError, ValueError) as exc:
         raise InvalidRequest(f"{MANIFEST} is not valid JSON: {exc}") from exc
+    except RecursionError as exc:  # the parser recurses per level: thousands of [ or { exhaust it
+        raise InvalidRequest(f"{MANIFEST} is not valid JSON: it is nested too deeply") from exc
     if not isinstance(manifest, dict):
         raise InvalidRequest(f"{MANIFEST} must be a JSON object")
     version = manifest.get("manifest_version")

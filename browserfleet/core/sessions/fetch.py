@@ -199,7 +199,8 @@ class Fetches:
                 message = f"The response body is not valid JSON ({exc.msg} at position {exc.pos})"
                 raise FetchError(502, "Bad Gateway", message, job.id) from exc
         elif format == "markdown" and "html" in content_type.lower():
-            content = await asyncio.to_thread(html_to_markdown, text)
+            base_url = str(result.get("finalUrl") or job.spec.get("url") or "")
+            content = await asyncio.to_thread(html_to_markdown, text, base_url)
         return FetchResult(
             id=job.id,
             status_code=int(result["statusCode"]),

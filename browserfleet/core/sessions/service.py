@@ -49,6 +49,7 @@ if TYPE_CHECKING:
 SESSION_REGIONS = ("us-west-2", "us-east-1", "eu-central-1", "ap-southeast-1")
 DEFAULT_REGION = "us-west-2"
 MAX_TIMEOUT_S = 21600
+DEFAULT_MIN_TIMEOUT_S = 60  # Browserbase's minimum; the operator may lower it (session_min_timeout_s)
 TIMEOUT_CODES = frozenset({ErrorCode.SESSION_TIMEOUT.value, ErrorCode.RENDER_TIMEOUT.value})
 READY_EVENT = "ready"  # published by the node once the session's browser accepts CDP clients
 RELEASE_EVENT = "release"  # published by core: the node ends the session
@@ -96,12 +97,13 @@ class SessionSpec(SessionOptions):
 
 @dataclass(frozen=True)
 class SessionPolicy:
-    min_timeout_s: int = 60
+    min_timeout_s: int = DEFAULT_MIN_TIMEOUT_S
     max_timeout_s: int = MAX_TIMEOUT_S
     start_timeout_s: float = 30.0
     release_wait_s: float = 15.0
     guard_s: float = 30.0  # margin of the node's outer timeout over the session's own
-    require_geo_proxy: bool = False  # proxies for a place no exit serves → 400 (session_egress.py)
+    require_geo_proxy: bool = False  # proxies for a place no exit serves → 400 (sessions/egress.py)
+    proxy_direct_fallback: bool = False  # no exit proxy at all: proxies go direct, not a 400
     node_country: str | None = None  # the place of proxies: true
     keep_blobs_days: float = 7.0  # an ended session's logs and recording (retention)
 
@@ -112,6 +114,7 @@ class SessionPolicy:
             min_timeout_s=s.session_min_timeout_s,
             start_timeout_s=s.session_start_timeout_s,
             require_geo_proxy=s.require_geo_proxy,
+            proxy_direct_fallback=s.session_proxy_direct_fallback,
             node_country=s.node_country,
             keep_blobs_days=s.debug_retention_days,
         )
@@ -236,6 +239,7 @@ class Sessions:
             exits=self.exits,
             require_geo_proxy=self.policy.require_geo_proxy,
             node_country=self.policy.node_country,
+            direct_fallback=self.policy.proxy_direct_fallback,
         )
         session_id = new_id("ses")
         signing_key = secrets.token_urlsafe(32)

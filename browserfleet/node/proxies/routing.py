@@ -12,7 +12,10 @@ Rules, in the order the client listed them (see core/sessions/egress.py for the 
   no rule matches goes out directly (Browserbase: "excluding [a catch-all rule] will not use a
   proxy on any other domains").
 * ``browserbase`` → the node's exit pool for the place (:class:`ProxyUpstream`, sticky per
-  project + place, fail-over); no exit for the place → direct, recorded as ``proxied: false``.
+  project + place, fail-over); no exit for the place → direct, recorded as ``proxied: false``;
+  no exit on this node at all → the session fails (``PROXY_UNAVAILABLE``) unless
+  ``session_proxy_direct_fallback`` lets it go direct too (the API refused it already when its own
+  settings have no exit: core/sessions/egress.py).
 * ``external`` → the user's own HTTP/HTTPS/SOCKS5 proxy (:class:`ExternalUpstream`). Its address
   is resolved and checked against the node's egress policy on every connect (and connected to
   by the checked IP), so naming ``10.0.0.1`` or ``169.254.169.254`` as a proxy gets the channel's
@@ -33,9 +36,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+from browserfleet.core.errors import ErrorCode, JobFailure
 from browserfleet.core.exits import ExitDirectory
 from browserfleet.core.geo import City
 from browserfleet.core.sessions.egress import (
+    NO_EXIT,
+    any_exit,
     compile_domain_pattern,
     default_place,
     parse_proxy_server,
@@ -171,12 +177,14 @@ class SessionRouting:
         pool: ProxyPool | None = None,
         node_country: str | None = None,
         ad_hosts: frozenset[str] = frozenset(),
+        direct_fallback: bool = False,
     ) -> None:
         self.policy = policy
         self.attempt_timeout = attempt_timeout
         self.pool = pool
         self.node_country = node_country
         self.ad_hosts = ad_hosts
+        self.direct_fallback = direct_fallback  # browserbase rules without any exit: direct
 
     @classmethod
     def from_settings(cls, settings: Settings, egress: EgressProxy, pool: ProxyPool) -> SessionRouting:
@@ -186,6 +194,7 @@ class SessionRouting:
             pool=pool,
             node_country=settings.node_country,
             ad_hosts=load_ad_hosts(settings.ad_block_hosts_file),
+            direct_fallback=settings.session_proxy_direct_fallback,
         )
 
     def plan(self, project_id: str, proxies: Any, browser_settings: dict[str, Any]) -> SessionEgressPlan:
@@ -213,6 +222,8 @@ class SessionRouting:
             info.update(proxied=True, proxy=proxy.address)
         elif rule.get("type") == "browserbase":
             exits: ExitDirectory | None = self.pool
+            if not self.direct_fallback and not any_exit(exits):
+                raise JobFailure(ErrorCode.PROXY_UNAVAILABLE, f"proxies[{index}]: {NO_EXIT}")
             place: City | None = rule_place(rule, f"proxies[{index}]")
             place = place or default_place(exits, self.node_country)
             chosen = None

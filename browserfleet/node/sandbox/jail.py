@@ -10,7 +10,8 @@ browser user, which lets Chromium create the user namespaces of its own sandbox.
 * mount - a new root holding ``/usr`` (read-only), a few read-only files of ``/etc`` (fonts, the
   dynamic linker's cache, certificates, the Chromium launcher's configuration), a fresh ``/proc``,
   ``/dev`` and ``/tmp``, and the browser's own folders at their host paths (profile and downloads
-  writable; uploads and an unpacked extension read-only). Their parent folders are empty;
+  writable; an unpacked extension read-only) or at a fixed path (its uploads, read-only, at
+  ``/uploads``). Their parent folders are empty;
 * pid, ipc, uts, cgroup - the browser sees only its own processes;
 * ``--die-with-parent``: the whole sandbox dies with the process that started it; the browser leads
   its own OS session (``setsid``: its helpers are found by it).
@@ -77,10 +78,13 @@ FOLDER_MODE = "0755"
 
 @dataclass(frozen=True)
 class Folders:
-    """The host folders a browser may use, bound at the same paths inside its sandbox."""
+    """The host folders a browser may use, bound at the same paths inside its sandbox; ``moved``:
+    ``(host folder, path inside)`` bound read-only at another path (a session's uploads at
+    ``/uploads``, the path its clients are told: it names nothing of the server's folders)."""
 
     writable: tuple[Path, ...] = ()
     readonly: tuple[Path, ...] = ()
+    moved: tuple[tuple[Path, Path], ...] = ()
 
 
 def sandbox_env() -> dict[str, str]:
@@ -108,7 +112,8 @@ def bwrap_options(folders: Folders, *, parents: Iterable[Path] = ()) -> list[str
     args += ["--ro-bind", "/usr", "/usr", *_merged_usr()]
     args += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--tmpfs", "/tmp"]
     system = [Path("/etc") / name for name in ETC_READONLY] + [Path(p) for p in OTHER_READONLY]
-    mounts = [*system, *folders.writable, *folders.readonly, *(p / "_" for p in parents)]
+    inside = [path for _, path in folders.moved]
+    mounts = [*system, *folders.writable, *folders.readonly, *inside, *(p / "_" for p in parents)]
     for parent in ancestors(mounts):  # bwrap would make missing ones 0700: closed to the browser
         if parent != Path("/tmp"):
             args += ["--perms", FOLDER_MODE, "--dir", str(parent)]
@@ -118,6 +123,8 @@ def bwrap_options(folders: Folders, *, parents: Iterable[Path] = ()) -> list[str
         args += ["--bind", str(folder), str(folder)]
     for folder in folders.readonly:
         args += ["--ro-bind", str(folder), str(folder)]
+    for folder, path in folders.moved:
+        args += ["--ro-bind", str(folder), str(path)]
     for cap in SETUID_CAPS:
         args += ["--cap-add", cap]
     return args

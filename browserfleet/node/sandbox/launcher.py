@@ -78,6 +78,8 @@ class StartedBrowser:
     """A started browser: ``process`` is what to wait for and to stop (its process group);
     :meth:`pid` is the browser's own process once it runs."""
 
+    contained = False  # True: the browser sees its Folders (moved ones at their inside paths)
+
     def __init__(self, process: asyncio.subprocess.Process) -> None:
         self.process = process
 
@@ -122,6 +124,8 @@ class DirectLauncher:
 
 
 class ContainedBrowser(StartedBrowser):
+    contained = True
+
     def __init__(
         self, process: asyncio.subprocess.Process, child: int, netns: NetNamespace, user: BrowserUser
     ) -> None:
@@ -191,7 +195,7 @@ class ContainedLauncher:
         return await self._release(process, info_read, block_write, egress)
 
     def _hand_over(self, folders: Folders) -> None:
-        for folder in (*folders.writable, *folders.readonly):
+        for folder in (*folders.writable, *folders.readonly, *(host for host, _ in folders.moved)):
             hand_over(folder, self.user)
 
     async def _release(

@@ -36,6 +36,7 @@ import structlog
 
 from browserfleet.core.errors import ErrorCode, JobFailure
 from browserfleet.core.firewall import CdpPolicy
+from browserfleet.core.firewall.cdp import UPLOADS_PATH
 from browserfleet.core.jobs import JobKind
 from browserfleet.core.sessions import SessionSpec
 from browserfleet.core.sessions.secrets import SessionSecrets
@@ -211,7 +212,8 @@ class SessionExecutor(Executor):
             ],
             Folders(
                 writable=(browser.user_data, browser.files.downloads),
-                readonly=(browser.files.uploads, *((extension_dir(browser.user_data),) if extension else ())),
+                readonly=(extension_dir(browser.user_data),) if extension else (),
+                moved=((browser.files.uploads, Path(UPLOADS_PATH)),),  # the path clients are told
             ),
             channel,
         )
@@ -259,6 +261,8 @@ class SessionExecutor(Executor):
             firewall=CdpPolicy(
                 downloads=browser.files.downloads,
                 file_roots=(browser.files.uploads, browser.files.downloads),
+                uploads=browser.files.uploads,
+                uploads_in_browser=UPLOADS_PATH if browser.started.contained else None,
                 enabled=self.protocol_firewall,
             ),
             webdriver=(

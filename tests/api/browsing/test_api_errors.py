@@ -1,6 +1,6 @@
 """The browsing API's contract errors (400/401/404/405/504 as ``{"error"}``; another project's
-task is a 404 like an unknown one), X-Request-ID, and the 400 that names the settings when no
-model provider is configured."""
+task is a 404 like an unknown one), X-Request-ID, and the 503 that names the settings when no
+model provider is configured (after the request's own 400s)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from tests.support.llm_standin import LLMStandIn, call
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browsing")]
 
 
-def test_without_a_model_provider_post_is_400_naming_the_settings(
+def test_without_a_model_provider_post_is_503_naming_the_settings(
     harness: FleetHarness, server: RunningServer
 ) -> None:
     key = harness.new_key(server)
@@ -22,9 +22,34 @@ def test_without_a_model_provider_post_is_400_naming_the_settings(
         response = httpx.post(
             f"{server.url}{BASE}/{path}", json={"task": "x"}, headers={"Authorization": f"Bearer {key}"}
         )
-        assert response.status_code == 400
+        assert response.status_code == 503, response.text
+        assert set(response.json()) == {"error"}
         error = response.json()["error"]
+        assert "llm_base_url" in error and "llm_model" in error
         assert "BROWSERFLEET_LLM_BASE_URL" in error and "BROWSERFLEET_LLM_MODEL" in error
+
+
+def test_without_a_model_provider_the_request_is_still_checked_first(
+    harness: FleetHarness, server: RunningServer
+) -> None:
+    """A caller's mistake is a 400 saying what it is, not hidden behind the missing provider."""
+    headers = {"Authorization": f"Bearer {harness.new_key(server)}"}
+    unknown = httpx.post(
+        f"{server.url}{BASE}/async", json={"task": "x", "template": "no-such-template"}, headers=headers
+    )
+    assert unknown.status_code == 400, unknown.text
+    assert "Unknown template 'no-such-template'" in unknown.json()["error"]
+    nowhere = httpx.post(
+        f"{server.url}{BASE}/sync", json={"task": "x", "filter": {"country_iso": "ZW"}}, headers=headers
+    )
+    assert nowhere.status_code == 400, nowhere.text
+    assert nowhere.json() == {"error": "No live browsing node in country ZW"}
+    # Browserbase's agent runs on the same service: its envelope, the same order
+    agent = httpx.post(f"{server.url}/v1/agents/runs", json={"task": "x", "agentId": "nope"}, headers=headers)
+    assert agent.status_code == 400 and "Unknown template 'nope'" in agent.json()["message"]
+    valid = httpx.post(f"{server.url}/v1/agents/runs", json={"task": "x"}, headers=headers)
+    assert valid.status_code == 503 and valid.json()["statusCode"] == 503
+    assert "llm_base_url" in valid.json()["message"]
 
 
 def test_authentication_and_ownership(

@@ -8,6 +8,7 @@ The browser7 SDK is the client wherever it can make the call; httpx checks raw b
 from __future__ import annotations
 
 import base64
+import re
 import time
 from typing import Any
 
@@ -21,8 +22,10 @@ from browser7 import (
     RateLimitError,
     RenderError,
     ValidationError,
+    wait_for_click,
     wait_for_delay,
     wait_for_selector,
+    wait_for_text,
 )
 
 from tests.support._ports import free_port
@@ -429,6 +432,53 @@ def test_selector_that_never_appears_is_wait_timeout(
             client.get_render(render_id)
         assert (again.value.error_code, again.value.billable) == ("WAIT_TIMEOUT", True)
         assert api.balance_cents() == before - 1
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize(
+    "wait",
+    [wait_for_click("0"), wait_for_selector("div["), wait_for_text("x", selector="##a")],
+    ids=["click-0", "selector-unclosed", "text-in-double-hash"],
+)
+def test_a_selector_that_cannot_be_css_is_400_at_submit(
+    harness: FleetHarness, server: RunningServer, api_key: str, site_url: str, wait: dict[str, Any]
+) -> None:
+    """``"0"`` is no CSS selector (Playwright and browsers refuse it): the caller's mistake is
+    answered at once, naming the field, and nothing is queued or charged."""
+    with RenderApi(server.url, api_key) as api, sdk(server, api_key) as client:
+        before, renders = api.balance_cents(), total_renders(harness, server)
+        with pytest.raises(ValidationError) as caught:
+            client.create_render(f"{site_url}/click", wait_for=[wait])
+        assert caught.value.status_code == 400
+        message = str(caught.value)  # the field as waitFor.<i>.<type>.selector
+        assert re.search(r"waitFor\.0\.[a-z]+\.selector: not a valid CSS selector: ", message), message
+        assert (api.balance_cents(), total_renders(harness, server)) == (before, renders)
+        # Playwright's own selectors are not CSS and pass: text=, >> chains, :has-text()
+        fine = [
+            wait_for_selector("text=Reveal >> nth=0", state="attached", timeout=1000),
+            wait_for_selector("body:has-text('x') >> > div", state="attached", timeout=1000),
+        ]
+        render_id = client.create_render(f"{site_url}/click", wait_for=fine)["renderId"]
+        assert render_id.startswith("ren_")
+        assert api.wait(render_id).status_code in (200, 422)  # ran (found or timed out), not refused
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize(
+    "selector", ["div::after", ":is", "xpath=//div["], ids=["pseudo-element", "empty-is", "xpath"]
+)
+def test_a_selector_the_browser_refuses_fails_as_invalid_selector(
+    server: RunningServer, api_key: str, site_url: str, selector: str
+) -> None:
+    """Selectors the submit check cannot judge (Playwright's and the browser's own rules) fail the
+    render with the documented user error, not INTERNAL_ERROR."""
+    with RenderApi(server.url, api_key) as api, sdk(server, api_key) as client:
+        render_id = client.create_render(
+            f"{site_url}/click", wait_for=[wait_for_click(selector, timeout=2000)]
+        )["renderId"]
+        body = failed_render(api.wait(render_id), "INVALID_SELECTOR")
+        assert "invalid selector" in body["errorMessage"]
+        assert body["billable"] is True
 
 
 @pytest.mark.browser

@@ -304,6 +304,39 @@ def test_geo_targeting(
     assert text_of(headers.html, "accept-language") == city["accept_language"]
 
 
+def _wire_city(name: str) -> dict[str, Any]:
+    city = catalogue_city(name)
+    return {
+        "name": city["name"],
+        "displayName": city["display_name"],
+        "latitude": city["latitude"],
+        "longitude": city["longitude"],
+        "timezoneId": city["timezone"],
+    }
+
+
+def test_a_render_without_a_place_reports_and_uses_its_node_place(
+    harness: FleetHarness, client: Browser7, site_url: str
+) -> None:
+    """The contract: ``selectedCity`` is on every completed render. Without ``countryCode``/``city``
+    it is the node's own place (``node_country``/``node_city``), emulated like a requested one; a
+    node with no place says the documented default, New York."""
+    plain = render_one(client, f"{site_url}/geo", wait_for=GEO_WAIT)
+    assert plain.result.selected_city == _wire_city("new.york")
+    assert plain.wire["geoExit"] is None  # no place was asked for: no exit proxy either
+    assert text_of(plain.html, "tz") == "America/New_York"
+
+    located = harness.server(node_country="DE", node_city="Munich")
+    try:
+        with Browser7(api_key=harness.new_key(located), base_url=located.api) as sdk:
+            rendered = render_one(sdk, f"{site_url}/geo", wait_for=GEO_WAIT)
+    finally:
+        harness.stop_server(located)
+    assert rendered.result.selected_city == _wire_city("munich")
+    assert text_of(rendered.html, "tz") == catalogue_city("munich")["timezone"]
+    assert text_of(rendered.html, "lang") == catalogue_city("munich")["locale"]
+
+
 def test_geo_catalogue_expectations_are_real_places() -> None:
     """The catalogue entries the geo tests rely on (guards against a catalogue echoing nonsense)."""
     assert sorted(catalogue_data()["countries"]) == sorted(

@@ -169,7 +169,8 @@ def test_emulation_only_when_no_proxy_serves_the_place(
     assert text_of(rendered.html, "lang") == "fr-FR"
     assert proxies.carriers(mark) == []  # straight from the node
     plain = render_one(client, f"{site_url}/headers?t={mark}x")
-    assert plain.wire["geoExit"] is None and plain.result.selected_city is None
+    assert plain.wire["geoExit"] is None  # no place asked: the node's own (emulated), never an exit
+    assert plain.result.selected_city is not None and plain.result.selected_city["name"] == "new.york"
     assert proxies.carriers(f"{mark}x") == []
 
 

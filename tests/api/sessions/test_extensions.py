@@ -10,8 +10,8 @@ extension shows no marker, and runs the headless shell rather than the full Chro
 Also: retrieve and delete (then 404), another project's id (404; 400 at session create), an unknown
 ``extensionId`` (400 at create, no session started), an extension Chromium refuses (400 at create
 with Chromium's reason), rejected uploads in the family's ``{statusCode, error, message}`` shape
-(not a zip, corrupt, no manifest, bad JSON, Manifest V2, zip-slip, absolute path, symlink, too many
-members, too large once unpacked), and the unpacked copies removed when sessions end.
+(not a zip, corrupt, no manifest, bad JSON, JSON nested too deeply, Manifest V2, zip-slip, absolute
+path, symlink, too many members, too large once unpacked), and the unpacked copies removed when sessions end.
 """
 
 from __future__ import annotations
@@ -276,6 +276,9 @@ REJECTED = [
     pytest.param(zip_of({"a/b/manifest.json": manifest()}), 400, "No manifest.json", id="manifest-too-deep"),
     pytest.param(zip_of({"manifest.json": "{'manifest_version': 3,"}), 400, "not valid JSON", id="bad-json"),
     pytest.param(zip_of({"manifest.json": "[3]"}), 400, "must be a JSON object", id="not-an-object"),
+    pytest.param(  # 3,000 levels: the JSON parser recurses once per level
+        zip_of({"manifest.json": '{"a":' * 3000 + "1" + "}" * 3000}), 400, "nested too deeply", id="deep-json"
+    ),
     pytest.param(zip_of({"manifest.json": manifest(manifest_version=2)}), 400, "manifest_version", id="mv2"),
     pytest.param(
         zip_of({"manifest.json": manifest(manifest_version="3")}), 400, "manifest_version", id="mv-str"

@@ -148,6 +148,27 @@ def test_fetch_raw_json_and_markdown(sserver: RunningServer, key: str, site_url:
     assert "not valid JSON" in body["message"]
 
 
+def test_fetch_markdown_tables_lists_code_and_absolute_links(
+    sserver: RunningServer, key: str, site_url: str
+) -> None:
+    """Links are made absolute against the page's own URL: after a redirect, the URL it ended on."""
+    client = sdk(sserver, key)
+    page = client.fetch_api.create(
+        url=f"{site_url}/redirect?to=/docs/markdown", allow_redirects=True, format="markdown"
+    )
+    content = page.content
+    assert isinstance(content, str)
+    assert content.startswith("# Markdown page\n") and "a script is not content" not in content
+    assert f"[sibling]({site_url}/docs/guide.html)" in content
+    assert f"[rooted]({site_url}/api/json?n=2)" in content
+    assert f"[parent]({site_url}/index.html)" in content
+    assert f"[fragment]({site_url}/docs/markdown#part)" in content
+    assert f"![logo]({site_url}/docs/img/logo.png)" in content
+    assert "| Pear \\| Quince | 5   |" in content
+    assert "- one\n  * one.a\n  * one.b\n    1. deep 1\n    2. deep 2\n- two" in content
+    assert "```python\ndef double(x):\n    if x:\n        return  x * 2  # two spaces kept\n```" in content
+
+
 def test_fetch_redirects_and_status_pass_through(sserver: RunningServer, key: str, site_url: str) -> None:
     client = sdk(sserver, key)
     target = "/api/json?n=2"

@@ -159,6 +159,32 @@ def test_download_urls_are_signed_and_project_scoped(
         other.sessions.recording.downloads.create(session.id)
 
 
+def test_a_download_name_that_is_not_a_page_number_is_404(
+    sserver: RunningServer, key: str, site_url: str
+) -> None:
+    """Only ``<page number>.mp4`` as the list writes it (ASCII digits, bounded): another script's
+    digit (U+0660 is 0 to ``int()``), a 400-digit number (too long a file name), a leading zero or
+    sign are 404, and the keep-alive connection that asked stays usable (no 500)."""
+    client = sdk(sserver, key)
+    session = client.sessions.create(keep_alive=True)
+    with cdp_browser(session.connect_url) as browser:
+        page = browser.contexts[0].pages[0]
+        page.goto(f"{site_url}/click")
+        page.wait_for_timeout(300)
+    release(client, sserver, key, session.id)
+    client.sessions.recording.downloads.create(session.id)
+    assert [d["status"] for d in wait_completed(client, session.id)] == ["COMPLETED"]
+
+    base = f"{sserver.url}/v1/sessions/{session.id}/recording/downloads"
+    with httpx.Client(headers={"X-BB-API-Key": key}, timeout=10) as keyed:
+        for name in ("%D9%A0.mp4", "%EF%BC%90.mp4", "1" * 400 + ".mp4", "00.mp4", "+0.mp4", "%200.mp4"):
+            answer = keyed.get(f"{base}/{name}")
+            assert answer.status_code == 404, (name, answer.status_code, answer.text)
+            assert answer.json()["statusCode"] == 404
+        video = keyed.get(f"{base}/0.mp4")  # the same connection, still open
+        assert video.status_code == 200 and video.headers["content-type"] == "video/mp4"
+
+
 def test_filming_stops_without_clients_and_resumes_when_one_connects(
     sserver: RunningServer, key: str, site_url: str
 ) -> None:

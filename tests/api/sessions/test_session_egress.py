@@ -252,3 +252,41 @@ def test_block_ads_refuses_hosts_on_the_ad_list(
         assert outcome == "load"
         assert hits(site_url, token) == 1
     assert release(client, session_id) > 0  # the page itself still counts
+
+
+def test_proxies_without_any_exit_proxy_are_400_unless_direct_is_allowed(
+    harness: FleetHarness, server: RunningServer, site_url: str
+) -> None:
+    """The default server declares no exit: ``proxies: true`` (or a browserbase rule) would
+    browse from the node's own address, so it is refused naming the settings; a server with
+    ``session_proxy_direct_fallback`` accepts it and records that the traffic went direct."""
+    strict = Browserbase(api_key=harness.new_key(server), base_url=server.url)
+    for proxies, field in (
+        (True, "proxies"),
+        ([{"type": "browserbase", "geolocation": {"country": "DE"}}], "proxies[0]"),
+    ):
+        with pytest.raises(BadRequestError) as caught:
+            strict.sessions.create(proxies=proxies)  # type: ignore[arg-type]
+        body = caught.value.body
+        assert isinstance(body, dict) and body["statusCode"] == 400, body
+        assert body["message"].startswith(f"{field}: "), body
+        assert "proxy_file" in body["message"] and "session_proxy_direct_fallback" in body["message"]
+    assert strict.sessions.list() == []  # nothing was started
+
+    lenient = harness.server(session_proxy_direct_fallback=True)
+    try:
+        key = harness.new_key(lenient)
+        client = Browserbase(api_key=key, base_url=lenient.url)
+        token = uuid.uuid4().hex
+        session_id, driven = run_session(client, proxies=True)
+        try:
+            response = driven.page.goto(f"{site_url}/img/pixel.png?t={token}")
+            assert response is not None and response.status == 200
+        finally:
+            driven.close()
+        assert hits(site_url, token) == 1
+        release(client, session_id)
+        (route,) = job_result(harness, lenient, session_id)["egress"]["routes"]
+        assert route["type"] == "browserbase" and route["proxied"] is False
+    finally:
+        harness.stop_server(lenient)

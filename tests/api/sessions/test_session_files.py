@@ -6,9 +6,10 @@ and Selenium (``seleniumRemoteUrl``); the zip from the official SDK's ``sessions
 holds the files with their exact names and bytes, ``DELETE`` empties it, it outlives the session,
 another project's key gets 404, and a download past ``session_downloads_max_bytes`` is cancelled.
 
-Uploads: ``sessions.uploads.create`` stores a file on the node; the path in the answer is set on a
-test-site ``<input type=file>`` with CDP ``DOM.setFileInputFiles`` (Playwright CDP session) and the
-form posts it to the test site, which echoes name and sha256.
+Uploads: ``sessions.uploads.create`` stores a file on the node and names it ``/uploads/<name>``
+(never the server's data folder); that path is set on a test-site ``<input type=file>`` with CDP
+``DOM.setFileInputFiles`` (Playwright CDP session) or Selenium's Send Keys, and the form posts it to
+the test site, which echoes name and sha256.
 """
 
 from __future__ import annotations
@@ -178,11 +179,11 @@ def test_upload_is_set_on_a_file_input_and_posted(
     content = os.urandom(300_000)
     try:
         answer = client.sessions.uploads.create(session.id, file=("../secret report.bin", content))
-        path = Path(re.sub(r"^Uploaded .* to ", "", answer.message))
-        assert path == Path(answer.to_dict()["path"])
+        path = re.sub(r"^Uploaded .* to ", "", answer.message)
+        assert path == answer.to_dict()["path"] == "/uploads/secret report.bin"  # no folder escape
         folder = server.fleet.settings.data_dir.resolve() / "session-files" / session.id / "uploads"
-        assert path == folder / "secret report.bin"  # the documented place, no folder escape
-        assert path.read_bytes() == content
+        stored = folder / "secret report.bin"  # the documented place on the node
+        assert stored.read_bytes() == content
         assert live(server, session.id).files is not None
 
         # another project: 404; not multipart: 400
@@ -198,7 +199,7 @@ def test_upload_is_set_on_a_file_input_and_posted(
             cdp = page.context.new_cdp_session(page)
             root = cdp.send("DOM.getDocument", {"depth": 0})["root"]["nodeId"]
             node = cdp.send("DOM.querySelector", {"nodeId": root, "selector": "#upload-input"})["nodeId"]
-            cdp.send("DOM.setFileInputFiles", {"files": [str(path)], "nodeId": node})
+            cdp.send("DOM.setFileInputFiles", {"files": [path], "nodeId": node})
             with page.expect_navigation():
                 page.click("#upload-submit")
             echoed = json.loads(page.inner_text("body"))
@@ -211,9 +212,61 @@ def test_upload_is_set_on_a_file_input_and_posted(
     finally:
         release(client, session.id)
     wait_status(server, api_key, session.id, {"COMPLETED"})
-    assert not path.exists()  # removed with the session
+    assert not stored.exists()  # removed with the session
     with pytest.raises(ConflictError):  # the session is over
         client.sessions.uploads.create(session.id, file=("late.txt", b"late"))
+
+
+def test_no_upload_answer_names_the_data_folder(
+    server: RunningServer, api_key: str, harness: FleetHarness, site_url: str
+) -> None:
+    """Every answer of the upload route (stored, refused, not running) is free of the server's
+    folders; the named path works with Selenium's Send Keys too (chromedriver sits next to the
+    browser, where the session's uploads are at /uploads)."""
+    data_dirs = {str(server.settings.data_dir), str(server.settings.data_dir.resolve())}
+    client = Browserbase(api_key=api_key, base_url=server.url)
+    session = client.sessions.create(keep_alive=True)
+    url = f"{server.url}/v1/sessions/{session.id}/uploads"
+    headers = {"X-BB-API-Key": api_key}
+    content = b"for selenium " + os.urandom(64)
+    answers: list[httpx.Response] = []
+    try:
+        answers.append(httpx.post(url, headers=headers, files={"file": ("cv.txt", content)}))
+        assert answers[-1].status_code == 200
+        assert answers[-1].json() == {
+            "message": "Uploaded cv.txt to /uploads/cv.txt",
+            "path": "/uploads/cv.txt",
+        }
+        answers.append(httpx.post(url, headers=headers, files={"file": ("/etc/../x y.txt", b"1")}))
+        assert answers[-1].json()["path"] == "/uploads/x y.txt"
+        answers.append(httpx.post(url, headers=headers, data={"nofile": "1"}))
+        assert [a.status_code for a in answers] == [200, 200, 400]
+
+        assert session.selenium_remote_url is not None
+        config = ClientConfig(
+            session.selenium_remote_url, timeout=30, extra_headers={"x-bb-signing-key": session.signing_key}
+        )
+        driver = webdriver.Remote(command_executor=RemoteConnection(client_config=config), options=Options())
+        try:
+            driver.get(f"{site_url}/session-files?t=sk")
+            driver.find_element(By.CSS_SELECTOR, "#upload-input").send_keys("/uploads/cv.txt")
+            driver.find_element(By.CSS_SELECTOR, "#upload-submit").click()
+            echoed = json.loads(driver.find_element(By.TAG_NAME, "body").text)
+        finally:
+            driver.quit()
+        assert echoed == {
+            "name": "cv.txt",
+            "size": len(content),
+            "sha256": hashlib.sha256(content).hexdigest(),
+        }
+    finally:
+        release(client, session.id)
+    wait_status(server, api_key, session.id, {"COMPLETED"})
+    answers.append(httpx.post(url, headers=headers, files={"file": ("late.txt", b"late")}))
+    assert answers[-1].status_code == 409
+    for answer in answers:
+        assert not any(folder in answer.text for folder in data_dirs), answer.text
+        assert "session-files" not in answer.text, answer.text
 
 
 def test_limits(limited: RunningServer, harness: FleetHarness, site_url: str) -> None:
@@ -226,7 +279,7 @@ def test_limits(limited: RunningServer, harness: FleetHarness, site_url: str) ->
         assert too_big.status_code == 413, too_big.text
         assert too_big.json()["statusCode"] == 413
         fits = httpx.post(url, headers={"X-BB-API-Key": key}, files={"file": ("ok.bin", b"y" * 1000)})
-        assert fits.status_code == 200 and fits.json()["path"].endswith("/uploads/ok.bin")
+        assert fits.status_code == 200 and fits.json()["path"] == "/uploads/ok.bin"
 
         with sync_playwright() as pw:
             browser = pw.chromium.connect_over_cdp(session.connect_url)

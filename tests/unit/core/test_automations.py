@@ -133,3 +133,42 @@ async def test_sliding_window_limits_per_key_and_slides() -> None:
 def test_docs_list_every_action() -> None:
     first_cells = [line.split("|")[1] for line in DOCS.read_text().splitlines() if line.startswith("| `")]
     assert [name for name in CONFIGS if not any(f"`{name}`" in cell for cell in first_cells)] == []
+
+
+@pytest.mark.parametrize(("seconds", "expected"), [(6.4, 6), (6.6, 7), (0.3, 0), (None, None)])
+def test_finished_in_seconds_is_a_whole_number_as_in_browserbear(
+    seconds: float | None, expected: int | None
+) -> None:
+    """The reference's run object reads ``"finished_in_seconds": 6`` (an integer); null while running."""
+    from datetime import UTC, datetime, timedelta
+
+    from browserfleet.core.automations.wire import run_object
+    from browserfleet.core.jobs import JobKind, Route
+    from browserfleet.store.records import JobRecord, TaskRunRecord
+
+    created = datetime(2026, 1, 2, 3, 4, 5, 250_000, tzinfo=UTC)
+    finished = None if seconds is None else created + timedelta(seconds=seconds)
+    job = JobRecord(
+        id="run_1",
+        project_id="prj",
+        kind=JobKind.STEPS,
+        state=JobState.RUNNING if finished is None else JobState.COMPLETED,
+        route=Route(),
+        spec={"steps": []},
+        result=None if finished is None else {"outputs": {}},
+        error_code=None,
+        error_message=None,
+        billable=False,
+        charged_cents=0,
+        attempts=1,
+        node_id=None,
+        keep_blobs_days=None,
+        created_at=created,
+        updated_at=finished or created,
+        started_at=created,
+        finished_at=finished,
+        blobs_purged=False,
+    )
+    run = TaskRunRecord(job=job, task_id="task_1", webhook_url=None, metadata=None, created_at=created)
+    value = run_object(run, lambda run_uid, name: f"/files/{run_uid}/{name}")["finished_in_seconds"]
+    assert value == expected and type(value) is type(expected)

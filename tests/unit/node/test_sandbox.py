@@ -63,6 +63,17 @@ def test_a_browser_sees_its_own_folders_at_their_paths_and_nothing_of_the_server
     assert {"--unshare-net", "--unshare-pid", "--die-with-parent"} <= set(args)
 
 
+def test_a_moved_folder_is_bound_read_only_at_its_inside_path_only(tmp_path: Path) -> None:
+    """A session's uploads are at /uploads in its sandbox (the path its clients are told), not at
+    their path in the server's data folder."""
+    uploads = tmp_path / "data" / "files" / "up"
+    args = bwrap_options(Folders(writable=(tmp_path / "p",), moved=((uploads, Path("/uploads")),)))
+    mounts = _mounts(args)
+    assert mounts["/uploads"] == "--ro-bind"
+    assert args[args.index("/uploads") - 2 : args.index("/uploads")] == ["--ro-bind", str(uploads)]
+    assert str(uploads) not in mounts
+
+
 @pytest.fixture(scope="module")
 def user() -> BrowserUser:
     found = BrowserUser.lookup(USER)

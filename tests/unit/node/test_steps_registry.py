@@ -27,3 +27,24 @@ def test_the_registry_names_each_model_by_its_action() -> None:
     for name, model in a.ACTIONS.items():
         assert model.model_fields["action"].default == name
     assert a.ACTIONS["goto"] is a.Goto
+
+
+@pytest.mark.parametrize(
+    ("message", "invalid"),
+    [
+        ('Page.click: Error while parsing css selector "0". Did you mean to CSS.escape it?', True),
+        ('Locator.count: Unexpected token ":" while parsing css selector "div::after".', True),
+        ('Locator.count: Unknown engine "bc" while parsing selector bc==', True),
+        ('Locator.count: Error: "is" engine expects non-empty selector list', True),
+        ("SyntaxError: Failed to execute 'querySelectorAll': ':foo' is not a valid selector.", True),
+        (
+            "SyntaxError: Failed to execute 'evaluate': The string '//x[' is not a valid XPath expression.",
+            True,
+        ),
+        ("Page.click: Target page, context or browser has been closed", False),
+        ("net::ERR_CONNECTION_REFUSED at http://127.0.0.1:9/", False),
+    ],
+)
+def test_playwright_messages_about_a_bad_selector_are_recognised(message: str, invalid: bool) -> None:
+    """They fail the job as INVALID_SELECTOR (the caller's mistake), never INTERNAL_ERROR."""
+    assert steps.invalid_selector(message) is invalid

@@ -58,9 +58,10 @@ __all__ = [
 ]
 
 NOT_CONFIGURED = (
-    "Browsing tasks need a model provider: set BROWSERFLEET_LLM_BASE_URL (an OpenAI-compatible "
-    "chat-completions base URL, e.g. https://api.openai.com/v1) and BROWSERFLEET_LLM_MODEL "
-    "(and BROWSERFLEET_LLM_API_KEY if the provider needs a key)"
+    "Browsing tasks need a model provider and none is configured: set llm_base_url "
+    "(BROWSERFLEET_LLM_BASE_URL, an OpenAI-compatible chat-completions base URL, e.g. "
+    "https://api.openai.com/v1) and llm_model (BROWSERFLEET_LLM_MODEL), and llm_api_key "
+    "(BROWSERFLEET_LLM_API_KEY) if the provider needs a key"
 )
 
 

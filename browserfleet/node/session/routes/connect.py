@@ -23,16 +23,33 @@ from urllib.parse import quote
 import structlog
 from fastapi import APIRouter, Request, WebSocket
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
 
 from browserfleet.core.http import outbound_client
 from browserfleet.core.public_base import client_base
 from browserfleet.core.ws_pipe import UPSTREAM_ERRORS, open_upstream
 from browserfleet.node.session.pipe import pipe_cdp
 from browserfleet.node.session.routes.deps import services_of
-from browserfleet.node.session.routes.live_auth import authorized_live, credential_of, live_or_refuse
+from browserfleet.node.session.routes.live_auth import (
+    LIVE_ANSWERS,
+    LIVE_CREDENTIAL,
+    authorized_live,
+    credential_of,
+    live_or_refuse,
+)
 
 log = structlog.get_logger(__name__)
 router = APIRouter(tags=["sessions"])  # mounted under /v1 by node/session/routes/__init__.py
+
+
+class BrowserVersion(BaseModel):
+    """Chromium's ``/json/version`` (``Browser``, ``Protocol-Version``, ``User-Agent``…), documented."""
+
+    model_config = ConfigDict(extra="allow")
+
+    web_socket_debugger_url: str = Field(
+        alias="webSocketDebuggerUrl", description="connectUrl", json_schema_extra={"format": "uri"}
+    )
 
 
 @router.websocket("/sessions/{session_id}/connect")
@@ -60,7 +77,13 @@ async def connect(ws: WebSocket, session_id: str) -> None:
         log.info("session.client_disconnected", session_id=session_id)
 
 
-@router.get("/sessions/{session_id}/connect/json/version", include_in_schema=False)
+@router.get(
+    "/sessions/{session_id}/connect/json/version",
+    summary="Chrome's /json/version, its webSocketDebuggerUrl pointing at connectUrl",
+    response_model=BrowserVersion,
+    dependencies=LIVE_CREDENTIAL,
+    responses=LIVE_ANSWERS,
+)
 @router.get("/sessions/{session_id}/connect/json/version/", include_in_schema=False)
 async def json_version(session_id: str, request: Request) -> JSONResponse:
     """The browser's ``/json/version`` with ``webSocketDebuggerUrl`` pointing at this proxy."""

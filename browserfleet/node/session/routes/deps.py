@@ -4,14 +4,16 @@ The router runs in the embedded app (app.py) and in the node's internal app (nod
 keep their :class:`~browserfleet.fleet.Fleet` in ``app.state.fleet``, which these routes see only
 through :class:`SessionServices` (the Fleet has all of it, structurally). An API key is checked by
 the same core service the control plane's routes use (core/accounts.py); errors are core errors,
-shaped by the app's exception handlers (the sessions envelope).
+shaped by the app's exception handlers (the sessions envelope). The API key's carriers are declared
+as the same security schemes as the control plane's (api/deps.py, which this layer does not import).
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Protocol
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Security
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from starlette.requests import HTTPConnection
 
 from browserfleet.core.accounts import Accounts, api_key_of
@@ -64,8 +66,23 @@ async def get_services(request: Request) -> SessionServices:
     return services_of(request)
 
 
+# documentation only (auto_error=False: they refuse nothing); api_key_of reads the key
+BEARER = HTTPBearer(
+    scheme_name="BearerAuth", auto_error=False, description="`Authorization: Bearer <API key>`"
+)
+BB_API_KEY = APIKeyHeader(
+    name="X-BB-API-Key",
+    scheme_name="BrowserbaseAuth",
+    auto_error=False,
+    description="The API key in `X-BB-API-Key` (the Browserbase SDK's header)",
+)
+
+
 async def get_project(
-    request: Request, services: Annotated[SessionServices, Depends(get_services)]
+    request: Request,
+    services: Annotated[SessionServices, Depends(get_services)],
+    _bearer: Annotated[HTTPAuthorizationCredentials | None, Security(BEARER)],
+    _header: Annotated[str | None, Security(BB_API_KEY)],
 ) -> ProjectRecord:
     return await services.accounts.authenticate(api_key_of(request.headers))
 

@@ -5,25 +5,50 @@ when nothing was): from the node's folder while the session runs, from the ``dow
 once it ended (kept ``debug_retention_days``). ``DELETE`` empties it (204).
 
 ``POST /v1/sessions/{id}/uploads`` (multipart, one part ``file``) stores the file on the session's
-node, as ``<session files>/uploads/<name>``; the answer's ``message`` (and an extra ``path``) give
-that absolute path, for CDP ``DOM.setFileInputFiles``. Only while the session runs (else 409);
-larger than ``session_upload_max_bytes`` → 413.
+node, as ``<session files>/uploads/<name>``; the answer's ``message`` (and an extra ``path``) name
+it ``/uploads/<name>`` (core/firewall/cdp.py ``UPLOADS_PATH``: where a contained browser sees it,
+and what the protocol firewall maps to the file for CDP ``DOM.setFileInputFiles`` and WebDriver
+Send Keys), never the node's folders. Only while the session runs (else 409); larger than
+``session_upload_max_bytes`` → 413.
 """
 
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict
 
 from browserfleet.core.errors import Conflict, PayloadTooLarge
-from browserfleet.core.multipart import file_part
+from browserfleet.core.firewall.cdp import UPLOADS_PATH
+from browserfleet.core.multipart import file_part, file_part_body
 from browserfleet.core.sessions import SessionStatus
 from browserfleet.node.session.files import DOWNLOADS_BLOB, zip_files
 from browserfleet.node.session.routes.deps import ProjectDep, ServicesDep
 
 router = APIRouter(tags=["sessions"])  # mounted under /v1 by node/session/routes/__init__.py
+BINARY = {"type": "string", "format": "binary"}
+ANSWERS: dict[int | str, dict[str, Any]] = {
+    404: {"description": "No such session (or another project's)"},
+    503: {"description": "Distributed mode: the session's node did not answer"},
+}
+ZIP: dict[int | str, dict[str, Any]] = {
+    200: {"description": "A zip of the downloaded files", "content": {"application/zip": {"schema": BINARY}}}
+}
+UPLOAD_ANSWERS: dict[int | str, dict[str, Any]] = {
+    409: {"description": "The session is not running"},
+    413: {"description": "The file is larger than session_upload_max_bytes"},
+}
+
+
+class UploadedFile(BaseModel):
+    """What ``POST /v1/sessions/{id}/uploads`` answers (Browserbase's)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    message: str
 
 
 def _zip(data: bytes, session_id: str) -> Response:
@@ -31,7 +56,12 @@ def _zip(data: bytes, session_id: str) -> Response:
     return Response(data, media_type="application/zip", headers={"Content-Disposition": disposition})
 
 
-@router.get("/sessions/{session_id}/downloads", summary="A zip of the files the session's pages downloaded")
+@router.get(
+    "/sessions/{session_id}/downloads",
+    summary="A zip of the files the session's pages downloaded",
+    response_class=Response,
+    responses={**ZIP, **ANSWERS},
+)
 async def session_downloads(session_id: str, project: ProjectDep, services: ServicesDep) -> Response:
     view = await services.sessions.get(project, session_id)
     if not view.job.state.terminal:
@@ -43,7 +73,13 @@ async def session_downloads(session_id: str, project: ProjectDep, services: Serv
     return _zip(stored if stored is not None else zip_files([]), session_id)
 
 
-@router.delete("/sessions/{session_id}/downloads", status_code=204, summary="Delete the session's downloads")
+@router.delete(
+    "/sessions/{session_id}/downloads",
+    status_code=204,
+    summary="Delete the session's downloads",
+    response_class=Response,
+    responses=ANSWERS,
+)
 async def delete_session_downloads(session_id: str, project: ProjectDep, services: ServicesDep) -> Response:
     view = await services.sessions.get(project, session_id)
     live = services.live_sessions.get(session_id)
@@ -53,7 +89,13 @@ async def delete_session_downloads(session_id: str, project: ProjectDep, service
     return Response(status_code=204)
 
 
-@router.post("/sessions/{session_id}/uploads", summary="Store a file on the session's node for file inputs")
+@router.post(
+    "/sessions/{session_id}/uploads",
+    summary="Store a file on the session's node for file inputs",
+    response_model=UploadedFile,
+    responses={**ANSWERS, **UPLOAD_ANSWERS},
+    openapi_extra={"requestBody": file_part_body("the file (at most session_upload_max_bytes)")},
+)
 async def upload_session_file(
     session_id: str, request: Request, project: ProjectDep, services: ServicesDep
 ) -> JSONResponse:
@@ -70,4 +112,5 @@ async def upload_session_file(
     if path.stat().st_size > limit:  # a chunked body without a size on its part
         path.unlink(missing_ok=True)
         raise PayloadTooLarge(too_large)
-    return JSONResponse({"message": f"Uploaded {path.name} to {path}", "path": str(path)})
+    named = f"{UPLOADS_PATH}/{path.name}"  # the data folder's location is none of the client's business
+    return JSONResponse({"message": f"Uploaded {path.name} to {named}", "path": named})

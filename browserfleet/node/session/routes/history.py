@@ -12,14 +12,68 @@ from typing import Any
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.json_schema import SkipJsonSchema
 
+from browserfleet.core.sessions.wire import omitted
 from browserfleet.node.session.history import LOG_BLOB, RECORDING_BLOB
 from browserfleet.node.session.routes.deps import ProjectDep, ServicesDep, SessionServices
 
 router = APIRouter(tags=["sessions"])  # mounted under /v1 by node/session/routes/__init__.py
+ANSWERS: dict[int | str, dict[str, Any]] = {
+    404: {"description": "No such session (or another project's)"},
+    503: {"description": "Distributed mode: the session's node did not answer"},
+}
 
 
-@router.get("/sessions/{session_id}/logs", summary="SessionLog[]: the CDP traffic of the session's clients")
+class _Documented(BaseModel):
+    """The records are plain objects (node/session/log.py, recording.py); these models document
+    them (Browserbase's ``SessionLog`` and ``SessionRecording``)."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+class SessionLogRequest(_Documented):
+    timestamp: int | SkipJsonSchema[None] = omitted(description="ms since the Unix epoch")
+    params: dict[str, Any]
+    raw_body: str = Field(alias="rawBody")
+
+
+class SessionLogResponse(_Documented):
+    timestamp: int | SkipJsonSchema[None] = omitted(description="ms since the Unix epoch")
+    result: dict[str, Any]
+    raw_body: str = Field(alias="rawBody")
+
+
+class SessionLog(_Documented):
+    """One CDP command of a client and the browser's answer."""
+
+    method: str
+    page_id: int = Field(alias="pageId", description="the page, numbered from 0; -1: the browser")
+    session_id: str = Field(alias="sessionId")
+    request: SessionLogRequest | SkipJsonSchema[None] = omitted()
+    response: SessionLogResponse | SkipJsonSchema[None] = omitted(description="absent until answered")
+    timestamp: int | SkipJsonSchema[None] = omitted(description="ms since the Unix epoch")
+    frame_id: str | SkipJsonSchema[None] = omitted("frameId")
+    loader_id: str | SkipJsonSchema[None] = omitted("loaderId")
+
+
+class SessionRecording(_Documented):
+    """One rrweb event of a page."""
+
+    data: dict[str, Any] = Field(description="the rrweb event's data")
+    session_id: str = Field(alias="sessionId")
+    timestamp: int = Field(description="ms since the Unix epoch")
+    type: int = Field(description="the rrweb event type")
+    page_id: int | SkipJsonSchema[None] = omitted("pageId", description="the page (as in the logs)")
+
+
+@router.get(
+    "/sessions/{session_id}/logs",
+    summary="SessionLog[]: the CDP traffic of the session's clients",
+    response_model=list[SessionLog],
+    responses=ANSWERS,
+)
 async def session_logs(session_id: str, project: ProjectDep, services: ServicesDep) -> JSONResponse:
     view = await services.sessions.get(project, session_id)
     if not view.job.state.terminal:
@@ -28,7 +82,12 @@ async def session_logs(session_id: str, project: ProjectDep, services: ServicesD
     return JSONResponse(await _stored(services, session_id, LOG_BLOB))
 
 
-@router.get("/sessions/{session_id}/recording", summary="SessionRecording[]: rrweb events of every page")
+@router.get(
+    "/sessions/{session_id}/recording",
+    summary="SessionRecording[]: rrweb events of every page",
+    response_model=list[SessionRecording],
+    responses=ANSWERS,
+)
 async def session_recording(session_id: str, project: ProjectDep, services: ServicesDep) -> JSONResponse:
     view = await services.sessions.get(project, session_id)
     if not view.job.state.terminal:

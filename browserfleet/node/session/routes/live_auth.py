@@ -16,6 +16,9 @@ KEY`` or ``x-bb-signing-key: KEY`` (:func:`credential_of`); the DevTools fronten
 because its files load each other by relative URLs that drop the query. A session that is not
 running on this node is NotFound (404), a missing or wrong credential Unauthenticated (401); a
 WebSocket is refused during the handshake instead (:func:`live_or_refuse`: HTTP 403 to the client).
+
+The carriers are declared as security schemes (:data:`LIVE_CREDENTIAL`, for a route's
+``dependencies``) so the OpenAPI document shows what opens the live HTTP endpoints.
 """
 
 from __future__ import annotations
@@ -23,7 +26,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
+from typing import Annotated, Any
 
+from fastapi import Depends, Security
+from fastapi.params import Depends as DependsParam
+from fastapi.security import APIKeyHeader, APIKeyQuery
 from starlette.requests import HTTPConnection
 from starlette.websockets import WebSocket
 
@@ -33,6 +40,44 @@ from browserfleet.node.session.routes.deps import services_of
 
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_NOT_FOUND = 4404
+
+# documentation only (auto_error=False: they refuse nothing); credential_of reads the credential,
+# which may also come as `Authorization: Bearer <signing key>`
+SIGNING_KEY = APIKeyQuery(
+    name="signingKey",
+    scheme_name="SigningKey",
+    auto_error=False,
+    description="The session's signing key (`signingKey` of the session, in its `connectUrl`)",
+)
+SIGNING_KEY_HEADER = APIKeyHeader(
+    name="x-bb-signing-key",
+    scheme_name="SigningKeyHeader",
+    auto_error=False,
+    description="The session's signing key, as a header",
+)
+LIVE_TOKEN = APIKeyQuery(
+    name="token",
+    scheme_name="LiveToken",
+    auto_error=False,
+    description="A token derived from the signing key that expires: the live URLs of "
+    "`GET /v1/sessions/{id}/debug?expiresIn=…` carry it",
+)
+LIVE_ANSWERS: dict[int | str, dict[str, Any]] = {
+    401: {"description": "Missing or invalid signing key"},
+    404: {"description": "The session is not running"},
+    503: {"description": "Distributed mode: the session's node did not answer"},
+}
+
+
+async def _documented_credential(
+    _key: Annotated[str | None, Security(SIGNING_KEY)],
+    _header: Annotated[str | None, Security(SIGNING_KEY_HEADER)],
+    _token: Annotated[str | None, Security(LIVE_TOKEN)],
+) -> None:
+    """Declares the carriers of a live endpoint's credential (see the module)."""
+
+
+LIVE_CREDENTIAL: list[DependsParam] = [Depends(_documented_credential)]
 
 
 def mint_token(signing_key: str, session_id: str, expires_in_s: int, *, now: float | None = None) -> str:

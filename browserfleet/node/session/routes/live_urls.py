@@ -23,6 +23,7 @@ from urllib.parse import quote, urlencode, urlsplit
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from starlette.requests import HTTPConnection
 
 from browserfleet.core.errors import Conflict, Unavailable
@@ -35,9 +36,39 @@ from browserfleet.node.session.routes.live_auth import mint_token
 
 router = APIRouter(tags=["sessions"])  # mounted under /v1 by node/session/routes/__init__.py
 MAX_EXPIRES_IN_S = 21600
+ANSWERS: dict[int | str, dict[str, Any]] = {
+    404: {"description": "No such session (or another project's)"},
+    409: {"description": "The session is not running: no live view"},
+    503: {"description": "The session's browser did not answer (it is ending), or its node did not"},
+}
 
 
-@router.get("/sessions/{session_id}/debug", summary="Live URLs: interactive viewer, DevTools, CDP")
+class LivePage(BaseModel):
+    """A page target of the session's browser (documents ``pages`` of the answer)."""
+
+    id: str
+    url: str = Field(json_schema_extra={"format": "uri"})
+    favicon_url: str = Field(alias="faviconUrl", description="empty when the page has none")
+    title: str
+    debugger_url: str = Field(alias="debuggerUrl", json_schema_extra={"format": "uri"})
+    debugger_fullscreen_url: str = Field(alias="debuggerFullscreenUrl", json_schema_extra={"format": "uri"})
+
+
+class SessionLiveUrls(BaseModel):
+    """What ``GET /v1/sessions/{id}/debug`` answers (Browserbase's ``SessionLiveUrls``)."""
+
+    debugger_fullscreen_url: str = Field(alias="debuggerFullscreenUrl", json_schema_extra={"format": "uri"})
+    debugger_url: str = Field(alias="debuggerUrl", json_schema_extra={"format": "uri"})
+    ws_url: str = Field(alias="wsUrl", json_schema_extra={"format": "uri"})
+    pages: list[LivePage]
+
+
+@router.get(
+    "/sessions/{session_id}/debug",
+    summary="Live URLs: interactive viewer, DevTools, CDP",
+    response_model=SessionLiveUrls,
+    responses=ANSWERS,
+)
 async def session_debug(
     session_id: str,
     request: Request,

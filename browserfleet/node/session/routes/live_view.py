@@ -26,7 +26,13 @@ from browserfleet.core.ws_pipe import UPSTREAM_ERRORS
 from browserfleet.node.cdp import CDPError
 from browserfleet.node.session.live_view import LiveViewer, ScreencastOptions
 from browserfleet.node.session.routes.deps import services_of
-from browserfleet.node.session.routes.live_auth import authorized_live, credential_of, live_or_refuse
+from browserfleet.node.session.routes.live_auth import (
+    LIVE_ANSWERS,
+    LIVE_CREDENTIAL,
+    authorized_live,
+    credential_of,
+    live_or_refuse,
+)
 from browserfleet.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -51,7 +57,13 @@ def screencast_options(settings: Settings) -> ScreencastOptions:
     )
 
 
-@router.get("/sessions/{session_id}/live", include_in_schema=False)
+@router.get(
+    "/sessions/{session_id}/live",
+    summary="The interactive live viewer (debuggerFullscreenUrl): an HTML page",
+    response_class=HTMLResponse,
+    dependencies=LIVE_CREDENTIAL,
+    responses=LIVE_ANSWERS,
+)
 async def viewer_page(session_id: str, request: Request) -> HTMLResponse:
     authorized_live(services_of(request).live_sessions, session_id, credential_of(request))
     return HTMLResponse(VIEWER_HTML, headers=VIEWER_HEADERS)

@@ -10,24 +10,46 @@ each call, ``session_video_url_ttl_s``); the same path also answers with the pro
 
 from __future__ import annotations
 
+import re
 import time
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.json_schema import SkipJsonSchema
 
 from browserfleet.core.accounts import api_key_of
 from browserfleet.core.errors import Conflict, NotFound
 from browserfleet.core.public_base import client_base
+from browserfleet.core.sessions.wire import omitted
 from browserfleet.node.session.routes.deps import ProjectDep, ServicesDep, SessionServices
 from browserfleet.node.session.videos import PageVideo, VideoStatus
 from browserfleet.store.records import ProjectRecord
 
 router = APIRouter(tags=["sessions"])  # mounted under /v1 by node/session/routes/__init__.py
 PATH = "/sessions/{session_id}/recording/downloads"
+ANSWERS: dict[int | str, dict[str, Any]] = {
+    404: {"description": "No such session (or another project's)"},
+    409: {"description": "The session has not ended yet"},
+    503: {"description": "Distributed mode: the session's node did not answer"},
+}
+MP4_ANSWERS: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "The page's video",
+        "content": {"video/mp4": {"schema": {"type": "string", "format": "binary"}}},
+    },
+    401: {"description": "Without a valid signature: an invalid API key"},
+    404: {"description": "No such video, or a wrong or expired signature without an API key"},
+    503: {"description": "Distributed mode: the session's node did not answer"},
+}
+# the signed downloadUrl is its own credential; the project's API key opens the path too
+SIGNED_OR_KEY: dict[str, Any] = {"security": [{}, {"BearerAuth": []}, {"BrowserbaseAuth": []}]}
 MP4 = ".mp4"
+# a page number as the downloads list writes it: ASCII digits, no leading zero, at most 9 of them
+# (str.isdigit() also takes other scripts' digits, which int() reads: U+0660 would be page 0)
+PAGE_NUMBER = re.compile(r"0|[1-9][0-9]{0,8}")
 
 
 class RecordingDownload(BaseModel):
@@ -35,15 +57,20 @@ class RecordingDownload(BaseModel):
 
     page_id: str = Field(alias="pageId")
     status: Literal["NOT_REQUESTED", "PENDING", "COMPLETED", "FAILED"]
-    download_url: str | None = Field(default=None, alias="downloadUrl")
-    completed_at: datetime | None = Field(default=None, alias="completedAt")
+    download_url: str | SkipJsonSchema[None] = omitted("downloadUrl", format="uri")
+    completed_at: datetime | SkipJsonSchema[None] = omitted("completedAt")
 
 
 class RecordingDownloads(BaseModel):
     downloads: list[RecordingDownload]
 
 
-@router.post(PATH, summary="Ask for one MP4 per recorded page of an ended session")
+@router.post(
+    PATH,
+    summary="Ask for one MP4 per recorded page of an ended session",
+    response_model=RecordingDownloads,
+    responses=ANSWERS,
+)
 async def request_recording_downloads(
     session_id: str, request: Request, project: ProjectDep, services: ServicesDep
 ) -> JSONResponse:
@@ -51,7 +78,12 @@ async def request_recording_downloads(
     return _answer(request, services, session_id, await services.session_videos.request(session_id))
 
 
-@router.get(PATH, summary="The per-page status of a session's recording downloads")
+@router.get(
+    PATH,
+    summary="The per-page status of a session's recording downloads",
+    response_model=RecordingDownloads,
+    responses=ANSWERS,
+)
 async def recording_downloads(
     session_id: str, request: Request, project: ProjectDep, services: ServicesDep
 ) -> JSONResponse:
@@ -59,12 +91,18 @@ async def recording_downloads(
     return _answer(request, services, session_id, await services.session_videos.statuses(session_id))
 
 
-@router.get(PATH + "/{name}", summary="A page's MP4 (signed downloadUrl, or the project's API key)")
+@router.get(
+    PATH + "/{name}",
+    summary="A page's MP4 (signed downloadUrl, or the project's API key)",
+    response_class=Response,
+    responses=MP4_ANSWERS,
+    openapi_extra=SIGNED_OR_KEY,
+)
 async def recording_download(
     session_id: str, name: str, request: Request, services: ServicesDep, sig: str = "", expires: int = 0
 ) -> Response:
     page = name.removesuffix(MP4)
-    if not name.endswith(MP4) or not page.isdigit():
+    if not name.endswith(MP4) or not PAGE_NUMBER.fullmatch(page):
         raise NotFound("File not found")
     if not (sig and services.session_video_urls.verify(session_id, name, sig, expires)):
         if api_key_of(request.headers) is None:
