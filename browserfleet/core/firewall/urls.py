@@ -38,7 +38,10 @@ _SCHEME: Final = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*):")
 # optional leading controls or spaces, an http(s) scheme in any case, and an authority. It cannot
 # say everything the check does (a host urlsplit finds): tests/unit/core/test_web_url_schema.py
 _ANY_CASE: Final = "|".join("".join(f"[{c.upper()}{c}]" for c in s) for s in sorted(WEB_SCHEMES))
-WEB_URL_SCHEMA: Final[dict[str, Any]] = {"format": "uri", "pattern": rf"^[\x00-\x20]*(?:{_ANY_CASE})://[^/?#\s]"}
+WEB_URL_SCHEMA: Final[dict[str, Any]] = {
+    "format": "uri",
+    "pattern": rf"^[\x00-\x20]*(?:{_ANY_CASE})://[^/?#\s]",
+}
 
 
 class BlockedUrl(ValueError):
