@@ -10,22 +10,13 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Request, Security
-from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from browserfleet.core.accounts import api_key_of
+from browserfleet.core.security_schemes import BB_API_KEY, BEARER
 from browserfleet.fleet import Fleet
 from browserfleet.store.records import ProjectRecord
 
-# documentation only (auto_error=False: they refuse nothing); api_key_of reads the key
-BEARER = HTTPBearer(
-    scheme_name="BearerAuth", auto_error=False, description="`Authorization: Bearer <API key>`"
-)
-BB_API_KEY = APIKeyHeader(
-    name="X-BB-API-Key",
-    scheme_name="BrowserbaseAuth",
-    auto_error=False,
-    description="The API key in `X-BB-API-Key` (the Browserbase SDK's header)",
-)
 ADMIN_KEY = HTTPBearer(
     scheme_name="AdminKey",
     auto_error=False,

@@ -13,11 +13,12 @@ from __future__ import annotations
 from typing import Annotated, Protocol
 
 from fastapi import Depends, Request, Security
-from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import HTTPAuthorizationCredentials
 from starlette.requests import HTTPConnection
 
 from browserfleet.core.accounts import Accounts, api_key_of
 from browserfleet.core.automations import FileSigner
+from browserfleet.core.security_schemes import BB_API_KEY, BEARER
 from browserfleet.core.sessions import Sessions
 from browserfleet.node.session.live import LiveSessions
 from browserfleet.node.session.videos import SessionVideos
@@ -64,18 +65,6 @@ def services_of(connection: HTTPConnection) -> SessionServices:
 
 async def get_services(request: Request) -> SessionServices:
     return services_of(request)
-
-
-# documentation only (auto_error=False: they refuse nothing); api_key_of reads the key
-BEARER = HTTPBearer(
-    scheme_name="BearerAuth", auto_error=False, description="`Authorization: Bearer <API key>`"
-)
-BB_API_KEY = APIKeyHeader(
-    name="X-BB-API-Key",
-    scheme_name="BrowserbaseAuth",
-    auto_error=False,
-    description="The API key in `X-BB-API-Key` (the Browserbase SDK's header)",
-)
 
 
 async def get_project(
