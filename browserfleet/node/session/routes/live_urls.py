@@ -48,7 +48,12 @@ class LivePage(BaseModel):
 
     id: str
     url: str = Field(json_schema_extra={"format": "uri"})
-    favicon_url: str = Field(alias="faviconUrl", description="empty when the page has none")
+    favicon_url: str = Field(
+        alias="faviconUrl",
+        description="the page's icon; when it lists none, where a browser looks for one "
+        "(`/favicon.ico` of its origin), or `about:blank` for a page without an origin",
+        json_schema_extra={"format": "uri"},
+    )
     title: str
     debugger_url: str = Field(alias="debuggerUrl", json_schema_extra={"format": "uri"})
     debugger_fullscreen_url: str = Field(alias="debuggerFullscreenUrl", json_schema_extra={"format": "uri"})
@@ -101,7 +106,7 @@ def _page(urls: LiveUrls, page: PageInfo) -> dict[str, Any]:
     return {
         "id": page.id,
         "url": page.url,
-        "faviconUrl": page.favicon_url,
+        "faviconUrl": favicon_of(page.url, page.favicon_url),
         "title": page.title,
         "debuggerUrl": urls.devtools("page", page.id),
         "debuggerFullscreenUrl": urls.viewer(page.id),
@@ -157,3 +162,14 @@ class LiveUrls:
         (node/session/routes/connect.py)."""
         ws = "wss" if self.scheme == "https" else "ws"
         return f"{ws}://{self._session}/connect?{self._query()}"
+
+
+def favicon_of(page_url: str, listed: str) -> str:
+    """The favicon Chromium lists, else the one a browser would ask the page's origin for, else
+    ``about:blank``: Browserbase's schema requires a URI here, never an empty string."""
+    if listed:
+        return listed
+    parts = urlsplit(page_url)
+    if parts.scheme in ("http", "https") and parts.netloc:
+        return f"{parts.scheme}://{parts.netloc}/favicon.ico"
+    return "about:blank"
