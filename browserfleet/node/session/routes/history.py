@@ -8,6 +8,7 @@ A session that asked for neither (``logSession``/``recordSession`` false) answer
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter
@@ -17,7 +18,13 @@ from pydantic.json_schema import SkipJsonSchema
 
 from browserfleet.core.sessions.wire import omitted
 from browserfleet.node.session.history import LOG_BLOB, RECORDING_BLOB
+from browserfleet.node.session.live import LiveSession
+from browserfleet.node.session.log import SessionLog as LiveLog
+from browserfleet.node.session.recording import SessionRecording as LiveRecording
 from browserfleet.node.session.routes.deps import ProjectDep, ServicesDep, SessionServices
+from browserfleet.store.records import ProjectRecord
+
+SessionHistory = LiveLog | LiveRecording  # what a live session keeps in memory (logs, rrweb events)
 
 router = APIRouter(tags=["sessions"])  # mounted under /v1 by node/session/routes/__init__.py
 ANSWERS: dict[int | str, dict[str, Any]] = {
@@ -75,11 +82,7 @@ class SessionRecording(_Documented):
     responses=ANSWERS,
 )
 async def session_logs(session_id: str, project: ProjectDep, services: ServicesDep) -> JSONResponse:
-    view = await services.sessions.get(project, session_id)
-    if not view.job.state.terminal:
-        live = services.live_sessions.get(session_id)
-        return JSONResponse(live.log.snapshot() if live is not None and live.log is not None else [])
-    return JSONResponse(await _stored(services, session_id, LOG_BLOB))
+    return await _history(services, project, session_id, lambda live: live.log, LOG_BLOB)
 
 
 @router.get(
@@ -89,13 +92,23 @@ async def session_logs(session_id: str, project: ProjectDep, services: ServicesD
     responses=ANSWERS,
 )
 async def session_recording(session_id: str, project: ProjectDep, services: ServicesDep) -> JSONResponse:
+    return await _history(services, project, session_id, lambda live: live.recording, RECORDING_BLOB)
+
+
+async def _history(
+    services: SessionServices,
+    project: ProjectRecord,
+    session_id: str,
+    part: Callable[[LiveSession], SessionHistory | None],
+    blob: str,
+) -> JSONResponse:
+    """A live session's records from its node's memory; an ended one's from its blob."""
     view = await services.sessions.get(project, session_id)
-    if not view.job.state.terminal:
-        live = services.live_sessions.get(session_id)
-        return JSONResponse(
-            live.recording.snapshot() if live is not None and live.recording is not None else []
-        )
-    return JSONResponse(await _stored(services, session_id, RECORDING_BLOB))
+    if view.job.state.terminal:
+        return JSONResponse(await _stored(services, session_id, blob))
+    live = services.live_sessions.get(session_id)
+    history = part(live) if live is not None else None
+    return JSONResponse(history.snapshot() if history is not None else [])
 
 
 async def _stored(services: SessionServices, session_id: str, name: str) -> list[Any]:
