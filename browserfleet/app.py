@@ -47,7 +47,8 @@ def create_app(
         lifespan=lifespan,
     )
     errors.install(app, envelopes(FAMILIES))
-    openapi.install(app)  # documents each family's envelope, not FastAPI's 422 (api/openapi.py)
+    # documents each family's envelope, not FastAPI's 422, and this server's choices (api/openapi.py)
+    openapi.install(app, lambda: configured_choices(app))
     for family in FAMILIES:
         for router in (*family.routers, *family.node_routers):
             app.include_router(router)
@@ -59,3 +60,18 @@ def create_app(
     # distributed mode: a session's node-local endpoints (those its router serves), on its node
     app.add_middleware(NodeRelay, node_local=node_local_segments())
     return app
+
+
+def configured_choices(app: FastAPI) -> openapi.Choices:
+    """What only this server's configuration accepts: its search backend and, once started, its
+    browsing templates (``null``: the default of each)."""
+    backend = app.state.search_backend
+    choices: dict[tuple[str, str], list[object]] = {
+        ("SearchRequest", "provider"): [backend.name, None] if backend else [None]
+    }
+    fleet: Fleet | None = getattr(app.state, "fleet", None)
+    if fleet is not None:
+        templates: list[object] = [*fleet.browsing.templates.names, None]
+        choices[("BrowsingTaskRequest", "template")] = templates
+        choices[("AgentRunRequest", "agentId")] = templates
+    return choices

@@ -19,7 +19,7 @@ answers with their content types, security schemes (FastAPI ``Security`` depende
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from http import HTTPStatus
 from typing import Any
 
@@ -35,6 +35,8 @@ FASTAPI_VALIDATION = ("HTTPValidationError", "ValidationError")
 METHODS = frozenset({"get", "put", "post", "delete", "patch", "head", "options", "trace"})
 # schema keywords that accept any value of their type: a parameter with only these cannot fail
 _FREE = frozenset({"type", "title", "description", "default", "anyOf", "examples"})
+# (component, property) -> the values this server accepts there, e.g. its configured templates
+Choices = Mapping[tuple[str, str], Sequence[object]]
 _DESCRIPTIONS = {
     400: "Invalid request (validation: the message names the field)",
     401: "Missing or invalid API key",
@@ -42,9 +44,10 @@ _DESCRIPTIONS = {
 }
 
 
-def install(app: FastAPI) -> None:
-    """``app.openapi`` documents the families' envelopes (see the module); call after
-    :func:`browserfleet.api.errors.install`."""
+def install(app: FastAPI, choices: Callable[[], Choices] = dict) -> None:
+    """``app.openapi`` documents the families' envelopes (see the module) and the values only
+    this server's configuration accepts (``choices``, asked at every call: what it knows may grow
+    once the app has started); call after :func:`browserfleet.api.errors.install`."""
     generate: Callable[[], dict[str, Any]] = app.openapi
     done: list[dict[str, Any]] = []  # the schema last documented (FastAPI regenerates on new routes)
 
@@ -53,9 +56,17 @@ def install(app: FastAPI) -> None:
         if not done or done[0] is not schema:
             document(schema, envelopes_of(app))
             done[:] = [schema]
+        enumerate_choices(schema, choices())
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+def enumerate_choices(schema: dict[str, Any], choices: Choices) -> None:
+    """Each ``(component, property)`` of ``choices`` documented as an ``enum`` of its values."""
+    models = schema.get("components", {}).get("schemas", {})
+    for (model, name), values in choices.items():
+        models[model]["properties"][name]["enum"] = list(values)
 
 
 def document(schema: dict[str, Any], envelopes: Envelopes) -> dict[str, Any]:

@@ -13,8 +13,9 @@ import re
 from typing import Annotated, Final, Literal, get_args
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, model_validator
+from pydantic.json_schema import WithJsonSchema
 
-from browserfleet.core.firewall.urls import WEB_SCHEMES, BlockedUrl, check_web_url, scheme_of
+from browserfleet.core.firewall.urls import WEB_SCHEMES, WEB_URL_SCHEMA, BlockedUrl, check_web_url, scheme_of
 
 Ms = Annotated[int, Field(ge=0, le=600_000)]
 # ``{{item}}`` / ``{{item.field}}``: where an iterated step's item goes (core/automations/plan.py).
@@ -37,7 +38,7 @@ def _web_url(value: str, info: ValidationInfo) -> str:
 
 # A URL a step may open, fetch or download. Actions are validated when a task, render or tool call
 # is accepted, and again on the node when an iterated item binds into them (node/automation.py).
-WebUrl = Annotated[str, AfterValidator(_web_url)]
+WebUrl = Annotated[str, AfterValidator(_web_url), WithJsonSchema({"type": "string", **WEB_URL_SCHEMA})]
 WaitState = Literal["visible", "hidden", "attached", "detached"]
 DEFAULT_TIMEOUT_MS = 30_000
 

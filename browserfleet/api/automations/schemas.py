@@ -4,14 +4,17 @@ errors can name the step (position and uid) and the field."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from browserfleet.api.automations.steps import OverridesDoc, StepsDoc
 from browserfleet.core.actions import WebUrl
 from browserfleet.core.automations import RunRequest, TaskInput
 
+NOT_BLANK = r"\S"  # a name holds more than whitespace
 Viewport = Field(default=None, ge=100, le=4096)
+Steps = Annotated[list[dict[str, Any]], StepsDoc]  # checked by core/automations/steps.py
 
 
 class _Body(BaseModel):
@@ -21,10 +24,10 @@ class _Body(BaseModel):
 class CreateTaskRequest(_Body):
     """``POST /v1/tasks`` (a browserfleet addition: Browserbear makes tasks in its dashboard)."""
 
-    name: str = Field(min_length=1, max_length=200)
+    name: str = Field(min_length=1, max_length=200, pattern=NOT_BLANK)
     viewport_width: int | None = Viewport
     viewport_height: int | None = Viewport
-    steps: list[dict[str, Any]] = Field(default_factory=list)
+    steps: Steps = Field(default_factory=list)
 
     def to_input(self) -> TaskInput:
         return TaskInput(self.name, self.viewport_width, self.viewport_height, self.steps)
@@ -33,10 +36,10 @@ class CreateTaskRequest(_Body):
 class UpdateTaskRequest(_Body):
     """``PATCH /v1/tasks/{uid}``: the fields given replace the task's (``steps`` as a whole)."""
 
-    name: str | None = Field(default=None, min_length=1, max_length=200)
+    name: str | None = Field(default=None, min_length=1, max_length=200, pattern=NOT_BLANK)
     viewport_width: int | None = Viewport
     viewport_height: int | None = Viewport
-    steps: list[dict[str, Any]] | None = None
+    steps: Steps | None = None
 
     def to_input(self) -> TaskInput:
         return TaskInput(self.name, self.viewport_width, self.viewport_height, self.steps)
@@ -46,7 +49,7 @@ class CreateRunRequest(_Body):
     """``POST /v1/tasks/{task_uid}/runs``: per-run step overrides ``[{uid, action?, config?,
     skip?}]``, a ``webhook_url`` to POST the finished run to, and free ``metadata``."""
 
-    steps: list[dict[str, Any]] = Field(default_factory=list)
+    steps: Annotated[list[dict[str, Any]], OverridesDoc] = Field(default_factory=list)
     webhook_url: WebUrl | None = Field(default=None, max_length=2000)
     metadata: Any = None
 

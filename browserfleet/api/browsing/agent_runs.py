@@ -18,6 +18,7 @@ from typing import Any
 
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.json_schema import SkipJsonSchema
 
 from browserfleet.api.deps import FleetDep, ProjectDep
 from browserfleet.core.browsing import BrowsingRequest, BrowsingTasks, TaskView
@@ -33,14 +34,15 @@ CREATE_ANSWERS: dict[int | str, dict[str, Any]] = {
 UNSUPPORTED = {"pause_when": "pauseWhen", "variables": "variables", "browser_settings": "browserSettings"}
 
 
-class CreateRunRequest(BaseModel):
+class AgentRunRequest(BaseModel):
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
     task: str = Field(min_length=1)
     agent_id: str | None = Field(default=None, alias="agentId")
     result_schema: dict[str, Any] | None = Field(default=None, alias="resultSchema")
-    pause_when: str | None = Field(default=None, alias="pauseWhen")
-    variables: dict[str, Any] | None = None
-    browser_settings: dict[str, Any] | None = Field(default=None, alias="browserSettings")
+    # read only to refuse them by name (400, UNSUPPORTED): not part of the documented request
+    pause_when: SkipJsonSchema[str | None] = Field(default=None, alias="pauseWhen")
+    variables: SkipJsonSchema[dict[str, Any] | None] = None
+    browser_settings: SkipJsonSchema[dict[str, Any] | None] = Field(default=None, alias="browserSettings")
 
     def to_request(self) -> BrowsingRequest:
         for name, wire in UNSUPPORTED.items():
@@ -51,7 +53,7 @@ class CreateRunRequest(BaseModel):
 
 
 @router.post("/runs", responses=CREATE_ANSWERS)
-async def create_run(body: CreateRunRequest, project: ProjectDep, fleet: FleetDep) -> dict[str, Any]:
+async def create_run(body: AgentRunRequest, project: ProjectDep, fleet: FleetDep) -> dict[str, Any]:
     view = await fleet.browsing.create(project, body.to_request())
     return run_object(view)
 

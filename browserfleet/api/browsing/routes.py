@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.json_schema import SkipJsonSchema
 
-from browserfleet.api.browsing.schemas import CreateTaskRequest, CreateTaskResponse, status_body
+from browserfleet.api.browsing.schemas import BrowsingTaskRequest, CreateTaskResponse, status_body
 from browserfleet.api.deps import FleetDep, ProjectDep
 from browserfleet.api.errors import envelope
 from browserfleet.core.errors import BrowserfleetError
@@ -57,7 +57,7 @@ def browsing_envelope(error: BrowserfleetError) -> JSONResponse:
 
 
 @router.post("/async", response_model=CreateTaskResponse, responses=CREATE_ANSWERS)
-async def create_async(body: CreateTaskRequest, project: ProjectDep, fleet: FleetDep) -> CreateTaskResponse:
+async def create_async(body: BrowsingTaskRequest, project: ProjectDep, fleet: FleetDep) -> CreateTaskResponse:
     view = await fleet.browsing.create(project, body.to_request())
     return CreateTaskResponse(task_id=view.task_id)
 
@@ -69,7 +69,7 @@ async def create_async(body: CreateTaskRequest, project: ProjectDep, fleet: Flee
         504: {"description": "The task did not finish within browsing_sync_wait_s: poll task_id"},
     },
 )
-async def create_sync(body: CreateTaskRequest, project: ProjectDep, fleet: FleetDep) -> dict[str, Any]:
+async def create_sync(body: BrowsingTaskRequest, project: ProjectDep, fleet: FleetDep) -> dict[str, Any]:
     """Wait up to ``browsing_sync_wait_s`` for the task; 504 after (the task continues)."""
     view = await fleet.browsing.create(project, body.to_request())
     wait_s = fleet.browsing.policy.sync_wait_s

@@ -14,8 +14,13 @@ from browserfleet.core.browsing.spec import MAX_FANOUT, MAX_TIMEOUT_S
 MAX_TIMEOUT_MS = int(MAX_TIMEOUT_S * 1000)
 
 
+def _one_of(first: str, second: str) -> dict[str, Any]:
+    """JSON Schema for "``first`` and ``second`` are not both given" (either may be null)."""
+    return {"anyOf": [{"properties": {name: {"type": "null"}}} for name in (first, second)]}
+
+
 class Filter(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", json_schema_extra=_one_of("country_iso", "node_uid"))
     country_iso: str | None = Field(default=None, pattern=r"^[A-Za-z]{2}$", description="ISO-2 country")
     node_uid: str | None = Field(default=None, min_length=1)
 
@@ -26,10 +31,20 @@ class Filter(BaseModel):
         return self
 
 
-class CreateTaskRequest(BaseModel):
+class BrowsingTaskRequest(BaseModel):
     """``POST /api/v1/browsing/async`` and ``/sync``."""
 
-    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+    # a session runs on one node: no session_key with fanout > 1 (core/browsing/routing.py)
+    model_config = ConfigDict(
+        extra="ignore",
+        populate_by_name=True,
+        json_schema_extra={
+            "anyOf": [
+                {"properties": {"session_key": {"type": "null"}}},
+                {"properties": {"fanout": {"maximum": 1}}},
+            ]
+        },
+    )
     task: str = Field(min_length=1, description="the instruction to carry out in the browser")
     screenshots: Screenshots | None = None
     session_key: str | None = Field(default=None, min_length=1, max_length=200)

@@ -9,6 +9,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validat
 from browserfleet.core import actions as a
 from browserfleet.core.css_selector import check_selector
 from browserfleet.core.firewall.urls import WEB_SCHEMES, WEB_URL_SCHEMA, check_web_url, scheme_of
+from browserfleet.core.geo import catalogue
 from browserfleet.core.renders.spec import CaptchaMode, RenderSpec, ScreenshotSpec
 
 MAX_WAIT_ACTIONS = 10
@@ -59,7 +60,27 @@ def http_url(value: str) -> str:
     return check_web_url(value)
 
 
+def _one_place(schema: dict[str, Any]) -> None:
+    """Documents what :meth:`GeoCatalogue.resolve` accepts: a supported ``countryCode``, a known
+    ``city`` (its catalogue name), and when both are given, a city of that country."""
+    geo = catalogue()
+    properties = schema["properties"]
+    properties["countryCode"]["enum"] = [c.code for c in geo.countries()] + [None]
+    properties["city"]["enum"] = [c.name for c in geo.cities()] + [None]
+    schema["anyOf"] = [
+        {
+            "properties": {
+                "countryCode": {"enum": [country.code, None]},
+                "city": {"enum": [c.name for c in geo.cities(country.code)] + [None]},
+            }
+        }
+        for country in geo.countries()
+    ]
+
+
 class CreateRenderRequest(_Wire):
+    model_config = ConfigDict(populate_by_name=True, extra="ignore", json_schema_extra=_one_place)
+
     url: HttpUrl
     country_code: str | None = Field(default=None, alias="countryCode")
     city: str | None = None

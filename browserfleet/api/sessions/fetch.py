@@ -13,6 +13,7 @@ from typing import Any, Literal
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.json_schema import SkipJsonSchema
 
 from browserfleet.api.deps import FleetDep, ProjectDep
 from browserfleet.api.errors import envelope
@@ -54,7 +55,8 @@ class FetchRequest(BaseModel):
     allow_redirects: bool = Field(default=False, alias="allowRedirects")
     allow_insecure_ssl: bool = Field(default=False, alias="allowInsecureSsl")
     proxies: bool = False
-    context_id: str | None = Field(default=None, alias="contextId")
+    # read only to refuse it by name (400): not part of the documented request
+    context_id: SkipJsonSchema[str | None] = Field(default=None, alias="contextId")
     format: Literal["raw", "json", "markdown"] = "raw"
     # accepted for compatibility; ``format: json`` returns the parsed body, no schema extraction
     schema_: dict[str, Any] | None = Field(default=None, alias="schema")

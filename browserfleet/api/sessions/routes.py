@@ -25,6 +25,7 @@ from browserfleet.api.sessions.schemas import (
 from browserfleet.core.errors import BrowserfleetError, MissingApiKey, RateLimited
 from browserfleet.core.public_base import client_base
 from browserfleet.core.sessions import SessionStatus, SessionView
+from browserfleet.core.sessions.service import METADATA_QUERY
 
 router = APIRouter(prefix="/v1", tags=["sessions"])
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No such session (or another project's)"}}
@@ -140,7 +141,7 @@ async def list_sessions(
     project: ProjectDep,
     fleet: FleetDep,
     status: Annotated[Status | None, Query()] = None,
-    q: Annotated[str | None, Query(max_length=2000)] = None,
+    q: Annotated[str | None, Query(max_length=2000, json_schema_extra={"pattern": METADATA_QUERY})] = None,
 ) -> list[SessionModel]:
     views = await fleet.sessions.list(project, status=SessionStatus(status) if status else None, q=q)
     return [SessionModel(**_fields(view)) for view in views]

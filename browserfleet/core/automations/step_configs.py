@@ -87,7 +87,21 @@ class Hover(_Targeted):
         return Translation(actions=[a.Hover(selector=self.selector, timeout_ms=self.timeout)])
 
 
+def _exactly_one(first: str, second: str) -> ConfigDict:
+    """Documents "exactly one of ``first`` and ``second``" (the other absent or null)."""
+    return ConfigDict(
+        json_schema_extra={
+            "anyOf": [
+                {"required": [given], "properties": {given: {"type": "string"}, other: {"type": "null"}}}
+                for given, other in ((first, second), (second, first))
+            ]
+        }
+    )
+
+
 class Scroll(StepConfig):
+    model_config = _exactly_one("direction", "selector")
+
     direction: Literal["up", "down", "top", "bottom"] | None = None
     selector: str | None = None
     amount: int = Field(SCROLL_STEP_PX, ge=1, le=100_000)  # pixels, for up/down
@@ -226,6 +240,8 @@ class SaveStructuredData(StepConfig):
 
 
 class DownloadFile(StepConfig):
+    model_config = _exactly_one("selector", "url")
+
     selector: str | None = None
     url: a.WebUrl | None = None
     timeout: TimeoutMs = a.DEFAULT_TIMEOUT_MS

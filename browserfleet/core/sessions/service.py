@@ -159,21 +159,24 @@ def session_status(job: JobRecord) -> SessionStatus:
             return SessionStatus.TIMED_OUT if job.error_code in TIMEOUT_CODES else SessionStatus.ERROR
 
 
-_CLAUSE = re.compile(r"\s*user_metadata((?:\[\s*'[^']*'\s*\])+)\s*:\s*'((?:[^'\\]|\\.)*)'\s*")
+_CLAUSE = r"user_metadata((?:\[\s*'[^']*'\s*\])+)\s*:\s*'((?:[^'\\]|\\.)*)'"
+# The grammar of a session list's ``q``, also its documented ``pattern``: clauses joined by AND
+# (any case). A value may hold " AND ": the whole query is matched, never split on text.
+METADATA_QUERY = rf"^\s*{_CLAUSE}(?:\s+[Aa][Nn][Dd]\s+{_CLAUSE})*\s*$"
+_QUERY = re.compile(METADATA_QUERY)
+_CLAUSES = re.compile(_CLAUSE)
 _KEY = re.compile(r"\[\s*'([^']*)'\s*\]")
 
 
 def parse_metadata_query(q: str) -> list[tuple[list[str], str]]:
     """``user_metadata['a']['b']:'v' AND user_metadata['c']:'w'`` → ``[(["a","b"], "v"), (["c"], "w")]``."""
-    clauses = []
-    for part in re.split(r"\s+AND\s+", q.strip(), flags=re.IGNORECASE):
-        match = _CLAUSE.fullmatch(part)
-        if match is None:
-            message = "q must look like user_metadata['key']:'value' (clauses joined by AND)"
-            raise InvalidRequest(message, details=[{"field": "q", "message": message}])
-        keys = _KEY.findall(match.group(1))
-        clauses.append((keys, match.group(2).replace("\\'", "'")))
-    return clauses
+    if _QUERY.fullmatch(q) is None:
+        message = "q must look like user_metadata['key']:'value' (clauses joined by AND)"
+        raise InvalidRequest(message, details=[{"field": "q", "message": message}])
+    return [
+        (_KEY.findall(clause.group(1)), clause.group(2).replace("\\'", "'"))
+        for clause in _CLAUSES.finditer(q)
+    ]
 
 
 def metadata_matches(metadata: dict[str, Any] | None, clauses: list[tuple[list[str], str]]) -> bool:
