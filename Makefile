@@ -9,7 +9,7 @@ ARGS ?=
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install lock serve test check fmt bench bench-sessions bench-dispatch clean
+.PHONY: help install lock serve test check fmt bench bench-sessions bench-dispatch bench-read clean
 
 help: ## List the targets
 	@echo "Usage: make <target> [ARGS=...] [PYTEST_ARGS=...]"
@@ -49,6 +49,9 @@ bench-sessions: install ## Run the session start-up and memory benchmark (option
 
 bench-dispatch: install ## Run the distributed dispatch overhead benchmark (options: ARGS=...)
 	$(BIN)/python bench/dispatch_overhead.py $(ARGS)
+
+bench-read: install ## Run the read-path benchmark with wrk (options: ARGS=...)
+	$(BIN)/python bench/read_path.py $(ARGS)
 
 clean: ## Remove stamps and caches (keeps .venv)
 	rm -rf .stamps .pytest_cache .mypy_cache .ruff_cache

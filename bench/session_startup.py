@@ -16,13 +16,19 @@ then with the official ``browserbase`` SDK:
 Prints p50/p95 and the memory figures against the targets (p50 <= 300 ms, <= 60 MB PSS per idle
 session); exit status 0 unless ``--strict`` (then 1 on a missed target; 2 on a set-up error).
 
+``--live 0,50,100`` measures at scale instead: for each N, it first opens idle ``keepAlive``
+sessions until N are live (and stay live), then times ``-n`` sessions (create -> first CDP answer,
+each released after) beside them; then the next N. It prints p50/p95 per N, the server's PSS per
+idle session at the largest N (its process tree with N live against 0), and ``/pressure``'s
+session budget (how many the server would still take). Target: p50 <= 300 ms at 100 live.
+
 ``--containment on|off|both`` sets ``BROWSERFLEET_BROWSER_CONTAINMENT`` (``on`` = ``required``:
 each browser in its own sandbox, docs/security.md, "Layer 2"); ``both`` measures off, then on,
 in the same run (a fresh server each) and prints the cost of containment. Default: the server's
 environment decides.
 
     .venv/bin/python bench/session_startup.py [-n 20] [--idle 10] [--warmup 2] [--containment both]
-        [--json] [--strict]
+        [--live 0,50,100] [--json] [--strict]
 """
 
 from __future__ import annotations
@@ -35,9 +41,11 @@ import signal
 import statistics
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import httpx
 import websockets.sync.client as ws_client
 from browserbase import Browserbase
 from render_throughput import (
@@ -191,6 +199,90 @@ def memory_phase(client: Browserbase, server_pid: int, idle: int) -> dict[str, f
     }
 
 
+# --- at scale: --live N ---------------------------------------------------------------------------
+
+FILL_THREADS = 4
+
+
+def fill(client: Browserbase, held: list[str], target: int) -> None:
+    """Open idle keepAlive sessions (each answered one CDP command) until ``target`` are live."""
+    with ThreadPoolExecutor(FILL_THREADS) as pool:
+        held += [sid for sid, _ in pool.map(lambda _: start_one(client, True), range(target - len(held)))]
+
+
+def release_all(client: Browserbase, held: list[str]) -> None:
+    with ThreadPoolExecutor(FILL_THREADS) as pool:
+        list(pool.map(lambda sid: release(client, sid), held))
+    held.clear()
+
+
+def live_phase(
+    client: Browserbase, base_url: str, server_pid: int, args: argparse.Namespace
+) -> dict[str, Any]:
+    held: list[str] = []
+    by_live: dict[str, Any] = {}
+    memory: dict[str, float] = {}
+    try:
+        time.sleep(SETTLE_S)
+        base_kb = pss_kb(tree(server_pid, _table()))
+        base_fds = len(os.listdir(f"/proc/{server_pid}/fd"))
+        for live in args.live:
+            log(f"opening idle sessions until {live} are live ...")
+            fill(client, held, live)
+            time.sleep(SETTLE_S)
+            load = loadavg()
+            samples = latency_phase(client, args)
+            totals = [sample["total"] for sample in samples]
+            budget = httpx.get(f"{base_url}/pressure", timeout=30).json()["sessions"]
+            by_live[str(live)] = {
+                "p50": round(statistics.median(totals), 1),
+                "p95": round(percentile(totals, 95), 1),
+                "max": round(max(totals), 1),
+                "loadavg": load,
+                "sessionLimit": budget["limit"],
+            }
+        if held:
+            with_kb = pss_kb(tree(server_pid, _table()))
+            memory = {
+                "liveSessions": len(held),
+                "pssPerIdleSessionMB": round((with_kb - base_kb) / len(held) / 1024, 1),
+                "serverFds": len(os.listdir(f"/proc/{server_pid}/fd")),
+                "serverFdsWithNone": base_fds,
+            }
+    finally:
+        log(f"releasing {len(held)} sessions ...")
+        release_all(client, held)
+    largest = str(args.live[-1])
+    p50 = by_live[largest]["p50"]
+    return {
+        "byLive": by_live,
+        "memory": memory,
+        "cpus": os.cpu_count(),
+        "targets": {
+            "p50_ms_at_largest": {"value": p50, "target": TARGET_P50_MS, "pass": p50 <= TARGET_P50_MS}
+        },
+    }
+
+
+def print_live(out: dict[str, Any], sessions: int) -> None:
+    print(f"session create -> first CDP answer, {sessions} sessions timed beside N live idle ones")
+    for live, row in out["byLive"].items():
+        print(
+            f"  N={live:>4}: p50 {row['p50']} ms   p95 {row['p95']} ms   max {row['max']} ms   "
+            f"(load {row['loadavg']}, session limit {row['sessionLimit']})"
+        )
+    if out["memory"]:
+        mem = out["memory"]
+        print(f"  PSS per idle session with {mem['liveSessions']} live: {mem['pssPerIdleSessionMB']} MB")
+        print(
+            f"  server file descriptors: {mem['serverFdsWithNone']} with none live, "
+            f"{mem['serverFds']} with them"
+        )
+    for name, target in out["targets"].items():
+        verdict = "PASS" if target["pass"] else "FAIL"
+        print(f"  {verdict}  {name} = {target['value']} (target <= {target['target']})")
+
+
 # --- report -------------------------------------------------------------------------------------
 
 
@@ -264,13 +356,23 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--server-env", action="append", default=[], metavar="NAME=VALUE", help="extra server environment"
     )
+    parser.add_argument(
+        "--live",
+        default=None,
+        metavar="N,N,...",
+        help="time create -> first CDP answer while N idle sessions are live, for each N (e.g. 0,50,100)",
+    )
     args = parser.parse_args(argv)
     if args.sessions < 1 or not 1 <= args.idle <= 256 or args.warmup < 0:
         parser.error("need sessions >= 1, 1 <= idle <= 256 and warmup >= 0")
-    # for render_throughput.start_server: project concurrency and node slots, no profiler
+    if args.live is not None:
+        args.live = sorted({int(n) for n in args.live.split(",")})
+        if not args.live or args.live[0] < 0 or args.live[-1] > 500:
+            parser.error("--live wants counts between 0 and 500, e.g. 0,50,100")
+    # for render_throughput.start_server: project concurrency and node slots, no profiler; the
+    # server sizes its session slots itself (by memory)
     args.concurrency = max(10, args.idle)
     args.server_profile = None
-    args.server_env = [f"BROWSERFLEET_SESSION_SLOTS={args.idle}", *args.server_env]
     return args
 
 
@@ -286,6 +388,8 @@ def measure(args: argparse.Namespace, containment: str | None) -> dict[str, Any]
         log(f"starting the browserfleet server (containment {containment or 'as configured'}) ...")
         server, base_url, key = start_server(stack, tmp, tmp / "data", side)
         client = Browserbase(api_key=key, base_url=base_url, max_retries=0)
+        if args.live is not None:
+            return live_phase(client, base_url, server.pid, args)
         log(f"server {base_url}: {args.warmup} + {args.sessions} sessions, then {args.idle} idle")
         load_before = loadavg()
         samples = latency_phase(client, args)
@@ -320,7 +424,10 @@ def main(argv: list[str] | None = None) -> int:
     for name, out in results.items():
         if len(results) > 1:
             print(f"--- containment {name}")
-        print_report(out, args.idle)
+        if args.live is not None:
+            print_live(out, args.sessions)
+        else:
+            print_report(out, args.idle)
     if len(results) > 1:
         print_cost(results)
     if args.json:

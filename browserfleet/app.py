@@ -5,10 +5,14 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.responses import RedirectResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from browserfleet.api import body_limit, errors, openapi
+from browserfleet.api.finished import ResultCache, ServeFinished
 from browserfleet.api.relay import NodeRelay
+from browserfleet.console.app import create_console
 from browserfleet.core.sessions.search import build_backend as build_search_backend
 from browserfleet.families import FAMILIES, envelopes
 from browserfleet.fleet import VERSION, Fleet
@@ -52,11 +56,16 @@ def create_app(
     for family in FAMILIES:
         for router in (*family.routers, *family.node_routers):
             app.include_router(router)
+    # finished results answered from memory, just outside the router (api/finished.py)
+    app.state.result_cache = ResultCache.from_settings(settings)
+    app.add_middleware(ServeFinished, cache=app.state.result_cache)
     body_limit.install(app, settings)  # before any body is read, authentication included
     for family in FAMILIES:
         for middleware in family.middleware:
             app.add_middleware(middleware.cls, *middleware.args, **middleware.kwargs)
     app.state.search_backend = build_search_backend(settings)
+    app.mount("/console", create_console(app))  # the web console (browserfleet/console/)
+    app.add_api_route("/", _root, include_in_schema=False)
     # distributed mode: a session's node-local endpoints (those its router serves), on its node
     app.add_middleware(NodeRelay, node_local=node_local_segments())
     return app
@@ -75,3 +84,10 @@ def configured_choices(app: FastAPI) -> openapi.Choices:
         choices[("BrowsingTaskRequest", "template")] = templates
         choices[("AgentRunRequest", "agentId")] = templates
     return choices
+
+
+async def _root(request: Request) -> Response:
+    """A browser is sent to the console; an API client gets the 404 any unknown path gets."""
+    if "text/html" in request.headers.get("accept", ""):
+        return RedirectResponse("/console/", status_code=303)
+    raise StarletteHTTPException(status_code=404)

@@ -1,22 +1,24 @@
-"""``browserfleet render``: build the Renders API request, run it embedded or remotely, show progress."""
+"""``browserfleet render``: build the Renders API request, run it embedded or remotely, show progress.
+
+Through a server (``--server``) it loads the request schema and an HTTP client only; the engine
+(the fleet, its store and browsers) is imported by :func:`render_embedded` alone.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 from rich.console import Console
 from rich.status import Status
 
-from browserfleet.api.renders.routes import completed_body, failed_body
 from browserfleet.api.renders.schemas import CreateRenderRequest
-from browserfleet.core.geo import catalogue
-from browserfleet.core.http import outbound_sync_client
-from browserfleet.fleet import Fleet
-from browserfleet.settings import Settings
+
+if TYPE_CHECKING:
+    from browserfleet.settings import Settings
 
 POLL_S = 0.5
 KINDS = {"selector": "selector", "text": "text", "click": "selector", "delay": "duration"}
@@ -58,6 +60,10 @@ def build_request(
 
 
 def render_embedded(settings: Settings, body: dict[str, Any], console: Console) -> dict[str, Any]:
+    from browserfleet.api.renders.routes import completed_body, failed_body
+    from browserfleet.core.geo import catalogue
+    from browserfleet.fleet import Fleet
+
     async def main() -> dict[str, Any]:
         with console.status("starting browsers…") as status:
             fleet = Fleet(settings)
@@ -82,6 +88,19 @@ def render_embedded(settings: Settings, body: dict[str, Any], console: Console) 
 
 
 def render_remote(server: str, key: str, body: dict[str, Any], console: Console) -> dict[str, Any]:
+    """The render's final answer from ``server``; :class:`RenderRequestError` when it cannot be
+    reached."""
+    import httpx
+
+    try:
+        return _poll_remote(server, key, body, console)
+    except httpx.HTTPError as exc:
+        raise RenderRequestError(f"{server}: {exc or type(exc).__name__}") from exc
+
+
+def _poll_remote(server: str, key: str, body: dict[str, Any], console: Console) -> dict[str, Any]:
+    from browserfleet.core.http import outbound_sync_client
+
     base = server.rstrip("/")
     base = base if base.endswith("/v1") else base + "/v1"
     with (

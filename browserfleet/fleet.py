@@ -27,6 +27,7 @@ from browserfleet.core.automations import (
     WebhookPolicy,
     Webhooks,
 )
+from browserfleet.core.backpressure import Backpressure
 from browserfleet.core.browsing import BrowsingTasks, build_browsing
 from browserfleet.core.jobs import JobKind
 from browserfleet.core.lifecycle import mark_running
@@ -56,6 +57,7 @@ from browserfleet.distributed import (
     recover_owned,
 )
 from browserfleet.metrics import Metrics
+from browserfleet.node.capacity import BudgetConfig, CapacityMonitor, NodeBudget, raise_open_files_limit
 from browserfleet.node.egress import EgressPolicy, EgressProxy
 from browserfleet.node.executor import Executor
 from browserfleet.node.executors import build_executors
@@ -68,7 +70,7 @@ from browserfleet.node.session.events import SessionEvents
 from browserfleet.node.session.live import LiveSessions
 from browserfleet.node.session.videos import SessionVideos
 from browserfleet.node.worker import Node
-from browserfleet.settings import CHROMIUM_FLAGS, Settings
+from browserfleet.settings import CHROMIUM_FLAGS, POOL_FLAGS, Settings
 from browserfleet.store.blobs import BlobStore
 from browserfleet.store.ownership import DataDirLock
 from browserfleet.store.private import FILE_MODE, check_data_dir, make_private
@@ -91,7 +93,7 @@ def containment_of(settings: Settings) -> Containment:
 def build_pool(settings: Settings, containment: Containment | None = None) -> BrowserPool:
     return BrowserPool(
         settings.headless_shell_path,
-        CHROMIUM_FLAGS,
+        [*CHROMIUM_FLAGS, *POOL_FLAGS],
         size=settings.browsers,
         recycle_after=settings.browser_recycle_after,
         containment=containment if containment is not None else containment_of(settings),
@@ -113,6 +115,7 @@ class Fleet:
         self.extensions: Extensions
         self.renders: Renders
         self.sessions: Sessions
+        self.backpressure: Backpressure  # the fleet's queue bound and fast 429s
         self.fetches: Fetches
         self.browsing: BrowsingTasks
         self.tasks: Tasks
@@ -129,6 +132,8 @@ class Fleet:
         self.egress: EgressProxy | None = None
         self.executors: dict[JobKind, Executor] = {}
         self.nodes: list[Node] = []
+        self.budget: NodeBudget | None = None  # this process's node capacity (node/capacity/)
+        self.capacity: CapacityMonitor | None = None
         self._session_events: SessionEvents | None = None  # ready/release (node/session/events.py)
         self._reaper: Reaper | None = None  # distributed mode: jobs of gone nodes (core/reaper.py)
         self._lock = DataDirLock(settings.data_dir)
@@ -169,7 +174,8 @@ class Fleet:
     def _build_services(self) -> None:
         """The families' core services, behind one admission (concurrency, balance)."""
         s, store, blobs, dispatcher = self.settings, self.store, self.blobs, self.dispatcher
-        admission = Admission(store, project_locks(dispatcher))
+        self.backpressure = Backpressure(dispatcher, max_queued=s.max_queued)
+        admission = Admission(store, project_locks(dispatcher), self.backpressure)
         self.accounts = Accounts.from_settings(store, s)
         self.contexts = Contexts.from_settings(store, blobs, s)
         self.extensions = Extensions.from_settings(store, blobs, s)
@@ -185,6 +191,7 @@ class Fleet:
             exits=self.proxies,
             extensions=self.extensions,
             secrets=SessionSecrets(self.contexts.vault),
+            backpressure=self.backpressure,
         )
         self.fetches = Fetches(
             store, blobs, dispatcher, admission, FetchPolicy.from_settings(s), exits=self.proxies
@@ -201,7 +208,14 @@ class Fleet:
         s, store, dispatcher = self.settings, self.store, self.dispatcher
         self.tasks = Tasks(store)
         quota_locks = project_locks(dispatcher, QUOTA_LOCKS)
-        self.runs = Runs(store, dispatcher, self.tasks, RunPolicy.from_settings(s), locks=quota_locks)
+        self.runs = Runs(
+            store,
+            dispatcher,
+            self.tasks,
+            RunPolicy.from_settings(s),
+            locks=quota_locks,
+            backpressure=self.backpressure,
+        )
         vault = self.contexts.vault
         self.automation_files = FileSigner(
             vault.key_for("automation-files", "v1"), ttl_s=s.automation_file_url_ttl_s
@@ -251,13 +265,18 @@ class Fleet:
             "version": VERSION,
             "on_finished": self.metrics.job_finished,
         }
+        raise_open_files_limit()  # hundreds of live sessions hold a few descriptors each
+        self.budget = budget = await asyncio.to_thread(NodeBudget, BudgetConfig.from_settings(s))
         nodes = [
-            Node.from_settings(s, self.executors, **shared),
-            *build_local_nodes(s, self.executors, max_attempts=s.max_attempts, **shared),
+            Node.from_settings(s, self.executors, budget, **shared),
+            *build_local_nodes(s, self.executors, max_attempts=s.max_attempts, budget=budget, **shared),
         ]
         for node in nodes:
             await node.start()
             self.nodes.append(node)
+        self.capacity = CapacityMonitor(budget, self.live_sessions)
+        self.capacity.on_change.append(self._capacity_changed)
+        self.capacity.start()
 
     async def stop(self) -> None:
         if self._reaper:
@@ -281,7 +300,13 @@ class Fleet:
         await self.store.close()
         self._lock.release()
 
+    def _capacity_changed(self) -> None:
+        for node in self.nodes:
+            node.tick()
+
     async def _stop_nodes(self) -> None:
+        if self.capacity is not None:
+            await self.capacity.stop()
         for node in self.nodes:
             await node.stop()
         self.nodes.clear()
@@ -290,7 +315,12 @@ class Fleet:
 
     async def pressure(self) -> dict[str, object]:
         """``GET /pressure`` (core/pressure.py), refreshing the metrics' gauges."""
-        now = await measure(self.dispatcher, self.nodes, distributed=self.settings.distributed)
+        now = await measure(
+            self.dispatcher,
+            [node.info for node in self.nodes],
+            distributed=self.settings.distributed,
+            max_queued_setting=self.settings.max_queued,
+        )
         self.metrics.observe(now, self.pool.launches if self.pool else None)
         return now.to_json()
 

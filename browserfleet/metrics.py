@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from browserfleet.core.pressure import Pressure
@@ -30,6 +32,35 @@ class Metrics:
         self.browser_launches = Gauge(
             "browserfleet_browser_launches", "Chromium processes launched", registry=self.registry
         )
+        self.kind_running = Gauge(
+            "browserfleet_kind_running", "Jobs on nodes right now, by kind", ["kind"], registry=self.registry
+        )
+        self.kind_queued = Gauge(
+            "browserfleet_kind_queued",
+            "Tickets waiting for a node, by kind",
+            ["kind"],
+            registry=self.registry,
+        )
+        self.max_queued = Gauge(
+            "browserfleet_max_queued", "Queue bound (429 past it)", registry=self.registry
+        )
+        self.accepting = Gauge(
+            "browserfleet_accepting", "1 while the fleet takes new work", registry=self.registry
+        )
+        self.sessions = Gauge("browserfleet_sessions_live", "Live sessions", registry=self.registry)
+        self.session_limit = Gauge(
+            "browserfleet_sessions_limit", "Live sessions the fleet could hold now", registry=self.registry
+        )
+        self.cpu_cores = Gauge("browserfleet_cpu_cores", "CPU cores of the fleet", registry=self.registry)
+        self.cpu_used = Gauge(
+            "browserfleet_cpu_used_percent", "CPU use of the fleet's machines", registry=self.registry
+        )
+        self.memory = Gauge(
+            "browserfleet_memory_bytes",
+            "Memory of the fleet's machines: total, available, floor, browsers (PSS)",
+            ["kind"],
+            registry=self.registry,
+        )
 
     def job_finished(self, job: JobRecord, seconds: float) -> None:
         self.jobs.labels(job.kind.value, job.state.value, job.error_code or "").inc()
@@ -40,8 +71,27 @@ class Metrics:
         self.queued.set(pressure.queued)
         self.running.set(pressure.running)
         self.slots.set(pressure.slots)
+        self.max_queued.set(pressure.max_queued)
+        self.accepting.set(1 if pressure.accepting else 0)
         if browser_launches is not None:
             self.browser_launches.set(browser_launches)
+        view = pressure.to_json()
+        for kind, figures in _dict(view["kinds"]).items():
+            self.kind_running.labels(kind).set(_dict(figures)["running"])
+            self.kind_queued.labels(kind).set(_dict(figures)["queued"])
+        sessions = _dict(view["sessions"])
+        self.sessions.set(sessions["running"])
+        self.session_limit.set(sessions["limit"])
+        cpu = _dict(view["cpu"])
+        self.cpu_cores.set(cpu["cores"])
+        self.cpu_used.set(cpu["usedPercent"])
+        for name, value in _dict(view["memory"]).items():
+            self.memory.labels(name.removesuffix("MB")).set(value * 1024 * 1024)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+
+def _dict(value: object) -> dict[str, Any]:
+    assert isinstance(value, dict)
+    return value

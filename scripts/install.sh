@@ -10,6 +10,8 @@
 #   js   <- tests/js/package-lock.json (+ package.json): npm clients the tests drive
 #   nodejs <- browserfleet/node/js/package-lock.json (+ package.json): rrweb's recorder, which
 #             the node injects into session pages (session recordings)
+#   consolejs <- browserfleet/console/js/package-lock.json (+ package.json): the web console's
+#             browser-side libraries (rrweb-player for session replays), served by the console
 # and, when run as root, the unprivileged system user browsers run as (OS containment,
 # docs/security-containment.md): created once, no stamp needed.
 set -euo pipefail
@@ -129,44 +131,25 @@ step_deps() {
     stamp_write deps "$key"
 }
 
-# --- 4. Node test clients (puppeteer-core) -------------------------------------
-JS_DIR="$ROOT/tests/js"
-
-step_js() {
-    local key
+# --- 4. npm packages, each folder from its own lock file ----------------------
+#   tests/js                 the Node test clients (puppeteer-core)
+#   browserfleet/node/js     the node's browser-side libraries (rrweb recorder)
+#   browserfleet/console/js  the web console's browser-side libraries (rrweb-player)
+step_npm() {  # step_npm STAMP FOLDER WHAT
+    local stamp="$1" dir="$ROOT/$2" what="$3" key
     key="$(
         {
-            cat "$JS_DIR/package-lock.json" "$JS_DIR/package.json"
+            cat "$dir/package-lock.json" "$dir/package.json"
             echo "node=$(node --version 2>/dev/null)"
         } | sha256sum | cut -d' ' -f1
     )"
-    stamp_ok js "$key" && [[ -d "$JS_DIR/node_modules" ]] && return 0
+    stamp_ok "$stamp" "$key" && [[ -d "$dir/node_modules" ]] && return 0
 
     command -v npm >/dev/null 2>&1 || die "npm not found (Debian: apt-get install npm)"
-    log "Installing Node test clients from tests/js/package-lock.json"
-    (cd "$JS_DIR" && npm ci --no-audit --no-fund --loglevel=error)
+    log "Installing $what from $2/package-lock.json"
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
     updated=1
-    stamp_write js "$key"
-}
-
-# --- 5. Browser-side libraries of the node (rrweb recorder) --------------------
-NODE_JS_DIR="$ROOT/browserfleet/node/js"
-
-step_node_js() {
-    local key
-    key="$(
-        {
-            cat "$NODE_JS_DIR/package-lock.json" "$NODE_JS_DIR/package.json"
-            echo "node=$(node --version 2>/dev/null)"
-        } | sha256sum | cut -d' ' -f1
-    )"
-    stamp_ok nodejs "$key" && [[ -d "$NODE_JS_DIR/node_modules" ]] && return 0
-
-    command -v npm >/dev/null 2>&1 || die "npm not found (Debian: apt-get install npm)"
-    log "Installing the node's browser-side libraries from browserfleet/node/js/package-lock.json"
-    (cd "$NODE_JS_DIR" && npm ci --no-audit --no-fund --loglevel=error)
-    updated=1
-    stamp_write nodejs "$key"
+    stamp_write "$stamp" "$key"
 }
 
 # --- 6. The browsers' own user (OS containment) ---------------------------------
@@ -189,8 +172,9 @@ step_browser_user() {
 step_apt
 step_venv
 step_deps
-step_js
-step_node_js
+step_npm js tests/js "the Node test clients"
+step_npm nodejs browserfleet/node/js "the node's browser-side libraries"
+step_npm consolejs browserfleet/console/js "the console's browser-side libraries"
 step_browser_user
 
 if ((updated)); then

@@ -8,7 +8,8 @@ app answers 413 — in both cases in the family's error envelope (api/errors.py)
 ``max_body_bytes`` (1 MiB by default), except on the upload routes, which have their own settings
 and check the file itself too: ``POST /v1/extensions`` (``extension_max_bytes``), ``PUT|POST
 /v1/contexts/{id}/upload`` (``context_max_bytes``), ``POST /v1/sessions/{id}/uploads``
-(``session_upload_max_bytes``), each plus its framing overhead.
+(``session_upload_max_bytes``), each plus its framing overhead; the web console's uploads of
+extensions and context profiles have the same limits.
 """
 
 from __future__ import annotations
@@ -64,6 +65,15 @@ def route_limits(settings: Settings) -> list[RouteLimit]:
             {"POST"},
             r"^/v1/sessions/[^/]+/uploads/?$",
             settings.session_upload_max_bytes + MULTIPART_OVERHEAD,
+        ),
+        # the web console's uploads of the same files (a form: the file plus its CSRF token)
+        route(
+            {"POST"}, r"^/console/library/extensions/?$", settings.extension_max_bytes + MULTIPART_OVERHEAD
+        ),
+        route(
+            {"POST"},
+            r"^/console/library/contexts/[^/]+/upload/?$",
+            settings.context_max_bytes + MULTIPART_OVERHEAD,
         ),
     ]
 

@@ -1,10 +1,11 @@
 """Admission control: may this project start one more job of this kind right now?
 
-Checks, in order: the balance covers every job in flight plus this one (402), and the project's
-concurrency limit (429). Check-and-insert runs under a per-project lock so two requests cannot
-both take the last slot; the counts come from the store, which every process shares. The lock is a
-:class:`ProjectLocks`: in-process in embedded mode, a Redis lock when distributed (so the limit
-holds across every control process).
+Checks, in order: the fleet's queue has room for work that waits for a node (429 past
+``maxQueued``: core/backpressure.py), the balance covers every job in flight plus this one (402),
+and the project's concurrency limit (429). Check-and-insert runs under a per-project lock so two
+requests cannot both take the last slot; the counts come from the store, which every process
+shares. The lock is a :class:`ProjectLocks`: in-process in embedded mode, a Redis lock when
+distributed (so the limit holds across every control process).
 """
 
 from __future__ import annotations
@@ -14,12 +15,16 @@ from abc import ABC, abstractmethod
 from collections import defaultdict
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import TYPE_CHECKING
 
 from browserfleet.core.billing import balance
 from browserfleet.core.errors import PaymentRequired, RateLimited
 from browserfleet.core.jobs import JobKind
 from browserfleet.store.records import ProjectRecord
 from browserfleet.store.repo import Store
+
+if TYPE_CHECKING:  # core/backpressure.py reads the dispatcher, whose protocols name ProjectLocks
+    from browserfleet.core.backpressure import Backpressure
 
 # how a limit message names each job kind (the Renders contract fixes "render")
 _NOUNS = {
@@ -48,16 +53,24 @@ class LocalProjectLocks(ProjectLocks):
         return self._locks[project_id]
 
 
+QUEUED_KINDS = frozenset({JobKind.RENDER, JobKind.STEPS, JobKind.AGENT})  # they wait for a node
+
+
 class Admission:
-    def __init__(self, store: Store, locks: ProjectLocks | None = None) -> None:
+    def __init__(
+        self, store: Store, locks: ProjectLocks | None = None, backpressure: Backpressure | None = None
+    ) -> None:
         self.store = store
         self.locks = locks or LocalProjectLocks()
+        self.backpressure = backpressure
 
     @asynccontextmanager
     async def admit(
         self, project: ProjectRecord, kind: JobKind, *, billable: bool = True
     ) -> AsyncIterator[None]:
         """Hold the project's admission slot while the caller inserts its job."""
+        if self.backpressure is not None and kind in QUEUED_KINDS:
+            await self.backpressure.check_queue()
         async with self.locks.hold(project.id):
             active = await self.store.count_active(project.id, kind)
             if billable and (await balance(self.store, project.id)).total <= active:

@@ -147,6 +147,7 @@ class ErrorCode(StrEnum):
     AGENT_STUCK = "AGENT_STUCK"
     AGENT_GAVE_UP = "AGENT_GAVE_UP"
     TASK_TIMEOUT = "TASK_TIMEOUT"
+    MEMORY_PRESSURE = "MEMORY_PRESSURE"
 
     @property
     def billable(self) -> bool:
@@ -207,6 +208,9 @@ ERROR_CODES: dict[ErrorCode, ErrorCodeInfo] = {
     ),
     ErrorCode.AGENT_GAVE_UP: ErrorCodeInfo(True, "The agent finished without accomplishing the task"),
     ErrorCode.TASK_TIMEOUT: ErrorCodeInfo(True, "The browsing task exceeded its timeout"),
+    ErrorCode.MEMORY_PRESSURE: ErrorCodeInfo(
+        False, "The node ran short of memory and ended this session, the newest idle one first"
+    ),
 }
 
 

@@ -18,6 +18,7 @@ from datetime import datetime
 
 from browserfleet.core.admission import ProjectLocks
 from browserfleet.core.jobs import JobKind, JobState, NodeLabels, Route
+from browserfleet.core.load import NodeLoad
 from browserfleet.core.ratelimit import RateLimiter
 
 
@@ -50,6 +51,7 @@ class NodeInfo:
     advertised_url: str | None = None
     last_seen: datetime | None = None
     browsers: list[dict[str, int | str]] = field(default_factory=list)
+    load: NodeLoad | None = None  # its machine, its browsers and its room (core/load.py)
 
     @property
     def node_id(self) -> str:
@@ -116,6 +118,10 @@ class Dispatcher(ABC):
     @abstractmethod
     async def queued(self) -> int:
         """Tickets waiting for a node."""
+
+    @abstractmethod
+    async def queued_by_kind(self) -> dict[JobKind, int]:
+        """Tickets waiting for a node, by job kind (kinds with none may be left out)."""
 
     @abstractmethod
     async def publish(self, event: JobEvent) -> None: ...

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 
 from browserfleet.core.jobs import JobKind, NodeLabels, utcnow
 from browserfleet.dispatch.base import Dispatcher, JobEvent, NodeInfo, NodeRegistry, Subscription, Ticket
@@ -55,6 +56,9 @@ class LocalDispatcher(Dispatcher):
 
     async def queued(self) -> int:
         return len(self._tickets)
+
+    async def queued_by_kind(self) -> dict[JobKind, int]:
+        return dict(Counter(t.kind for t in self._tickets))
 
     async def publish(self, event: JobEvent) -> None:
         self._subscribers.deliver(event)

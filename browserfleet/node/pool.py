@@ -7,6 +7,9 @@
   :class:`~browserfleet.core.errors.BrowserCrashed` and the node retries it.
 - With containment (node/sandbox/), each browser runs in a sandbox of its own (:class:`PoolJail`)
   and a context opened with ``egress=channel`` gets that job's channel served inside it.
+- A context made ahead of its job (node/warm.py) is opened with :meth:`BrowserPool.open` on a
+  browser of :meth:`BrowserPool.pick`, and counted from the moment a job takes it
+  (:meth:`BrowserPool.lease`) until :meth:`BrowserPool.release` (or ``release_later``) closed it.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import contextlib
 import itertools
 import os
 import weakref
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -73,6 +76,8 @@ class BrowserPool:
         self._playwright: Playwright | None = None
         self._browsers: list[PooledBrowser] = []
         self._launch_lock = asyncio.Lock()
+        self._releasing: set[asyncio.Task[None]] = set()
+        self._on_replaced: list[Callable[[], None]] = []
         self.launches = 0
         self.crashes = 0
 
@@ -86,6 +91,8 @@ class BrowserPool:
             self._browsers.append(await self._launch())
 
     async def close(self) -> None:
+        if self._releasing:
+            await asyncio.gather(*self._releasing, return_exceptions=True)
         for pooled in self._browsers:
             await _close(pooled)
         self._browsers.clear()
@@ -109,23 +116,67 @@ class BrowserPool:
     ) -> AsyncIterator[BrowserContext]:
         """An isolated context on a live browser; closed (with a time limit) on exit. ``egress``:
         the job's channel (``options`` name it as the proxy), served inside a contained browser."""
-        pooled = await self._pick()
+        pooled = await self.pick()
+        self.lease(pooled)
+        ctx: BrowserContext | None = None
+        try:
+            ctx = await self.open(pooled, egress=egress, **options)
+            yield ctx
+        finally:
+            await self.release(pooled, ctx)
+
+    async def open(
+        self, pooled: PooledBrowser, *, egress: EgressChannel | None = None, **options: Any
+    ) -> BrowserContext:
+        """A new isolated context on ``pooled`` (not counted: see :meth:`lease`)."""
+        try:
+            await _expose(pooled, egress)
+            return await pooled.browser.new_context(**options)
+        except PlaywrightError as exc:
+            raise self._translate(pooled, exc) from exc
+
+    def lease(self, pooled: PooledBrowser) -> None:
+        """Count one more context of a job on ``pooled`` (until :meth:`release`)."""
         pooled.contexts += 1
         pooled.served += 1
+
+    async def release(
+        self,
+        pooled: PooledBrowser,
+        ctx: BrowserContext | None,
+        then: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
+        """Close a leased ``ctx`` (with a time limit), run ``then`` (e.g. close the job's egress
+        channel), stop counting it; the browser is recycled if that was its last context due."""
         try:
-            try:
-                await _expose(pooled, egress)
-                ctx = await pooled.browser.new_context(**options)
-            except PlaywrightError as exc:
-                raise self._translate(pooled, exc) from exc
-            try:
-                yield ctx
-            finally:
-                with contextlib.suppress(PlaywrightError, TimeoutError):
-                    await asyncio.wait_for(ctx.close(), _CLOSE_TIMEOUT_S)
+            if ctx is not None:
+                await close_context(ctx)
+            if then is not None:
+                await then()
         finally:
             pooled.contexts -= 1
             await self._maybe_recycle(pooled)
+
+    def release_later(
+        self,
+        pooled: PooledBrowser,
+        ctx: BrowserContext | None,
+        then: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
+        """:meth:`release` in the background, so a job's answer does not wait for the close; the
+        pool's :meth:`close` waits for every one still under way."""
+        task = asyncio.create_task(self.release(pooled, ctx, then), name="context-release")
+        self._releasing.add(task)
+        task.add_done_callback(self._releasing.discard)
+        task.add_done_callback(log_failure)
+
+    def on_replaced(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` whenever a browser was replaced by a fresh one (recycled or dead)."""
+        self._on_replaced.append(callback)
+
+    def _replaced(self) -> None:
+        for callback in self._on_replaced:
+            callback()
 
     def crashed(self, ctx: BrowserContext) -> bool:
         browser = ctx.browser
@@ -136,7 +187,8 @@ class BrowserPool:
             return BrowserCrashed(str(exc))
         return exc
 
-    async def _pick(self) -> PooledBrowser:
+    async def pick(self) -> PooledBrowser:
+        """The live browser with the fewest contexts (a dead one is replaced first)."""
         async with self._launch_lock:
             for index, pooled in enumerate(self._browsers):
                 if not pooled.alive:
@@ -144,6 +196,7 @@ class BrowserPool:
                     log.warning("browser.replaced", marker=pooled.marker, reason="died")
                     await _close(pooled)
                     self._browsers[index] = await self._launch()
+                    self._replaced()
             candidates = [b for b in self._browsers if not b.retiring] or self._browsers
             return min(candidates, key=lambda b: b.contexts)
 
@@ -155,6 +208,7 @@ class BrowserPool:
                 return
             index = self._browsers.index(pooled)
             self._browsers[index] = await self._launch()
+        self._replaced()
         log.info("browser.recycled", marker=pooled.marker, served=pooled.served)
         await _close(pooled)
 
@@ -190,6 +244,18 @@ async def _expose(pooled: PooledBrowser, egress: EgressChannel | None) -> None:
         return
     await egress.serve_socket(await pooled.jail.netns.listen(egress.port))
     pooled.exposed.add(egress)
+
+
+def log_failure(task: asyncio.Task[None]) -> None:
+    """Done-callback of a background task nobody awaits: log what it raised."""
+    if not task.cancelled() and (error := task.exception()) is not None:
+        log.warning("pool.background_failed", task=task.get_name(), error=repr(error)[:300])
+
+
+async def close_context(ctx: BrowserContext) -> None:
+    """Close ``ctx``, giving up after a time limit (a close can hang when the browser is wedged)."""
+    with contextlib.suppress(PlaywrightError, TimeoutError):
+        await asyncio.wait_for(ctx.close(), _CLOSE_TIMEOUT_S)
 
 
 async def _close(pooled: PooledBrowser) -> None:

@@ -4,6 +4,15 @@ Phases and their timings (``timingBreakdown``): browserInit (context + page), na
 DOMContentLoaded), loadStrategy (``load`` plus in-flight requests settling, or just ``load`` for
 custom waits), captcha (detection and solving), waitActions (the translated ``waitFor``), screenshot,
 htmlCapture.
+
+Every render has a context of its own, used by it alone and closed after it (in the background:
+the answer does not wait for the close). Most renders have the *warm shape*: the node's own place
+(timezone, locale, geolocation, Accept-Language), images blocked, no exit proxy. Contexts of that
+shape are made before their renders arrive (node/warm.py, ``render_warm_contexts`` per browser), so
+such a render starts at the navigation (browserInit ≈ 0). A render of any other shape (a place of
+its own or an exit proxy, images shown) makes its context when it starts: the options of a context
+(proxy, emulation) are fixed when it is created. Every render context gets the in-page request
+counter (js/pending_requests.js), whatever its load strategy, so that both kinds share one shape.
 """
 
 from __future__ import annotations
@@ -12,14 +21,14 @@ import asyncio
 import gzip
 import json
 import time
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import Iterator
+from contextlib import contextmanager
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from playwright.async_api import BrowserContext, Page, Response
 from playwright.async_api import Error as PlaywrightError
-from playwright.async_api import Page, Response
 from playwright.async_api import TimeoutError as PlaywrightTimeout
 
 from browserfleet.core import actions as a
@@ -31,9 +40,10 @@ from browserfleet.node import captcha
 from browserfleet.node.egress import EgressChannel, EgressProxy
 from browserfleet.node.executor import Execution, Executor
 from browserfleet.node.page_setup import setup_page
-from browserfleet.node.pool import BrowserPool
+from browserfleet.node.pool import BrowserPool, PooledBrowser, close_context
 from browserfleet.node.proxies import ProxyPool, ProxyUpstream
 from browserfleet.node.steps import StepRunner
+from browserfleet.node.warm import Ready, WarmContexts
 from browserfleet.store.records import JobRecord
 
 if TYPE_CHECKING:
@@ -48,6 +58,8 @@ SETTLE_CAP_MS = 5000
 _PENDING_SCRIPT = (resources.files("browserfleet.node") / "js" / "pending_requests.js").read_text()
 _SETTLE = f"window.__bfSettle ? window.__bfSettle({SETTLE_QUIET_MS}, {SETTLE_CAP_MS}) : 0"
 _CAPTURE = f"window.__bfCapture ? window.__bfCapture({SETTLE_QUIET_MS}, {SETTLE_CAP_MS}) : null"
+_SERIALIZE = "window.__bfSerialize ? window.__bfSerialize() : null"
+GZIP_OFF_LOOP_BYTES = 256 * 1024  # a larger HTML is compressed on a worker thread
 VIEWPORT = {"width": 1366, "height": 768}
 
 
@@ -85,7 +97,11 @@ class RenderExecutor(Executor):
         proxies: ProxyPool | None = None,
         captcha_solver: captcha.CaptchaSolver | None = None,
         places: dict[str, City] | None = None,
+        warm_contexts: int = 0,
+        warm_idle_s: float = 60.0,
     ) -> None:
+        """``warm_contexts``: ready contexts of the warm shape per browser (0: none), discarded
+        after ``warm_idle_s`` without a render taking one (node/warm.py)."""
         self.captcha_solver = captcha_solver
         self.pool = pool
         self.egress = egress
@@ -94,17 +110,26 @@ class RenderExecutor(Executor):
         # node id → where that node browses from (its labels): a render that names no place is
         # emulated there and reports it as its selectedCity
         self.places = places or {}
+        self.warm_place = self._node_place(None)
+        self.warm = WarmContexts(pool, self._make_warm, per_browser=warm_contexts, idle_s=warm_idle_s)
 
     @classmethod
     def from_settings(cls, settings: Settings, parts: NodeParts) -> RenderExecutor:
-        return cls(
+        executor = cls(
             parts.pool,
             parts.egress,
             settings.render_navigation_timeout_s,
             proxies=parts.proxies,
             captcha_solver=captcha.build_solver(settings),
             places=node_places(settings),
+            warm_contexts=settings.render_warm_contexts,
+            warm_idle_s=settings.render_warm_idle_s,
         )
+        executor.warm.start()  # before the first render arrives
+        return executor
+
+    async def close(self) -> None:
+        await self.warm.close()
 
     async def run(self, job: JobRecord) -> Execution:
         spec = RenderSpec.model_validate(job.spec)
@@ -112,18 +137,68 @@ class RenderExecutor(Executor):
         city = asked or self._node_place(job.node_id)
         timings = Timings()
         upstream = self._exit(job, spec, asked)  # a place of the node's own: no exit proxy
-        channel = await self.egress.open_channel(job.id, upstream=upstream)
+        with timings.phase("browserInit"):
+            ready = await self._context_for(job.id, spec, city, upstream)
+        render = _RenderRun(
+            spec, city, ready.channel, ready.page, timings, self.navigation_timeout_ms, self.captcha_solver
+        )
         try:
-            async with self._page(spec, city, channel, timings) as page:
-                execution = await _RenderRun(
-                    spec, city, channel, page, timings, self.navigation_timeout_ms, self.captcha_solver
-                ).run()
-            execution.result["geoExit"] = geo_exit(asked, upstream)
-            return execution
+            execution = await render.run()
         except PlaywrightError as exc:
-            raise _unexpected(exc) from exc
+            raise self._translate(ready.pooled, exc) from exc
         finally:
+            self.pool.release_later(ready.pooled, ready.context, ready.channel.close)
+        execution.result["geoExit"] = geo_exit(asked, upstream)
+        return execution
+
+    async def _context_for(
+        self, job_id: str, spec: RenderSpec, city: City | None, upstream: ProxyUpstream | None
+    ) -> Ready:
+        """A warm context when the render has the warm shape, else a new one; leased either way
+        (the caller releases it)."""
+        warm = upstream is None and spec.block_images and city == self.warm_place
+        ready = await self.warm.take() if warm else None
+        if ready is not None:
+            ready.channel.assign(job_id)
+            return ready
+        pooled = await self.pool.pick()
+        self.pool.lease(pooled)
+        try:
+            return await self._make(pooled, job_id, city, upstream, block_images=spec.block_images)
+        except BaseException as exc:
+            self.pool.release_later(pooled, None)
+            if isinstance(exc, PlaywrightError):
+                raise self._translate(pooled, exc) from exc
+            raise
+
+    async def _make_warm(self, pooled: PooledBrowser) -> Ready:
+        return await self._make(pooled, "", self.warm_place)  # bound to its job when taken
+
+    async def _make(
+        self,
+        pooled: PooledBrowser,
+        job_id: str,
+        city: City | None,
+        upstream: ProxyUpstream | None = None,
+        *,
+        block_images: bool = True,
+    ) -> Ready:
+        """A new context on ``pooled`` with its egress channel and its page, set up for a render."""
+        channel = await self.egress.open_channel(job_id, upstream=upstream)
+        try:
+            context = await self.pool.open(pooled, egress=channel, **context_options(city, channel))
+            try:
+                page = await _render_page(context, city, block_images=block_images)
+            except BaseException:
+                await close_context(context)
+                raise
+        except BaseException:
             await channel.close()
+            raise
+        return Ready(pooled, context, page, channel)
+
+    def _translate(self, pooled: PooledBrowser, exc: PlaywrightError) -> Exception:
+        return BrowserCrashed(str(exc)) if not pooled.alive else _unexpected(exc)
 
     def _node_place(self, node_id: str | None) -> City:
         """Where the node that runs the job browses from (this process's own node when unknown)."""
@@ -142,25 +217,6 @@ class RenderExecutor(Executor):
             attempt_timeout=self.egress.connect_timeout / 2,
         )
 
-    @asynccontextmanager
-    async def _page(
-        self, spec: RenderSpec, city: City | None, channel: EgressChannel, timings: Timings
-    ) -> AsyncIterator[Page]:
-        started = time.perf_counter()
-        async with self.pool.context(egress=channel, **context_options(city, channel)) as context:
-            try:
-                if spec.load_strategy == "default":
-                    await context.add_init_script(script=_PENDING_SCRIPT)
-                page = await context.new_page()
-                accept_language = city.accept_language if city else None
-                await setup_page(page, block_images=spec.block_images, accept_language=accept_language)
-                timings.add("browserInit", started)
-                yield page
-            except PlaywrightError as exc:
-                if self.pool.crashed(context):
-                    raise BrowserCrashed(str(exc)) from exc
-                raise
-
 
 def node_places(settings: Settings) -> dict[str, City]:
     """Where each node of this process browses from: its ``country``/``city`` labels as the
@@ -170,6 +226,14 @@ def node_places(settings: Settings) -> dict[str, City]:
     for node in settings.local_nodes:
         places[node.id] = geo.node_place(node.country, node.city)
     return places
+
+
+async def _render_page(context: BrowserContext, city: City | None, *, block_images: bool) -> Page:
+    await context.add_init_script(script=_PENDING_SCRIPT)
+    page = await context.new_page()
+    accept_language = city.accept_language if city else None
+    await setup_page(page, block_images=block_images, accept_language=accept_language)
+    return page
 
 
 def context_options(city: City | None, channel: EgressChannel) -> dict[str, Any]:
@@ -215,6 +279,7 @@ class _RenderRun:
         self.captcha_solver = captcha_solver
         self.runner = StepRunner(page, captcha_solver=captcha_solver)
         self.blobs: dict[str, bytes] = {}
+        self.title = ""  # the page's <title>, as text (the console's lists show it)
         self.settled = spec.load_strategy == "custom"  # custom waits replace the settle step
 
     async def run(self) -> Execution:
@@ -312,16 +377,19 @@ class _RenderRun:
         return len(results)
 
     async def _capture_html(self) -> None:
+        """The document and its title in one round trip (settling first unless already settled);
+        Playwright's ``content()``/``title()`` only where the in-page helper is missing."""
         started = time.perf_counter()
-        captured = None if self.settled else await self.page.evaluate(_CAPTURE)
+        captured = await self.page.evaluate(_SERIALIZE if self.settled else _CAPTURE)
         if captured is None:
-            html = await self.page.content()
+            html, self.title = await self.page.content(), await self.page.title()
         else:
-            html = captured["html"]
-            self.timings.ms["loadStrategy"] = int(captured["settleMs"])
-            started += captured["settleMs"] / 1000
+            html, self.title = captured["html"], captured["title"]
+            if "settleMs" in captured:
+                self.timings.ms["loadStrategy"] = int(captured["settleMs"])
+                started += captured["settleMs"] / 1000
         self.timings.add("htmlCapture", started)
-        self.blobs["html.gz"] = gzip.compress(html.encode("utf-8"), compresslevel=6)
+        self.blobs["html.gz"] = await _gzip(html.encode("utf-8"))
 
     def _result(self, solved: captcha.CaptchaOutcome, fetched: int) -> dict[str, Any]:
         captcha_info = solved.report()
@@ -339,7 +407,14 @@ class _RenderRun:
             "screenshotFormat": self.spec.screenshot.format if self.spec.screenshot else None,
             "fetchCount": fetched,
             "finalUrl": self.page.url,
+            "title": self.title,
         }
+
+
+async def _gzip(data: bytes) -> bytes:
+    if len(data) < GZIP_OFF_LOOP_BYTES:
+        return gzip.compress(data, compresslevel=6)
+    return await asyncio.to_thread(gzip.compress, data, 6)
 
 
 def geo_exit(city: City | None, upstream: ProxyUpstream | None) -> dict[str, Any] | None:

@@ -1,4 +1,9 @@
-"""A node: ``slots`` loops that each claim one job at a time and run it with its executor.
+"""A node: feeders that claim jobs while their gate has room, and run each with its executor.
+
+Each group of job kinds (renders, runs and tasks together; live sessions; fetches) has one feeder
+and one :class:`~browserfleet.node.capacity.Gate`: a fixed count of slots, and with a budget
+(node/capacity/) the node's room now — memory for sessions, CPU for the rest, nothing new below
+the memory floor. What waits for room stays queued for any node that has it.
 
 Per job: claim a ticket → ``assigned`` + ``running`` → executor → blobs stored → ``completed``
 or ``failed`` (charged in the same transaction when billable) → event published. A crashed
@@ -22,7 +27,9 @@ import structlog
 from browserfleet.core.errors import BrowserCrashed, ErrorCode, JobFailure
 from browserfleet.core.fanout import CANCEL_EVENT, settle
 from browserfleet.core.jobs import JobKind, JobState, NodeLabels
+from browserfleet.core.load import NodeLoad
 from browserfleet.dispatch.base import Dispatcher, JobEvent, NodeInfo, Ticket
+from browserfleet.node.capacity import Gate, NodeBudget
 from browserfleet.node.executor import Execution, Executor
 from browserfleet.store.blobs import BlobStore
 from browserfleet.store.records import JobOutcome, JobRecord
@@ -53,11 +60,13 @@ class Node:
         kind_slots: dict[JobKind, int] | None = None,
         advertised_url: str | None = None,
         heartbeat_s: float = HEARTBEAT_S,
+        budget: NodeBudget | None = None,
     ) -> None:
-        """``slots`` loops run every kind in ``executors`` except those of ``kind_slots``, which get
-        their own loops (a live session holds its slot for minutes; it must not starve renders).
-        ``advertised_url``: where the control plane reaches this node's live sessions
-        (distributed mode)."""
+        """``slots`` jobs at once of every kind in ``executors`` except those of ``kind_slots``,
+        which have their own (a live session holds its slot for minutes; it must not starve
+        renders). ``budget``: the process's capacity budget (node/capacity/), which the gates
+        consult and the heartbeats report. ``advertised_url``: where the control plane reaches
+        this node's live sessions (distributed mode)."""
         self.labels = labels
         self.slots = slots
         self.store = store
@@ -70,23 +79,37 @@ class Node:
         self.kind_slots = dict(kind_slots or {})
         self.advertised_url = advertised_url
         self.heartbeat_s = heartbeat_s
+        self.budget = budget
         self.in_use = 0
+        self.running: dict[JobKind, int] = {}
+        self.gates = self._gates()
         self._tasks: list[asyncio.Task[None]] = []
+        self._jobs: set[asyncio.Task[None]] = set()
+        self._beat: asyncio.Task[None] | None = None
+        self._announced: tuple[bool, bool] | None = None  # what the last heartbeat said (_gist)
         self._claimed: set[str] = set()  # jobs of this node's slots (a cancel event may name one)
         self._running: dict[str, asyncio.Task[Execution]] = {}
         self._cancel_requested: set[str] = set()
 
     @classmethod
-    def from_settings(cls, settings: Settings, executors: dict[JobKind, Executor], **shared: Any) -> Node:
-        """The process's main node as the settings label and size it; ``shared``: store, blobs,
-        dispatcher, version, on_finished (what every node of the process shares)."""
+    def from_settings(
+        cls,
+        settings: Settings,
+        executors: dict[JobKind, Executor],
+        budget: NodeBudget | None = None,
+        **shared: Any,
+    ) -> Node:
+        """The process's main node as the settings label and size it (explicit slots, else the
+        ``budget``'s); ``shared``: store, blobs, dispatcher, version, on_finished (what every node
+        of the process shares)."""
         s = settings
         kind_slots = {JobKind.FETCH: s.fetch_slots}
         if JobKind.SESSION in executors:
-            kind_slots[JobKind.SESSION] = s.session_slots
+            kind_slots[JobKind.SESSION] = budget.session_cap if budget else s.session_slots or 4
         return cls(
             NodeLabels(node_id=s.node_id, region=s.node_region, country=s.node_country, city=s.node_city),
-            s.node_slots,
+            budget.cpu_slots if budget else s.node_slots or 4,
+            budget=budget,
             executors=executors,
             max_attempts=s.max_attempts,
             advertised_url=s.advertised_url if s.distributed else None,
@@ -103,31 +126,61 @@ class Node:
             in_use=self.in_use,
             version=self.version,
             advertised_url=self.advertised_url,
+            load=self.load(),
         )
+
+    def load(self) -> NodeLoad | None:
+        """What this node reports of its machine and its room (None without a budget)."""
+        if self.budget is None:
+            return None
+        sessions = self.gates.get(frozenset({JobKind.SESSION}))
+        return self.budget.report(
+            {kind.value: count for kind, count in self.running.items() if count},
+            sessions.in_use if sessions else 0,
+            runs_sessions=sessions is not None,
+        )
+
+    def _gates(self) -> dict[frozenset[JobKind], Gate]:
+        """One gate per group of kinds: the general slots, then each kind of ``kind_slots``."""
+        general = frozenset(self.executors) - frozenset(self.kind_slots)
+        groups = {general: self.slots, **{frozenset({k}): n for k, n in self.kind_slots.items()}}
+        gates: dict[frozenset[JobKind], Gate] = {}
+        for kinds, count in groups.items():
+            if not kinds or count <= 0 or not kinds & frozenset(self.executors):
+                continue
+            gates[kinds] = Gate(count, self._refusal(kinds))
+        return gates
+
+    def _refusal(self, kinds: frozenset[JobKind]) -> Callable[[int], str | None] | None:
+        budget = self.budget
+        if budget is None:
+            return None
+        if kinds == {JobKind.SESSION}:
+            return budget.session_refusal
+        if kinds == {JobKind.FETCH}:
+            return lambda _running: budget.floor_reason()
+        return budget.cpu_refusal
 
     async def start(self) -> None:
         await self.dispatcher.registry.heartbeat(self.info)
-        general = frozenset(self.executors) - frozenset(self.kind_slots)
         self._tasks = [
-            asyncio.create_task(self._slot(i, general), name=f"slot-{i}") for i in range(self.slots)
+            asyncio.create_task(self._feed(kinds, gate), name=f"feed-{'+'.join(sorted(kinds))}")
+            for kinds, gate in self.gates.items()
         ]
-        for kind, count in self.kind_slots.items():
-            self._tasks += [
-                asyncio.create_task(self._slot(i, frozenset({kind})), name=f"{kind.value}-slot-{i}")
-                for i in range(count)
-            ]
         self._tasks.append(asyncio.create_task(self._heartbeat(), name="heartbeat"))
         self._tasks.append(asyncio.create_task(self._watch_cancels(), name="cancels"))
 
     async def stop(self) -> None:
         """Stop at once; jobs still running stay ``running`` in the store and are requeued at the
         next start (core/recovery.py)."""
-        for task in self._tasks:
+        tasks = [*self._tasks, *self._jobs, *([self._beat] if self._beat else [])]
+        for task in tasks:
             task.cancel()
-        for task in self._tasks:
+        for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks.clear()
+        self._jobs.clear()
         await self.dispatcher.registry.remove(self.labels.node_id)
 
     async def _heartbeat(self) -> None:
@@ -135,18 +188,56 @@ class Node:
             await asyncio.sleep(self.heartbeat_s)
             await self.dispatcher.registry.heartbeat(self.info)
 
-    async def _slot(self, index: int, kinds: frozenset[JobKind]) -> None:
+    def announce(self) -> None:
+        """Heartbeat soon (coalesced): the node's room changed, e.g. a session started or ended,
+        and the control plane decides fast 429s from the registry's figures."""
+        if self._beat is None or self._beat.done():
+            self._beat = asyncio.create_task(self._announce_load(), name="heartbeat-now")
+
+    async def _announce_load(self) -> None:
+        await asyncio.sleep(0)
+        info = self.info
+        self._announced = _gist(info.load)
+        await self.dispatcher.registry.heartbeat(info)
+
+    def tick(self) -> None:
+        """The budget's figures moved (node/capacity/monitor.py): let waiting gates look again,
+        and heartbeat at once if whether the node takes work or sessions changed."""
+        for gate in self.gates.values():
+            gate.nudge()
+        if self.budget is not None and _gist(self.load()) != self._announced:
+            self.announce()
+
+    async def _feed(self, kinds: frozenset[JobKind], gate: Gate) -> None:
+        """Claim one ticket of ``kinds`` whenever ``gate`` has room, and run it in a task."""
+        sessions = kinds == {JobKind.SESSION}
         while True:
+            await gate.room()
             ticket = await self.dispatcher.claim(self.labels, kinds)
-            self.in_use += 1
-            try:
-                await self.process(ticket)
-            except Exception:
-                log.exception("node.job_crashed", job_id=ticket.job_id, slot=index)
-            finally:
-                self.in_use -= 1
-            # not when cancelled (the node stops): an unfinished ticket is reclaimed elsewhere
-            await self.dispatcher.done(ticket)
+            gate.take()
+            if sessions and self.budget is not None:
+                self.budget.session_admitted()
+            job = asyncio.create_task(self._run(ticket, gate), name=f"job-{ticket.job_id}")
+            self._jobs.add(job)
+            job.add_done_callback(self._jobs.discard)
+            if sessions:
+                self.announce()
+
+    async def _run(self, ticket: Ticket, gate: Gate) -> None:
+        self.in_use += 1
+        self.running[ticket.kind] = self.running.get(ticket.kind, 0) + 1
+        try:
+            await self.process(ticket)
+        except Exception:
+            log.exception("node.job_crashed", job_id=ticket.job_id)
+        finally:
+            self.in_use -= 1
+            self.running[ticket.kind] -= 1
+            gate.release()
+            if ticket.kind is JobKind.SESSION:
+                self.announce()
+        # not when cancelled (the node stops): an unfinished ticket is reclaimed elsewhere
+        await self.dispatcher.done(ticket)
 
     async def process(self, ticket: Ticket) -> None:
         self._claimed.add(ticket.job_id)
@@ -276,6 +367,11 @@ class Node:
         result = dict(execution.result)
         result["blobs"] = sorted(execution.blobs)
         return JobOutcome(state=JobState.COMPLETED, result=result, billable=execution.billable)
+
+
+def _gist(load: NodeLoad | None) -> tuple[bool, bool] | None:
+    """Whether a node takes work, and sessions: a change is announced at once."""
+    return None if load is None else (load.accepting, load.session_room > 0)
 
 
 _CANCELLED = JobOutcome(JobState.CANCELLED, error_code=ErrorCode.CANCELLED.value, error_message="Cancelled")

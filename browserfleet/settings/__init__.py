@@ -19,7 +19,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from browserfleet.core.errors import Misconfigured
 from browserfleet.settings.automations import AutomationMixin
-from browserfleet.settings.browsers import CHROMIUM_FLAGS, SESSION_FLAGS, BrowserMixin
+from browserfleet.settings.browsers import CHROMIUM_FLAGS, POOL_FLAGS, SESSION_FLAGS, BrowserMixin
 from browserfleet.settings.browsing import BrowsingMixin
 from browserfleet.settings.captcha import CaptchaMixin
 from browserfleet.settings.distributed import DistributedMixin
@@ -30,7 +30,7 @@ from browserfleet.settings.search import SearchMixin
 from browserfleet.settings.server import ServerMixin
 from browserfleet.settings.sessions import SessionMixin
 
-__all__ = ["CHROMIUM_FLAGS", "SESSION_FLAGS", "LocalNode", "Settings", "load_settings"]
+__all__ = ["CHROMIUM_FLAGS", "POOL_FLAGS", "SESSION_FLAGS", "LocalNode", "Settings", "load_settings"]
 
 
 # Settings is the only BaseSettings: the mixins are plain models, one per concern, so the environment

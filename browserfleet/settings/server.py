@@ -38,10 +38,40 @@ class ServerMixin(BaseModel):
         "process in distributed mode; unset: generated once into <data_dir>/secret.key",
     )
 
+    # --- web console (browserfleet/console/) ----------------------------------------------------
+    console_session_hours: float = Field(
+        default=12.0,
+        gt=0,
+        le=24 * 30,
+        description="how long a web console sign-in lasts (its session cookie expires then)",
+    )
+
     # --- accounts -----------------------------------------------------------------------------
     new_project_free_cents: int = Field(default=100_000, ge=0)
-    default_concurrency: int = Field(default=10, ge=1)
+    default_concurrency: int = Field(
+        default=1000,
+        ge=1,
+        description="a new project's concurrent jobs of each kind (its fleet's capacity bounds it too)",
+    )
     default_job_timeout_s: int = Field(default=120, ge=1)
+    auth_cache_s: float = Field(
+        default=5.0,
+        ge=0,
+        le=300,
+        description="how long a checked API key is trusted without a database look-up: a key revoked "
+        "by another process stops working within this many seconds (at once in the revoking process)",
+    )
+    result_cache_mb: float = Field(
+        default=64.0,
+        ge=0,
+        description="memory for the encoded responses of finished renders, sessions, runs and tasks, "
+        "served to polling clients without the database or blob files (0: off)",
+    )
+    result_cache_s: float = Field(
+        default=600.0,
+        ge=0,
+        description="longest a finished result's response is served from memory before it is read again",
+    )
 
     @property
     def resolved_database_url(self) -> str:

@@ -12,8 +12,18 @@ from browserfleet.settings.browsers import SESSION_FLAGS
 
 
 class SessionMixin(BaseModel):
-    session_slots: int = Field(
-        default=4, ge=0, le=256, description="live sessions a node runs at once (own slots, not node_slots)"
+    session_slots: int | None = Field(
+        default=None,
+        ge=0,
+        le=2000,
+        description="live sessions a node runs at once (own slots, not node_slots); unset: as many as "
+        "its memory holds (measured), 0: none",
+    )
+    session_queue_wait_s: float = Field(
+        default=1.0,
+        ge=0,
+        le=30,
+        description="how long create waits for a node with room before answering 429 (Retry-After)",
     )
     session_grace_s: float = Field(
         default=10.0,
@@ -24,7 +34,9 @@ class SessionMixin(BaseModel):
         default=60, ge=1, le=21600, description="smallest session timeout the API accepts (testing knob)"
     )
     session_start_timeout_s: float = Field(
-        default=30.0, gt=0, description="how long create waits for a node to start the browser (else 503)"
+        default=30.0,
+        gt=0,
+        description="how long create waits for the node that took the session to start its browser",
     )
     fetch_timeout_s: float = Field(
         default=30.0, gt=0, description="POST /v1/fetch: whole-fetch timeout (504)"

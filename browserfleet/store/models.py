@@ -122,6 +122,7 @@ class JobRow(Base):
         Index("ix_jobs_project_state", "project_id", "state"),
         Index("ix_jobs_state", "state"),
         Index("ix_jobs_created_at", "created_at"),
+        Index("ix_jobs_project_kind_created", "project_id", "kind", "created_at"),  # lists of a kind
     )
 
 

@@ -20,6 +20,18 @@ class ProjectRecord:
 
 
 @dataclass(frozen=True)
+class ApiKeyRecord:
+    """An API key as stored: only its SHA-256 and the first characters (``prefix``) are kept."""
+
+    id: str
+    project_id: str
+    key_hash: str
+    prefix: str
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+@dataclass(frozen=True)
 class JobRecord:
     id: str
     project_id: str

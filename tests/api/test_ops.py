@@ -50,12 +50,13 @@ def test_pressure_and_metrics_follow_a_render(
     harness: FleetHarness, ops_server: RunningServer, http: httpx.Client, site_url: str
 ) -> None:
     idle = http.get("/pressure").json()
-    assert idle == {
-        "running": 0,
-        "queued": 0,
-        "limits": {"slots": 3, "nodes": 1, "maxQueued": 150},
-        "accepting": True,
+    assert (idle["running"], idle["queued"], idle["accepting"], idle["reason"]) == (0, 0, True, None)
+    assert {k: idle["limits"][k] for k in ("slots", "nodes", "maxQueued")} == {
+        "slots": 3,
+        "nodes": 1,
+        "maxQueued": 150,
     }
+    assert idle["kinds"]["render"] == {"running": 0, "queued": 0}
     metrics_before = http.get("/metrics").text
     completed_before = _completed_count(metrics_before)
 
@@ -68,6 +69,7 @@ def test_pressure_and_metrics_follow_a_render(
             lambda: (p := http.get("/pressure").json())["running"] > 0 and p, 15, what="running > 0"
         )
         assert busy["running"] == 1
+        assert busy["kinds"]["render"]["running"] == 1
         assert busy["accepting"] is True
         during = http.get("/metrics").text
         assert re.search(r"^browserfleet_jobs_running 1\.0$", during, re.M)

@@ -75,6 +75,14 @@ def test_sixty_sdk_renders_follow_their_country_and_spread(cluster: Cluster, sit
     live = admin_nodes(cluster.control)
     assert pressure["limits"]["nodes"] == len(live) >= 3
     assert pressure["limits"]["slots"] == 2 * len(live)
+    # each node reports its machine and room; the control plane sums them, one machine counted once
+    reports = {n["id"]: n for n in pressure["nodes"]}
+    assert set(reports) == {n["id"] for n in live}
+    assert all(r["memory"]["totalMB"] > r["memory"]["availableMB"] > 0 for r in reports.values())
+    assert pressure["cpu"]["cores"] == max(r["cpu"]["cores"] for r in reports.values())
+    assert pressure["memory"]["totalMB"] == max(r["memory"]["totalMB"] for r in reports.values())
+    assert pressure["sessions"]["limit"] == sum(r["sessions"]["limit"] for r in reports.values())
+    assert pressure["sessions"]["limit"] == pressure["limits"]["sessions"] > 0
 
 
 def test_a_killed_node_loses_no_render_and_charges_none_twice(cluster: Cluster, site_url: str) -> None:

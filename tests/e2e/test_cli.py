@@ -6,20 +6,40 @@ serves; ``render`` works embedded (own browsers) and against a server.
 
 from __future__ import annotations
 
+import asyncio
+import json
 import re
 import sqlite3
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 import pytest
 
+from browserfleet.core.accounts import hash_key
 from browserfleet.core.jobs import JobState
+from browserfleet.settings import Settings
+from browserfleet.store.records import ApiKeyRecord
+from browserfleet.store.repo import Store
 from tests.support.e2e import TEST_SITE_EGRESS, RenderApi, cli_env, run_cli, wait_until
 from tests.support.fleet import FleetHarness, RunningServer
 
 pytestmark = pytest.mark.xdist_group("cli")
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+# What a command that needs no engine must not load: the browsers' driver, the node package, the
+# fleet, the store's engine and migrations, the web framework.
+HEAVY = ("playwright", "browserfleet.node", "browserfleet.fleet", "sqlalchemy", "alembic", "fastapi")
+# Runs the CLI in-process, then writes the modules it loaded to the file named by argv[1].
+WITH_MODULES = """
+import atexit, json, sys
+out, sys.argv = sys.argv[1], ["browserfleet", *sys.argv[2:]]
+atexit.register(lambda: open(out, "w").write(json.dumps(sorted(sys.modules))))
+from browserfleet.cli import main
+main()
+"""
 
 
 def _flat(text: str) -> str:
@@ -187,3 +207,72 @@ def test_bad_settings_are_one_clear_line_not_a_traceback(tmp_path: Path) -> None
         assert expected in _flat(failed.stderr)
         assert "Traceback" not in failed.stderr
         assert failed.stdout.strip() == ""  # no key was made
+
+
+def cli_modules(tmp_path: Path, *args: str) -> tuple[subprocess.CompletedProcess[str], list[str]]:
+    """Run ``browserfleet ARGS``; its result and the heavy modules it imported."""
+    out = tmp_path / "modules.json"
+    done = subprocess.run(
+        [sys.executable, "-c", WITH_MODULES, str(out), *args],
+        env=cli_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    loaded = json.loads(out.read_text())
+    return done, [m for m in loaded if m.split(".")[0] in HEAVY or m.startswith(HEAVY)]
+
+
+def test_help_and_keys_create_load_no_engine(tmp_path: Path) -> None:
+    done, heavy = cli_modules(tmp_path, "--help")
+    assert done.returncode == 0, done.stderr
+    assert "keys" in done.stdout
+    assert heavy == []
+
+    data = ["--data-dir", str(tmp_path / "data")]
+    first = run_cli("keys", "create", *data)  # a new data dir: the full path creates and migrates it
+    assert first.returncode == 0, first.stderr
+    done, heavy = cli_modules(tmp_path, "keys", "create", *data)
+    assert done.returncode == 0, done.stderr
+    assert heavy == []
+    key = _key_from(done.stdout)
+    assert "default" in done.stderr
+
+    # the row is the one the store writes: read back through it, and the key is the project's
+    url = Settings(data_dir=tmp_path / "data").resolved_database_url
+
+    async def stored() -> tuple[str, list[ApiKeyRecord]]:
+        store = await Store.open(url)
+        try:
+            project = await store.project_for_key(hash_key(key))
+            assert project is not None
+            return project.name, await store.api_keys(project.id)
+        finally:
+            await store.close()
+
+    name, keys = asyncio.run(stored())
+    assert name == "default"
+    made = next(k for k in keys if k.key_hash == hash_key(key))
+    assert made.prefix == key[:10]
+    assert made.revoked_at is None
+    assert abs(datetime.now(UTC) - made.created_at) < timedelta(minutes=1)
+    assert stored_key_count(tmp_path / "data") == 2
+
+
+@pytest.mark.browser
+def test_render_through_a_server_loads_no_engine(
+    server: RunningServer, api_key: str, site_url: str, tmp_path: Path
+) -> None:
+    args = ("render", f"{site_url}/bench", "--server", server.url, "--key", api_key)
+    done, heavy = cli_modules(tmp_path, *args)
+    assert done.returncode == 0, done.stderr
+    assert 'class="bench-row"' in done.stdout
+    assert heavy == []
+
+
+def test_render_through_an_unreachable_server_is_one_line(tmp_path: Path) -> None:
+    done = run_cli("render", "http://127.0.0.1:9/", "--server", "http://127.0.0.1:9", "--key", "bf_x")
+    assert done.returncode == 1
+    assert "http://127.0.0.1:9" in done.stderr
+    assert "Traceback" not in done.stderr

@@ -29,7 +29,8 @@ def _job(harness: FleetHarness, server: RunningServer, render_id: str) -> JobRec
 
 
 def _age(harness: FleetHarness, server: RunningServer, render_ids: list[str], by: timedelta) -> None:
-    """Move the jobs' creation and finish times ``by`` into the past."""
+    """Move the jobs' creation and finish times ``by`` into the past, and forget the answers the
+    server keeps of finished results (api/finished.py): real time would have expired them."""
 
     async def rewrite() -> None:
         async with server.fleet.store.engine.begin() as conn:
@@ -43,6 +44,7 @@ def _age(harness: FleetHarness, server: RunningServer, render_ids: list[str], by
                 )
 
     harness.run(rewrite())
+    server.server.config.app.state.result_cache.clear()
 
 
 def test_purge_follows_the_keep_periods(harness: FleetHarness, site_url: str) -> None:

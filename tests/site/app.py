@@ -43,6 +43,7 @@ STATIC_PAGES: dict[str, str] = {
     "/hidden-later": "hidden-later.html",
     "/geo": "geo.html",
     "/bench": "bench.html",
+    "/bench-late": "bench-late.html",
     "/structured": "structured.html",
     "/search": "search.html",
     "/catalog": "catalog.html",
@@ -56,6 +57,7 @@ STATIC_PAGES: dict[str, str] = {
     "/captcha/iframe": "captcha-iframe.html",
     "/captcha/none": "captcha-none.html",
     "/docs/markdown": "markdown.html",
+    "/hostile": "hostile.html",
 }
 
 API_ITEMS: list[dict[str, Any]] = [
@@ -206,6 +208,19 @@ async def pixel_png(request: Request) -> Response:
 async def hits(request: Request) -> Response:
     token = request.query_params.get("t", "")
     return JSONResponse({"t": token, "images": request.app.state.image_hits.get(token)}, headers=NO_STORE)
+
+
+async def cacheable(request: Request) -> Response:
+    """The one response the HTTP cache may keep (10 minutes); counts the requests that reached
+    the server per ``t`` tag (``/cacheable/hits``)."""
+    token = request.query_params.get("t", "")
+    request.app.state.cache_hits.add(token)
+    return PlainTextResponse(f"cacheable {token}", headers={"Cache-Control": "max-age=600"})
+
+
+async def cacheable_hits(request: Request) -> Response:
+    token = request.query_params.get("t", "")
+    return JSONResponse({"t": token, "hits": request.app.state.cache_hits.get(token)}, headers=NO_STORE)
 
 
 async def set_cookie_page(request: Request) -> Response:
@@ -377,6 +392,8 @@ def create_site() -> Starlette:
         Route("/catalog/item/{n:int}", catalog_item),
         Route("/catalog/visits", catalog_visits),
         Route("/set-cookie", set_cookie_page),
+        Route("/cacheable", cacheable),
+        Route("/cacheable/hits", cacheable_hits),
         Route("/slow", slow),
         Route("/hang", hang),
         Route("/hang/active", hang_active),
@@ -399,4 +416,5 @@ def create_site() -> Starlette:
     app.state.image_hits = HitCounter()
     app.state.catalog_visits = HitCounter()
     app.state.hang_active = HitCounter()
+    app.state.cache_hits = HitCounter()
     return app

@@ -100,15 +100,16 @@ class FleetHarness:
         self,
         running: RunningServer,
         *,
-        concurrency: int = 10,
+        concurrency: int | None = 10,
         timeout_s: int | None = None,
         free_cents: int | None = None,
     ) -> str:
-        """A fresh project (isolated balance and limits) on ``running``, and a key for it."""
+        """A fresh project (isolated balance and limits) on ``running``, and a key for it
+        (``concurrency=None``: the server's default for a new project)."""
         return self.run(self._new_key(running.fleet, concurrency, timeout_s, free_cents))
 
     async def _new_key(
-        self, fleet: Fleet, concurrency: int, timeout_s: int | None, free_cents: int | None
+        self, fleet: Fleet, concurrency: int | None, timeout_s: int | None, free_cents: int | None
     ) -> str:
         self._count += 1
         name = f"project-{self._count}"

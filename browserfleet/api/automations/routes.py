@@ -8,6 +8,7 @@ the wire serializers (core/automations/wire.py). Errors use this family's envelo
 from __future__ import annotations
 
 import mimetypes
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -24,11 +25,12 @@ from browserfleet.api.automations.schemas import (
 )
 from browserfleet.api.deps import FleetDep, KeyDep
 from browserfleet.api.errors import FieldError, envelope
+from browserfleet.api.finished import final
 from browserfleet.core.accounts import hash_key
 from browserfleet.core.automations import run_object, task_object
 from browserfleet.core.automations.files import FILES_PATH
 from browserfleet.core.automations.tasks import MAX_PAGE
-from browserfleet.core.automations.wire import timestamp
+from browserfleet.core.automations.wire import run_settled, timestamp
 from browserfleet.core.errors import BrowserfleetError, NotFound, RateLimited
 from browserfleet.core.public_base import client_base
 from browserfleet.fleet import Fleet
@@ -155,11 +157,25 @@ async def get_run(
     fleet: FleetDep,
     wait: Annotated[float, Query(ge=0, le=60, description="seconds to wait for the run to end")] = 0,
 ) -> dict[str, Any]:
-    """``wait`` (a browserfleet extension) long-polls until the run is no longer running."""
+    """``wait`` (a browserfleet extension) long-polls until the run is no longer running. A
+    settled run's answer has an ``ETag`` and is served from memory (api/finished.py), within the
+    key's rate limit still."""
     run = await (
         fleet.runs.wait(project, task_uid, uid, wait) if wait else fleet.runs.get(project, task_uid, uid)
     )
+    settled, purged_at = run_settled(run)
+    if settled:
+        final(request, project, until=_same_answer_until(fleet, purged_at), gate=fleet.automation_limiter.hit)
     return _runs_json(request, fleet, run)
+
+
+def _same_answer_until(fleet: Fleet, purged_at: datetime | None) -> datetime | None:
+    """The end of the file URLs' signing window, or the files' purge if sooner."""
+    window = fleet.automation_files.same_urls_until()
+    ends = [t for t in (purged_at,) if t is not None]
+    if window is not None:
+        ends.append(datetime.fromtimestamp(window, UTC))
+    return min(ends, default=None)
 
 
 @router.get(

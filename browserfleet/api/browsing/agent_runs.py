@@ -16,11 +16,12 @@ import json
 from datetime import datetime
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.json_schema import SkipJsonSchema
 
 from browserfleet.api.deps import FleetDep, ProjectDep
+from browserfleet.api.finished import final
 from browserfleet.core.browsing import BrowsingRequest, BrowsingTasks, TaskView
 from browserfleet.core.errors import ErrorCode, InvalidRequest, NotFound
 from browserfleet.store.records import ProjectRecord
@@ -59,8 +60,12 @@ async def create_run(body: AgentRunRequest, project: ProjectDep, fleet: FleetDep
 
 
 @router.get("/runs/{run_id}", responses={404: {"description": "No such run (or another project's)"}})
-async def get_run(run_id: str, project: ProjectDep, fleet: FleetDep) -> dict[str, Any]:
-    return run_object(await _view(fleet.browsing, project, run_id))
+async def get_run(run_id: str, request: Request, project: ProjectDep, fleet: FleetDep) -> dict[str, Any]:
+    """A settled run's answer has an ``ETag`` and is served from memory (api/finished.py)."""
+    view = await _view(fleet.browsing, project, run_id)
+    if view.settled:
+        final(request, project)
+    return run_object(view)
 
 
 async def _view(browsing: BrowsingTasks, project: ProjectRecord, run_id: str) -> TaskView:

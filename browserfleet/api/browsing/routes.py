@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.json_schema import SkipJsonSchema
@@ -14,6 +14,7 @@ from pydantic.json_schema import SkipJsonSchema
 from browserfleet.api.browsing.schemas import BrowsingTaskRequest, CreateTaskResponse, status_body
 from browserfleet.api.deps import FleetDep, ProjectDep
 from browserfleet.api.errors import envelope
+from browserfleet.api.finished import final
 from browserfleet.core.errors import BrowserfleetError
 
 PREFIX = "/api/v1/browsing"
@@ -82,9 +83,13 @@ async def create_sync(body: BrowsingTaskRequest, project: ProjectDep, fleet: Fle
 
 @router.get("/status", responses=NOT_FOUND)
 async def status(
-    project: ProjectDep, fleet: FleetDep, task_id: Annotated[str, Query(min_length=1)]
+    request: Request, project: ProjectDep, fleet: FleetDep, task_id: Annotated[str, Query(min_length=1)]
 ) -> dict[str, Any]:
-    return status_body(await fleet.browsing.view(project, task_id))
+    """A settled task's answer has an ``ETag`` and is served from memory (api/finished.py)."""
+    view = await fleet.browsing.view(project, task_id)
+    if view.settled:
+        final(request, project)
+    return status_body(view)
 
 
 @router.get(

@@ -7,12 +7,12 @@ for ``node_ttl_s`` is gone and no longer listed.
 
 from __future__ import annotations
 
-import hmac
 from typing import Any
 
 from fastapi import APIRouter, Request, Security
 
 from browserfleet.api.deps import ADMIN_KEY, FleetDep, api_key
+from browserfleet.core.accounts import is_admin_key
 from browserfleet.core.errors import Forbidden, Unauthenticated
 from browserfleet.dispatch.base import NodeInfo
 from browserfleet.fleet import Fleet
@@ -24,8 +24,7 @@ def require_admin(fleet: Fleet, request: Request) -> None:
     expected = fleet.settings.admin_key
     if expected is None or not expected.get_secret_value():
         raise Forbidden("The admin API is disabled: set BROWSERFLEET_ADMIN_KEY")
-    given = api_key(request) or ""
-    if not hmac.compare_digest(given.encode(), expected.get_secret_value().encode()):
+    if not is_admin_key(expected.get_secret_value(), api_key(request)):
         raise Unauthenticated("Missing or invalid admin key")
 
 
@@ -53,4 +52,5 @@ def node_view(node: NodeInfo) -> dict[str, Any]:
         "version": node.version,
         "advertisedUrl": node.advertised_url,
         "lastSeen": node.last_seen.isoformat() if node.last_seen else None,
+        "load": node.load.to_json() if node.load else None,
     }

@@ -5,10 +5,11 @@ from __future__ import annotations
 import base64
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
 from browserfleet.api.deps import FleetDep, ProjectDep
+from browserfleet.api.finished import final
 from browserfleet.api.renders.schemas import (
     CreateRenderRequest,
     CreateRenderResponse,
@@ -55,17 +56,20 @@ async def create_render(
 @router.get("/renders/{render_id}", response_model=RenderProcessing | RenderCompleted, responses=GET_ANSWERS)
 async def get_render(
     render_id: str,
+    request: Request,
     project: ProjectDep,
     fleet: FleetDep,
     wait: Annotated[float, Query(ge=0, le=60, description="seconds to wait for a terminal state")] = 0,
 ) -> JSONResponse:
-    """``processing`` (200), ``completed`` (200) or ``failed`` (422). ``wait`` long-polls."""
+    """``processing`` (200), ``completed`` (200) or ``failed`` (422). ``wait`` long-polls. A
+    finished render's answer has an ``ETag`` and is served from memory (api/finished.py)."""
     view = await (
         fleet.renders.wait(project, render_id, wait) if wait else fleet.renders.get(project, render_id)
     )
     state = view.job.state
     if not state.terminal:
         return JSONResponse({"status": "processing", "retryAfter": RETRY_AFTER_S})
+    final(request, project, until=fleet.renders.visible_until(view.job))
     if state is JobState.COMPLETED:
         return JSONResponse(completed_body(view))
     return JSONResponse(failed_body(view), status_code=422)

@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 
 from browserfleet.api.deps import FleetDep, ProjectDep
 from browserfleet.api.errors import envelope
+from browserfleet.api.finished import final
 from browserfleet.api.sessions.schemas import (
     CreatedSession,
     CreateSessionRequest,
@@ -31,8 +32,11 @@ router = APIRouter(prefix="/v1", tags=["sessions"])
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No such session (or another project's)"}}
 CREATE_ANSWERS: dict[int | str, dict[str, Any]] = {
     409: {"description": "A live session already persists into browserSettings.context"},
-    429: {"description": "The project's concurrent sessions are at its limit (retry-after)"},
-    503: {"description": "No browser node could start the session in time"},
+    429: {
+        "description": "The project's concurrent sessions are at its limit, or no node has room for one "
+        "more (retry-after, x-should-retry: true)"
+    },
+    503: {"description": "No browser node that runs live sessions is up"},
 }
 
 
@@ -156,7 +160,11 @@ async def list_sessions(
 async def get_session(
     session_id: str, request: Request, project: ProjectDep, fleet: FleetDep
 ) -> SessionWithConnect:
-    return _with_connect(request, fleet, await fleet.sessions.get(project, session_id))
+    """An ended session's answer has an ``ETag`` and is served from memory (api/finished.py)."""
+    view = await fleet.sessions.get(project, session_id)
+    if view.job.state.terminal:
+        final(request, project)
+    return _with_connect(request, fleet, view)
 
 
 @router.post(

@@ -38,6 +38,14 @@ class FileSigner:
         self._path = path  # where the files are served, with {owner} and {name}
         self.ttl_s = ttl_s  # set: every URL expires (window_expiry), one without an expiry is refused
 
+    def same_urls_until(self, now: float | None = None) -> float | None:
+        """Until when :meth:`url` hands out the very same URLs (the end of the current window;
+        None: for good)."""
+        if self.ttl_s is None:
+            return None
+        now = time.time() if now is None else now
+        return float((int(now // self.ttl_s) + 1) * self.ttl_s)
+
     def signature(self, run_uid: str, name: str, expires: int | None = None) -> str:
         message = f"{run_uid}/{name}" if expires is None else f"{run_uid}/{name}/{expires}"
         mac = hmac.new(self._key, message.encode(), hashlib.sha256)

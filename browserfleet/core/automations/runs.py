@@ -24,6 +24,7 @@ from browserfleet.core.admission import LocalProjectLocks, ProjectLocks
 from browserfleet.core.automations.steps import apply_overrides, plan_run
 from browserfleet.core.automations.tasks import PAGE_SIZE, Tasks, page_offset
 from browserfleet.core.background import Background
+from browserfleet.core.backpressure import Backpressure
 from browserfleet.core.errors import NotFound, PaymentRequired
 from browserfleet.core.jobs import JobKind, utcnow
 from browserfleet.core.lifecycle import wait_for
@@ -80,8 +81,11 @@ class Runs:
         policy: RunPolicy,
         *,
         locks: ProjectLocks | None = None,
+        backpressure: Backpressure | None = None,
     ) -> None:
-        """``locks``: the per-project quota lock (a Redis lock when distributed)."""
+        """``locks``: the per-project quota lock (a Redis lock when distributed);
+        ``backpressure``: the fleet's queue bound (429 past it)."""
+        self.backpressure = backpressure
         self.store = store
         self.dispatcher = dispatcher
         self.tasks = tasks
@@ -105,6 +109,8 @@ class Runs:
             "steps": steps,
             "plan": plan.model_dump(mode="json"),
         }
+        if self.backpressure is not None:
+            await self.backpressure.check_queue()
         # check-and-insert under the project's lock: two requests cannot both take the last run
         async with self._locks.hold(project.id):
             usage = await self.usage(project)

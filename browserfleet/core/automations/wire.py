@@ -7,7 +7,7 @@ posts it (pass the server's public base URL so the file URLs resolve for the rec
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from browserfleet.core.jobs import JobState
@@ -24,6 +24,19 @@ RUN_STATUS = {
     JobState.FAILED: "failed",
     JobState.CANCELLED: "cancelled",
 }
+
+
+SETTLED_WEBHOOK = frozenset({"delivered", "failed", "refused"})  # core/automations/webhooks.py's ends
+
+
+def run_settled(run: TaskRunRecord) -> tuple[bool, datetime | None]:
+    """Whether the run object no longer changes — the run has ended and so has its webhook
+    delivery — and until when: its files' purge (they show as null then), if they have one."""
+    job = run.job
+    done = job.state.terminal and (run.webhook_url is None or run.webhook_state in SETTLED_WEBHOOK)
+    if not done or job.finished_at is None or job.keep_blobs_days is None:
+        return done, None
+    return True, job.finished_at + timedelta(days=job.keep_blobs_days)
 
 
 def timestamp(moment: datetime) -> str:

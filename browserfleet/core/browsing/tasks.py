@@ -32,6 +32,7 @@ from browserfleet.dispatch.base import Dispatcher, JobEvent, Ticket
 from browserfleet.store.blobs import BlobStore
 from browserfleet.store.records import JobRecord, ProjectRecord
 from browserfleet.store.repo import Store
+from browserfleet.store.repo.listing import JobFilter, JobPage
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,11 @@ class TaskView:
     @property
     def finished(self) -> bool:
         return self.status in ("completed", "failed")
+
+    @property
+    def settled(self) -> bool:
+        """Every attempt has ended (a fanout's cancelled siblings too): its answers stay as they are."""
+        return all(job.state.terminal for job in self.attempts)
 
     @property
     def outcome(self) -> JobRecord | None:
@@ -154,6 +160,11 @@ class BrowsingTasks:
         ids = [lead.id, *(str(i) for i in lead.spec.get("attempt_ids", [])[1:])]
         found = await self.store.get_jobs(ids)
         return TaskView(task_id, [found.get(lead.id, lead), *(found[i] for i in ids[1:] if i in found)])
+
+    async def page(self, project: ProjectRecord, *, offset: int, limit: int) -> JobPage:
+        """A page of the project's tasks (each its first attempt's job), newest first."""
+        filters = JobFilter(lead_only=True)
+        return await self.store.page_jobs(project.id, JobKind.AGENT, filters, offset=offset, limit=limit)
 
     async def wait(self, project: ProjectRecord, task_id: str, timeout_s: float) -> TaskView:
         """The task once finished, or as it stands after ``timeout_s``."""

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
-from datetime import timedelta
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from browserfleet.core.accounts import new_id
@@ -19,6 +19,7 @@ from browserfleet.dispatch.base import Dispatcher, Ticket
 from browserfleet.store.blobs import BlobStore
 from browserfleet.store.records import JobRecord, ProjectRecord
 from browserfleet.store.repo import Store
+from browserfleet.store.repo.listing import JobFilter, JobPage
 
 if TYPE_CHECKING:
     from browserfleet.settings import Settings
@@ -119,6 +120,16 @@ class Renders:
         )
         return RenderView(job, html_gz=html, screenshot=shot, fetch_gz=fetched)
 
+    async def page(
+        self, project: ProjectRecord, filters: JobFilter, *, country: str | None, offset: int, limit: int
+    ) -> JobPage:
+        """A page of the project's renders within the API window (those :meth:`get` shows), newest
+        first; ``country``: geo-targeted at one of its cities."""
+        cities = tuple(c.name for c in catalogue().cities(country)) if country else None
+        since = utcnow() - self.policy.api_retention
+        narrowed = replace(filters, cities=cities, created_after=since)
+        return await self.store.page_jobs(project.id, JobKind.RENDER, narrowed, offset=offset, limit=limit)
+
     async def wait(self, project: ProjectRecord, render_id: str, timeout_s: float) -> RenderView:
         """Like :meth:`get`, but first waits up to ``timeout_s`` for the render to finish."""
         subscription = self.dispatcher.subscribe()
@@ -129,6 +140,10 @@ class Renders:
         finally:
             await subscription.close()
         return await self.get(project, render_id)
+
+    def visible_until(self, job: JobRecord) -> datetime:
+        """When the render leaves the API window (a 404 from then on)."""
+        return job.created_at + self.policy.api_retention
 
     async def _visible(self, project: ProjectRecord, render_id: str) -> JobRecord:
         job = await self.store.get_job(render_id)

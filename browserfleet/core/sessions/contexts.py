@@ -97,6 +97,12 @@ class Contexts:
         )
         return await self._grant(context, public_pem)
 
+    async def page(
+        self, project: ProjectRecord, *, offset: int, limit: int
+    ) -> tuple[list[ContextRecord], int]:
+        """A page of the project's contexts (newest first) and their count."""
+        return await self.store.project_contexts(project.id, offset=offset, limit=limit)
+
     async def get(self, project: ProjectRecord, context_id: str) -> ContextRecord:
         context = await self.store.get_context(context_id, project.id)
         if context is None:
@@ -138,8 +144,16 @@ class Contexts:
         private_pem = self.vault.open(
             UPLOAD_KEY_PURPOSE, context.id, base64.b64decode(context.wrapped_private_key)
         )
-        started = time.monotonic()
         archive = await asyncio.to_thread(decrypt_upload, private_pem, body)
+        return await self._save_upload(context, archive)
+
+    async def upload_archive(self, project: ProjectRecord, context_id: str, archive: bytes) -> ContextRecord:
+        """A profile archive the project's signed-in web console sends (over its own session, so
+        without the upload URL's encryption): validated and stored as an upload is."""
+        return await self._save_upload(await self.get(project, context_id), archive)
+
+    async def _save_upload(self, context: ContextRecord, archive: bytes) -> ContextRecord:
+        started = time.monotonic()
         canonical, files = await asyncio.to_thread(normalise, archive, self.max_bytes)
         saved = await self.store_profile(context.id, canonical)
         if saved is None:

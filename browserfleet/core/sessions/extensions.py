@@ -77,6 +77,12 @@ class Extensions:
         )
         return extension
 
+    async def page(
+        self, project: ProjectRecord, *, offset: int, limit: int
+    ) -> tuple[list[ExtensionRecord], int]:
+        """A page of the project's extensions (newest first) and their count."""
+        return await self.store.project_extensions(project.id, offset=offset, limit=limit)
+
     async def get(self, project: ProjectRecord, extension_id: str) -> ExtensionRecord:
         extension = await self.store.get_extension(extension_id, project.id)
         if extension is None:

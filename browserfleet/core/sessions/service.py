@@ -20,6 +20,9 @@ Session status is derived from the job state::
 
 from __future__ import annotations
 
+import asyncio
+import builtins
+import contextlib
 import re
 import secrets
 from dataclasses import dataclass, replace
@@ -31,7 +34,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from browserfleet.core.accounts import new_id
 from browserfleet.core.admission import Admission
-from browserfleet.core.errors import ErrorCode, InvalidRequest, NotFound, Unavailable
+from browserfleet.core.backpressure import Backpressure
+from browserfleet.core.errors import ErrorCode, InvalidRequest, NotFound
 from browserfleet.core.exits import ExitDirectory
 from browserfleet.core.jobs import JobKind, JobState, Route, RouteKind
 from browserfleet.core.lifecycle import finish, wait_for
@@ -42,6 +46,7 @@ from browserfleet.core.sessions.secrets import SessionSecrets
 from browserfleet.dispatch.base import Dispatcher, JobEvent, Subscription, Ticket
 from browserfleet.store.records import JobOutcome, JobRecord, ProjectRecord
 from browserfleet.store.repo import Store
+from browserfleet.store.repo.listing import JobFilter
 
 if TYPE_CHECKING:
     from browserfleet.settings import Settings
@@ -52,7 +57,14 @@ MAX_TIMEOUT_S = 21600
 DEFAULT_MIN_TIMEOUT_S = 60  # Browserbase's minimum; the operator may lower it (session_min_timeout_s)
 TIMEOUT_CODES = frozenset({ErrorCode.SESSION_TIMEOUT.value, ErrorCode.RENDER_TIMEOUT.value})
 READY_EVENT = "ready"  # published by the node once the session's browser accepts CDP clients
+LIST_LIMIT = 1000  # the newest sessions a list reads
 RELEASE_EVENT = "release"  # published by core: the node ends the session
+
+
+class _Start(StrEnum):
+    QUEUED = "queued"  # no node took the job in time
+    SLOW = "slow"  # a node took it; its browser was not ready in time
+    READY = "ready"  # the browser is up (or the job ended already)
 
 
 class SessionStatus(StrEnum):
@@ -100,6 +112,7 @@ class SessionPolicy:
     min_timeout_s: int = DEFAULT_MIN_TIMEOUT_S
     max_timeout_s: int = MAX_TIMEOUT_S
     start_timeout_s: float = 30.0
+    queue_wait_s: float = 1.0  # a node with room takes the job within this, else 429
     release_wait_s: float = 15.0
     guard_s: float = 30.0  # margin of the node's outer timeout over the session's own
     require_geo_proxy: bool = False  # proxies for a place no exit serves → 400 (sessions/egress.py)
@@ -113,6 +126,7 @@ class SessionPolicy:
         return cls(
             min_timeout_s=s.session_min_timeout_s,
             start_timeout_s=s.session_start_timeout_s,
+            queue_wait_s=s.session_queue_wait_s,
             require_geo_proxy=s.require_geo_proxy,
             proxy_direct_fallback=s.session_proxy_direct_fallback,
             node_country=s.node_country,
@@ -193,6 +207,18 @@ def metadata_matches(metadata: dict[str, Any] | None, clauses: list[tuple[list[s
     return True
 
 
+def _status_filter(status: SessionStatus | None) -> JobFilter:
+    """The jobs of sessions in ``status`` (a failed job is TIMED_OUT or ERROR by its code)."""
+    if status is None:
+        return JobFilter()
+    filters = JobFilter(states=tuple(_STATES_FOR[status]))
+    if status is SessionStatus.TIMED_OUT:
+        return replace(filters, error_codes_in=tuple(TIMEOUT_CODES))
+    if status is SessionStatus.ERROR:
+        return replace(filters, error_codes_not_in=tuple(TIMEOUT_CODES))
+    return filters
+
+
 _STATES_FOR: dict[SessionStatus, list[JobState]] = {
     SessionStatus.PENDING: [JobState.QUEUED, JobState.ASSIGNED],
     SessionStatus.RUNNING: [JobState.RUNNING],
@@ -214,8 +240,10 @@ class Sessions:
         exits: ExitDirectory | None = None,
         extensions: Extensions | None = None,
         secrets: SessionSecrets,
+        backpressure: Backpressure | None = None,
     ) -> None:
         self.secrets = secrets
+        self.backpressure = backpressure  # fast 429 of a full fleet (core/backpressure.py)
         self.exits = exits
         self.extensions = extensions
         self.store = store
@@ -234,7 +262,8 @@ class Sessions:
         return requested
 
     async def create(self, project: ProjectRecord, request: SessionRequest) -> SessionView:
-        """Admit, queue and wait (bounded) until a node has the session's browser up."""
+        """Admit, queue and wait (bounded) until a node has the session's browser up. A fleet
+        without room answers 429 at once, or after ``queue_wait_s`` if no node took the job."""
         timeout_s = self.resolve_timeout(project, request.timeout_s)
         check_session_egress(
             request.proxies,
@@ -258,6 +287,9 @@ class Sessions:
             await self.contexts.require(project, request.context_id)
         if request.extension_id is not None and self.extensions is not None:
             await self.extensions.require(project, request.extension_id, "extensionId")
+        route = await self._route(request.region)
+        if self.backpressure is not None:
+            await self.backpressure.check_sessions(route)
         subscription = self.dispatcher.subscribe()
         try:
             async with self.admission.admit(project, JobKind.SESSION, billable=False):
@@ -267,22 +299,41 @@ class Sessions:
                     job_id=session_id,
                     project_id=project.id,
                     kind=JobKind.SESSION,
-                    route=await self._route(request.region),
+                    route=route,
                     spec=spec.model_dump(mode="json"),
                     keep_blobs_days=self.policy.keep_blobs_days,
                 )
             await self.dispatcher.submit(Ticket(job.id, project.id, job.kind, job.route))
-            ready = await self._until(subscription, job.id, self.policy.start_timeout_s, ready=True)
+            if await self._started(subscription, job.id) is _Start.QUEUED:
+                if await self.dispatcher.withdraw(job.id):
+                    await self.store.discard_job(job.id)  # refused: no trace of it is kept
+                    raise (self.backpressure or Backpressure(self.dispatcher)).sessions_full()
+                # a node took it in the last instant (its events may still be on their way)
+                await self._until(subscription, job.id, self.policy.start_timeout_s, ready=True)
         finally:
             await subscription.close()
-        if not ready and await self.dispatcher.withdraw(job.id):
-            await self._cancel_queued(job)
-            raise Unavailable("No browser node could start the session: try again later")
         view = await self._view(project, job.id)
         if view.job.error_code == ErrorCode.EXTENSION_LOAD_FAILED.value:  # the client's extension
             message = view.job.error_message or ErrorCode.EXTENSION_LOAD_FAILED.default_message
             raise InvalidRequest(message, details=[{"field": "extensionId", "message": message}])
         return replace(view, signing_key=signing_key)  # the creator gets the key, whatever the state
+
+    async def _started(self, subscription: Subscription, job_id: str) -> _Start:
+        """Wait ``queue_wait_s`` for a node to take the job, then ``start_timeout_s`` for its
+        browser to be ready (or the job to end)."""
+        loop = asyncio.get_running_loop()
+        taken = False
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(self.policy.queue_wait_s) as deadline:
+                async for event in subscription:
+                    if event.job_id != job_id:
+                        continue
+                    if event.kind == READY_EVENT or (event.state is not None and event.state.terminal):
+                        return _Start.READY
+                    if not taken and event.state in (JobState.ASSIGNED, JobState.RUNNING):
+                        taken = True
+                        deadline.reschedule(loop.time() + self.policy.start_timeout_s)
+        return _Start.SLOW if taken else _Start.QUEUED
 
     async def _route(self, region: str | None) -> Route:
         """A region names a node group: when a live node carries that region label, only such
@@ -301,9 +352,11 @@ class Sessions:
         self, project: ProjectRecord, *, status: SessionStatus | None = None, q: str | None = None
     ) -> list[SessionView]:
         clauses = parse_metadata_query(q) if q else []
-        states = _STATES_FOR[status] if status else None
+        states = tuple(_STATES_FOR[status]) if status else ()
+        # the store narrows the candidates (metadata that may match); each one is decided here
+        candidates = JobFilter(states=states, metadata=tuple((tuple(k), v) for k, v in clauses))
         views = []
-        for job in await self.store.project_jobs(project.id, JobKind.SESSION, states):
+        for job in await self.store.jobs_matching(project.id, JobKind.SESSION, candidates, limit=LIST_LIMIT):
             view = SessionView(job, SessionSpec.model_validate(job.spec))
             if status is not None and view.status is not status:
                 continue
@@ -311,6 +364,29 @@ class Sessions:
                 continue
             views.append(view)
         return views
+
+    async def page(
+        self,
+        project: ProjectRecord,
+        *,
+        status: SessionStatus | None = None,
+        q: str | None = None,
+        offset: int,
+        limit: int,
+    ) -> tuple[builtins.list[SessionView], int]:
+        """A page of :meth:`list` (newest first) and how many match in all (of the newest
+        :data:`LIST_LIMIT` when ``q`` filters on metadata, as :meth:`list` reads them)."""
+        filters = _status_filter(status)
+        if q:  # metadata: matched here on each candidate's spec, then the page's rows read
+            clauses = parse_metadata_query(q)
+            narrowed = replace(filters, metadata=tuple((tuple(k), v) for k, v in clauses))
+            specs = await self.store.job_specs(project.id, JobKind.SESSION, narrowed, limit=LIST_LIMIT)
+            ids = [i for i, spec in specs if metadata_matches(spec.get("user_metadata"), clauses)]
+            rows = await self.store.get_jobs(ids[offset : offset + limit])
+            jobs = [rows[i] for i in ids[offset : offset + limit] if i in rows]
+            return [SessionView(job, SessionSpec.model_validate(job.spec)) for job in jobs], len(ids)
+        found = await self.store.page_jobs(project.id, JobKind.SESSION, filters, offset=offset, limit=limit)
+        return [SessionView(job, SessionSpec.model_validate(job.spec)) for job in found.jobs], found.total
 
     async def release(self, project: ProjectRecord, session_id: str) -> SessionView:
         """End the session (idempotent); waits a little for the node to close the browser."""

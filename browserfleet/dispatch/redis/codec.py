@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from browserfleet.core.jobs import JobKind, JobState, NodeLabels, Route, RouteKind
+from browserfleet.core.load import NodeLoad
 from browserfleet.dispatch.base import JobEvent, NodeInfo, Ticket
 from browserfleet.dispatch.constants import SCOPE_ANY
 
@@ -70,6 +71,7 @@ def dump_node(info: NodeInfo) -> str:
         "advertised_url": info.advertised_url,
         "last_seen": info.last_seen.isoformat() if info.last_seen else None,
         "browsers": info.browsers,
+        "load": info.load.to_dict() if info.load else None,
     }
     return json.dumps(body, separators=(",", ":"))
 
@@ -86,4 +88,5 @@ def load_node(text: str) -> NodeInfo:
         advertised_url=body.get("advertised_url"),
         last_seen=datetime.fromisoformat(seen) if seen else None,
         browsers=list(body.get("browsers") or []),
+        load=NodeLoad.from_dict(body["load"]) if body.get("load") else None,
     )

@@ -156,6 +156,18 @@ class RedisDispatcher(Dispatcher):
         with unavailable("the job queue"):
             return int(await self.link.client.hlen(self._tickets))
 
+    async def queued_by_kind(self) -> dict[JobKind, int]:
+        """From the waiting tickets' streams (``P:jobs:<kind>:<scope>``)."""
+        with unavailable("the job queue"):
+            places = await self.link.client.hvals(self._tickets)
+        counts: dict[JobKind, int] = {}
+        prefix = self.link.key(c.JOBS) + ":"
+        for place in places:
+            kind = str(place).removeprefix(prefix).split(":", 1)[0]
+            with contextlib.suppress(ValueError):
+                counts[JobKind(kind)] = counts.get(JobKind(kind), 0) + 1
+        return counts
+
     async def reclaim(self) -> list[Ticket]:
         """Take back tickets pending longer than ``ttl_s`` without renewal, and drop them."""
         idle_ms = round(self.ttl_s * 1000)

@@ -25,6 +25,8 @@ class EgressChannel:
 
     ``server_url`` is what to hand to ``browser.new_context(proxy={"server": ...})``. ``stats`` is
     updated live. :meth:`close` stops the listener and drops every open connection of the channel.
+    A channel opened ahead of its job (``job_id`` empty: a warm render context's, node/warm.py) is
+    bound to it with :meth:`assign`.
     """
 
     job_id: str
@@ -91,6 +93,11 @@ class EgressChannel:
     def open_connections(self) -> int:
         """Browser-side connections currently being served."""
         return len(self._sessions)
+
+    def assign(self, job_id: str) -> None:
+        """Bind a channel opened ahead of its job to ``job_id``, with its counters from zero."""
+        self.job_id = self._dialer.job_id = job_id
+        self.stats.clear()
 
     def blocked_host(self, host: str) -> BlockedAttempt | None:
         """The most recent recorded refused attempt for ``host`` (name or IP, ``[v6]`` ok), if any."""

@@ -28,8 +28,8 @@ class EgressProxy:
 
     @property
     def open_channels(self) -> int:
-        """Channels opened and not yet closed."""
-        return len(self._channels)
+        """Channels of jobs opened and not yet closed (not those still waiting for their job)."""
+        return sum(1 for channel in self._channels if channel.job_id)
 
     async def open_channel(
         self, job_id: str, *, upstream: Upstream | None = None, host_rules: HostRules | None = None
@@ -38,7 +38,8 @@ class EgressProxy:
 
         ``upstream`` is the chaining seam (see :class:`Upstream`); default :class:`DirectUpstream`.
         ``host_rules`` adds name-based refusals checked before DNS (see :class:`HostRules`).
-        A job may hold several channels. Raises :class:`RuntimeError` after :meth:`close`.
+        A job may hold several channels. ``job_id`` empty: a channel opened ahead of its job, bound
+        to it later (:meth:`EgressChannel.assign`). Raises :class:`RuntimeError` after :meth:`close`.
         """
         if self._closed:
             raise RuntimeError("EgressProxy is closed")

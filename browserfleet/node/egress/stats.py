@@ -37,3 +37,10 @@ class EgressStats:
     upstream_errors: int = 0
     blocked_dropped: int = 0
     upstream_failures: dict[str, str] = field(default_factory=dict)  # host -> last error (bounded)
+
+    def clear(self) -> None:
+        """Every counter back to zero (in place: the channel's connections hold this object)."""
+        self.bytes_received = self.bytes_sent = self.requests = 0
+        self.upstream_errors = self.blocked_dropped = 0
+        self.blocked.clear()
+        self.upstream_failures.clear()

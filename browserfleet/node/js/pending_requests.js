@@ -2,7 +2,8 @@
 // default load strategy knows at once whether the page is still fetching data. Installed as an
 // init script. window.__bfSettle(quietMs, capMs) resolves with the milliseconds it waited once no
 // request is pending and none ended in the last quietMs (at once when none was ever pending);
-// window.__bfCapture(quietMs, capMs) does the same and then returns the serialized document.
+// window.__bfCapture(quietMs, capMs) does the same and then returns the serialized document and its
+// title; window.__bfSerialize() returns them at once (one round trip, no helper script injected).
 (() => {
   if (window.__bfSettle) return;
   let pending = 0;
@@ -19,11 +20,14 @@
     };
     check();
   }));
-  hidden('__bfCapture', async (quietMs, capMs) => {
-    const settleMs = await window.__bfSettle(quietMs, capMs);
+  hidden('__bfSerialize', () => {
     const doctype = document.doctype ? new XMLSerializer().serializeToString(document.doctype) : '';
     const root = document.documentElement ? document.documentElement.outerHTML : '';
-    return { settleMs, html: doctype + root };
+    return { html: doctype + root, title: document.title };
+  });
+  hidden('__bfCapture', async (quietMs, capMs) => {
+    const settleMs = await window.__bfSettle(quietMs, capMs);
+    return { settleMs, ...window.__bfSerialize() };
   });
 
   const originalFetch = window.fetch;
@@ -38,10 +42,11 @@
       } catch (error) { done(); throw error; }
     };
   }
-  const send = XMLHttpRequest.prototype.send;
+  // not named `send` inside: a named function expression would call itself
+  const originalSend = XMLHttpRequest.prototype.send;
   XMLHttpRequest.prototype.send = function send(...args) {
     pending += 1;
     this.addEventListener('loadend', done, { once: true });
-    try { return send.apply(this, args); } catch (error) { done(); throw error; }
+    try { return originalSend.apply(this, args); } catch (error) { done(); throw error; }
   };
 })();

@@ -225,20 +225,40 @@ def launcher_for(containment: Containment) -> BrowserLauncher:
 
 async def _read_child_pid(fd: int) -> int:
     """bwrap's ``--info-fd`` JSON (written once its sandbox exists, then closed): ``child-pid``.
-    Takes ``fd`` over (closed when done)."""
-    reader = asyncio.StreamReader(limit=INFO_MAX_BYTES)
-    transport, _ = await asyncio.get_running_loop().connect_read_pipe(
-        lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(fd, "rb", buffering=0)
-    )
+    Takes ``fd`` over (closed when done, by this function only).
+
+    Read with a plain reader callback on the raw descriptor, not a pipe transport: uvloop's pipe
+    transport closes the descriptor itself and then closes the file object wrapping it again, so
+    under load the second close hit whatever the process had opened under that number meanwhile
+    (sockets, database files)."""
+    loop = asyncio.get_running_loop()
+    os.set_blocking(fd, False)
+    data = bytearray()
+    ended: asyncio.Future[None] = loop.create_future()
+
+    def readable() -> None:
+        try:
+            chunk = os.read(fd, INFO_MAX_BYTES)
+        except BlockingIOError:
+            return
+        except OSError as exc:
+            if not ended.done():
+                ended.set_exception(exc)
+            return
+        if chunk and len(data) < INFO_MAX_BYTES:
+            data.extend(chunk)
+        elif not ended.done():
+            ended.set_result(None)
+
+    loop.add_reader(fd, readable)
     try:
-        data = await reader.read(INFO_MAX_BYTES)
-        while chunk := await reader.read(INFO_MAX_BYTES):
-            data += chunk
+        await ended
     finally:
-        transport.close()
+        loop.remove_reader(fd)
+        os.close(fd)
     if not data:
         raise RuntimeError("bubblewrap exited before its sandbox was set up")
-    return int(json.loads(data)["child-pid"])
+    return int(json.loads(bytes(data))["child-pid"])
 
 
 def _first_child(pid: int) -> int | None:

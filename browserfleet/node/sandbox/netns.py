@@ -48,7 +48,9 @@ class NetNamespace:
         """A new non-blocking TCP/IPv4 socket in this namespace."""
         if self._fd < 0:
             raise OSError("the sandbox's network namespace is closed")
-        sock = await _on_thread(self._fd)
+        # the thread gets a descriptor of its own: closing the handle meanwhile must not leave it
+        # entering whatever the process opened next under the same number
+        sock = await _on_thread(os.dup(self._fd))
         sock.setblocking(False)
         return sock
 
@@ -82,8 +84,13 @@ def _setns(fd: int) -> None:
 
 
 def _socket_in(fd: int) -> socket.socket:
-    """On the calling thread: enter the namespace, make the socket, go back home."""
-    home = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+    """On the calling thread: enter the namespace, make the socket, go back home. Takes ``fd``
+    over (closed when done)."""
+    try:
+        home = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+    except BaseException:
+        os.close(fd)
+        raise
     try:
         _setns(fd)
         try:
@@ -92,10 +99,12 @@ def _socket_in(fd: int) -> socket.socket:
             _setns(home)  # if this failed the thread ends anyway: it runs nothing else
     finally:
         os.close(home)
+        os.close(fd)
 
 
 async def _on_thread(fd: int) -> socket.socket:
-    """:func:`_socket_in` on a thread of its own, never one of a shared pool."""
+    """:func:`_socket_in` on a thread of its own, never one of a shared pool (it takes ``fd``
+    over)."""
     loop = asyncio.get_running_loop()
     future: asyncio.Future[socket.socket] = loop.create_future()
 

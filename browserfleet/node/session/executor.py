@@ -15,7 +15,8 @@ and to find the browser's WebSocket. The job stays ``running`` until the first o
   node/session/events.py);
 * the session's timeout (→ ``SESSION_TIMEOUT``, the session reads ``TIMED_OUT``);
 * unless ``keepAlive``: ``grace_s`` after its last client disconnected;
-* the browser process died (→ ``BROWSER_CRASHED``, the session reads ``ERROR``).
+* the browser process died (→ ``BROWSER_CRASHED``, the session reads ``ERROR``);
+* the node ran short of memory and ended it (→ ``MEMORY_PRESSURE``, ``ERROR``: node/capacity/).
 
 Then the browser is killed, the temp folder removed, the channel closed, and usage recorded in the
 job result: ``browserMinutes`` and ``proxyBytes``.
@@ -119,7 +120,7 @@ class SessionExecutor(Executor):
 
     @classmethod
     def enabled(cls, settings: Settings) -> bool:
-        return settings.session_slots > 0
+        return settings.session_slots != 0
 
     @classmethod
     def from_settings(cls, settings: Settings, parts: NodeParts) -> SessionExecutor:
@@ -347,6 +348,8 @@ class SessionExecutor(Executor):
                 live.changed.clear()
                 if live.released:
                     return "released"
+                if live.shed:
+                    return "memory"
                 now = time.monotonic()
                 wake = deadline
                 if not live.keep_alive and live.clients == 0 and live.last_left is not None:
@@ -386,4 +389,6 @@ def _outcome(spec: SessionSpec, reason: str, usage: dict[str, Any], blobs: dict[
         raise JobFailure(ErrorCode.SESSION_TIMEOUT, message, result=usage, blobs=blobs)
     if reason == "crashed":
         raise JobFailure(ErrorCode.BROWSER_CRASHED, "The session's browser exited", result=usage, blobs=blobs)
+    if reason == "memory":
+        raise JobFailure(ErrorCode.MEMORY_PRESSURE, result=usage, blobs=blobs)
     return Execution(result=usage, blobs=blobs, billable=False)

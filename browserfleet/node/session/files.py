@@ -34,13 +34,13 @@ from typing import IO, TYPE_CHECKING, Any
 
 import structlog
 
+from browserfleet.core.sessions.history import DOWNLOADS_BLOB
 from browserfleet.node.cdp import CDPConnection, CDPError
 
 if TYPE_CHECKING:
     from browserfleet.node.session.supervisor import SessionSupervisor
 
 log = structlog.get_logger(__name__)
-DOWNLOADS_BLOB = "downloads.zip"  # an ended session's downloads (node/session/routes/files.py)
 _UNSAFE = re.compile(r'[\x00-\x1f\x7f/\\:*?"<>|]+')
 MAX_NAME = 180
 PARTIAL_SUFFIX = ".crdownload"  # Chromium's file while a download is still arriving

@@ -12,15 +12,13 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from browserfleet.core.sessions import SessionSpec
+from browserfleet.core.sessions.history import LOG_BLOB, RECORDING_BLOB
 from browserfleet.node.session.live import LiveSession
 from browserfleet.node.session.log import LogLimits, PageIds, SessionLog
 from browserfleet.node.session.process import viewport
 from browserfleet.node.session.recording import RecordingConfig, SessionRecording
 from browserfleet.node.session.screencast import ScreencastConfig, SessionScreencast
 from browserfleet.node.session.supervisor import SessionSupervisor
-
-LOG_BLOB = "logs.json"  # SessionLog[] of an ended session (node/session/routes/history.py)
-RECORDING_BLOB = "recording.json"  # SessionRecording[] of an ended session
 
 
 def open_history(

@@ -39,6 +39,8 @@ class LiveSession:
     connections: int = 0  # clients ever connected
     last_left: float | None = None
     released: bool = False
+    shed: bool = False  # ended by the node to free memory (node/capacity/monitor.py)
+    started: float = field(default_factory=time.monotonic)
     changed: asyncio.Event = field(default_factory=asyncio.Event)
     # started on the first WebDriver call (node/session/routes/webdriver.py)
     webdriver: ChromeDriver | None = None
@@ -84,6 +86,22 @@ class LiveSessions:
     def remove(self, session_id: str) -> None:
         self._live.pop(session_id, None)
         self._release_requested.discard(session_id)
+
+    def pids(self) -> dict[str, int]:
+        """Session id → its browser's pid (what node/capacity/ measures)."""
+        return {sid: live.pid for sid, live in self._live.items()}
+
+    def shed_newest(self) -> str | None:
+        """End the newest idle session (no client connected), else the newest one, to free memory;
+        its id, or None when there is none left to end."""
+        candidates = [live for live in self._live.values() if not live.released and not live.shed]
+        if not candidates:
+            return None
+        idle = [live for live in candidates if live.clients == 0]
+        chosen = max(idle or candidates, key=lambda live: live.started)
+        chosen.shed = True
+        chosen.changed.set()
+        return chosen.session_id
 
     def request_release(self, session_id: str) -> None:
         live = self._live.get(session_id)

@@ -14,6 +14,7 @@ from browserfleet.store.repo.contexts import ContextQueries
 from browserfleet.store.repo.extensions import ExtensionQueries
 from browserfleet.store.repo.fanout import FanoutQueries
 from browserfleet.store.repo.jobs import JobQueries
+from browserfleet.store.repo.listing import ListingQueries
 from browserfleet.store.repo.retention import RetentionQueries
 
 __all__ = ["LEDGER_KINDS", "Store"]
@@ -28,5 +29,6 @@ class Store(
     RetentionQueries,
     BlobQueries,
     FanoutQueries,
+    ListingQueries,
 ):
     """Every query, on one engine (see :class:`browserfleet.store.repo.base.StoreBase`)."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -16,7 +16,7 @@ from browserfleet.store.models import (
     LedgerRow,
     ProjectRow,
 )
-from browserfleet.store.records import ProjectRecord
+from browserfleet.store.records import ApiKeyRecord, ProjectRecord
 from browserfleet.store.repo.base import StoreBase
 
 LEDGER_KINDS = ("free", "bonus", "paid")  # spending order
@@ -72,6 +72,41 @@ class AccountQueries(StoreBase):
         async with self._read() as session:
             row = await session.scalar(query)
         return _project(row) if row else None
+
+    async def project_by_id(self, project_id: str) -> ProjectRecord | None:
+        async with self._read() as session:
+            row = await session.get(ProjectRow, project_id)
+        return _project(row) if row else None
+
+    async def api_keys(self, project_id: str) -> list[ApiKeyRecord]:
+        """The project's keys (revoked ones too), newest first."""
+        query = (
+            select(ApiKeyRow).where(ApiKeyRow.project_id == project_id).order_by(ApiKeyRow.created_at.desc())
+        )
+        async with self._read() as session:
+            rows = await session.scalars(query)
+            return [
+                ApiKeyRecord(r.id, r.project_id, r.key_hash, r.prefix, r.created_at, r.revoked_at)
+                for r in rows
+            ]
+
+    async def revoke_api_key(self, project_id: str, key_id: str) -> str | None:
+        """Revoke the project's key ``key_id``: its hash, or None if the project has no such live key."""
+        async with self._write() as session:
+            row = await session.get(ApiKeyRow, key_id)
+            if row is None or row.project_id != project_id or row.revoked_at is not None:
+                return None
+            row.revoked_at = utcnow()
+            return row.key_hash
+
+    async def update_project_limits(self, project_id: str, *, concurrency: int, timeout_s: int) -> None:
+        query = (
+            update(ProjectRow)
+            .where(ProjectRow.id == project_id)
+            .values(concurrency_limit=concurrency, default_timeout_s=timeout_s)
+        )
+        async with self._write() as session:
+            await session.execute(query)
 
     # --- ledger -------------------------------------------------------------------------------
     async def add_ledger_entry(self, project_id: str, kind: str, cents: int, reason: str) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 
 from browserfleet.core.jobs import utcnow
 from browserfleet.store.models import ContextRow
@@ -56,6 +56,17 @@ class ContextQueries(StoreBase):
                 delete(ContextRow).where(ContextRow.id == context_id, ContextRow.project_id == project_id)
             )
         return bool(getattr(result, "rowcount", 0))
+
+    async def project_contexts(
+        self, project_id: str, *, offset: int, limit: int
+    ) -> tuple[list[ContextRecord], int]:
+        """A page of the project's rows, newest first, and how many it has in all."""
+        where = ContextRow.project_id == project_id
+        query = select(ContextRow).where(where).order_by(ContextRow.created_at.desc(), ContextRow.id)
+        async with self._read() as session:
+            total = int(await session.scalar(select(func.count()).select_from(ContextRow).where(where)) or 0)
+            rows = await session.scalars(query.offset(offset).limit(limit))
+            return [_context(r) for r in rows], total
 
 
 def _context(row: ContextRow) -> ContextRecord:

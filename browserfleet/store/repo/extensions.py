@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import delete
+from sqlalchemy import delete, func, select
 
 from browserfleet.core.jobs import utcnow
 from browserfleet.store.models import ExtensionRow
@@ -58,6 +58,19 @@ class ExtensionQueries(StoreBase):
                 )
             )
         return bool(getattr(result, "rowcount", 0))
+
+    async def project_extensions(
+        self, project_id: str, *, offset: int, limit: int
+    ) -> tuple[list[ExtensionRecord], int]:
+        """A page of the project's rows, newest first, and how many it has in all."""
+        where = ExtensionRow.project_id == project_id
+        query = select(ExtensionRow).where(where).order_by(ExtensionRow.created_at.desc(), ExtensionRow.id)
+        async with self._read() as session:
+            total = int(
+                await session.scalar(select(func.count()).select_from(ExtensionRow).where(where)) or 0
+            )
+            rows = await session.scalars(query.offset(offset).limit(limit))
+            return [_extension(r) for r in rows], total
 
 
 def _extension(row: ExtensionRow) -> ExtensionRecord:

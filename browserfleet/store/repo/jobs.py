@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, func, select, update
+from sqlalchemy import Table, bindparam, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from browserfleet.core.errors import IllegalTransition
@@ -129,6 +129,17 @@ class JobQueries(StoreBase):
             await conn.execution_options(isolation_level="AUTOCOMMIT")
             found = (await conn.execute(_CLAIM, params)).one_or_none()
         return _job(found) if found is not None else None
+
+    async def discard_job(self, job_id: str) -> bool:
+        """Delete a job that no node ever took (still queued, never attempted): its create was
+        answered with a refusal after all (a full fleet), so nothing of it is kept. False when
+        the job was taken meanwhile (it stays)."""
+        query = delete(JobRow).where(
+            JobRow.id == job_id, JobRow.state == JobState.QUEUED.value, JobRow.attempts == 0
+        )
+        async with self._write() as session:
+            result = await session.execute(query)
+        return bool(getattr(result, "rowcount", 0))
 
     async def move_job(self, job_id: str, target: JobState, **fields: Any) -> JobRecord:
         """Perform one non-terminal transition (checked by core.jobs.transition)."""

@@ -25,7 +25,7 @@ from playwright.sync_api import Browser, Page, Playwright, sync_playwright
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect as ws_connect
 
-from browserfleet.node.session.routes.live_auth import mint_token
+from browserfleet.core.sessions.live_tokens import mint_token
 from browserfleet.settings import CHROMIUM_FLAGS
 from tests.support.fleet import FleetHarness, RunningServer
 from tests.support.sessions import sdk, wait_status

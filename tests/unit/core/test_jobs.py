@@ -138,6 +138,7 @@ NOT_BILLABLE = {
     ErrorCode.FETCH_FAILED,
     ErrorCode.LLM_NOT_CONFIGURED,  # the operator configured no model
     ErrorCode.LLM_PROVIDER_ERROR,  # the operator's model provider is down, slow or refuses
+    ErrorCode.MEMORY_PRESSURE,  # the node ended a session to protect its machine
     ErrorCode.LLM_BAD_OUTPUT,  # the operator's model answers garbage
 }
 

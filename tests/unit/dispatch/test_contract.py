@@ -17,6 +17,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 import pytest
 
 from browserfleet.core.jobs import JobKind, JobState, NodeLabels, Route, RouteKind
+from browserfleet.core.load import NodeLoad
 from browserfleet.dispatch.base import Dispatcher, JobEvent, NodeInfo, Ticket
 from browserfleet.dispatch.local import LocalDispatcher
 from browserfleet.dispatch.redis import RedisDispatcher
@@ -96,10 +97,12 @@ async def test_tickets_are_claimed_oldest_first_across_kinds(pair: Pair) -> None
     for ticket in tickets:
         await submitter.submit(ticket)
     assert await submitter.queued() == 3
+    assert await submitter.queued_by_kind() == {JobKind.RENDER: 2, JobKind.STEPS: 1}
     claimed = [await _claim(claimer, ANYWHERE) for _ in tickets]
     assert _ids(claimed) == _ids(tickets)
     assert [t.kind for t in claimed] == [t.kind for t in tickets]
     assert await submitter.queued() == 0
+    assert not any((await submitter.queued_by_kind()).values())
     await _assert_blocks(claimer, ANYWHERE)
 
 
@@ -201,7 +204,24 @@ async def test_events_reach_every_subscriber(pair: Pair) -> None:
 
 async def test_the_registry_knows_live_nodes(pair: Pair) -> None:
     submitter, claimer = pair
-    de = NodeInfo(labels=DE_NODE, slots=4, in_use=1, version="1.2", advertised_url="http://127.0.0.1:9")
+    load = NodeLoad(
+        machine="m1",
+        cores=2.0,
+        cpu_percent=37.5,
+        memory_total=24 << 30,
+        memory_available=20 << 30,
+        memory_floor=1 << 30,
+        browsers_pss=3 << 30,
+        runs_sessions=True,
+        sessions=7,
+        session_limit=300,
+        session_pss=50 << 20,
+        cpu_slots=4,
+        running={"session": 7, "render": 1},
+    )
+    de = NodeInfo(
+        labels=DE_NODE, slots=4, in_use=1, version="1.2", advertised_url="http://127.0.0.1:9", load=load
+    )
     await claimer.registry.heartbeat(de)
     await claimer.registry.heartbeat(NodeInfo(labels=FR_NODE, slots=2))
     nodes = {n.node_id: n for n in await submitter.registry.nodes()}
@@ -213,6 +233,8 @@ async def test_the_registry_knows_live_nodes(pair: Pair) -> None:
         "1.2",
         "http://127.0.0.1:9",
     )
+    assert seen.load == load  # what a node reports of its machine and room travels whole
+    assert nodes["node-fr"].load is None
     assert seen.last_seen is not None
 
     await claimer.registry.heartbeat(NodeInfo(labels=DE_NODE, slots=8, in_use=3))  # refresh, not add

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from browserfleet.core.sessions.live_tokens import mint_token
 from browserfleet.node.session.live import LiveSession
 from browserfleet.node.session.live_input import (
     KeyInput,
@@ -20,7 +21,7 @@ from browserfleet.node.session.live_input import (
     input_command,
     parse_message,
 )
-from browserfleet.node.session.routes.live_auth import credential_ok, mint_token
+from browserfleet.node.session.routes.live_auth import credential_ok
 
 
 def test_mouse_wheel_key_and_text_become_cdp_input() -> None:

@@ -9,6 +9,7 @@ import os
 import socket
 import subprocess
 import tempfile
+import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -154,6 +155,11 @@ def namespace(user: BrowserUser) -> Iterator[NetNamespace]:
     with os.fdopen(read) as info:
         child = int(info.read().split('"child-pid":')[1].split(",")[0])
     netns = NetNamespace.of_process(child)
+    # bubblewrap names the child before it has brought the namespace's loopback up: once the
+    # child runs sleep, the set-up is done (a connect before that can find no route)
+    deadline = time.monotonic() + 10
+    while Path(f"/proc/{child}/comm").read_text().strip() != "sleep" and time.monotonic() < deadline:
+        time.sleep(0.01)
     yield netns
     netns.close()
     process.kill()

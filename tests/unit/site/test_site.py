@@ -54,7 +54,7 @@ def test_html_pages_have_titles(client: httpx.Client, path: str) -> None:
     r = client.get(path)
     assert r.status_code == 200
     assert r.headers["content-type"] == "text/html; charset=utf-8"
-    assert re.search(r"<title>[^<]+</title>", r.text)
+    assert re.search(r"<title>.+?</title>", r.text)  # a title is text: "<" may be in it (/hostile)
 
 
 def test_index_links_to_pages(client: httpx.Client) -> None:

@@ -25,7 +25,8 @@ from browserfleet.core.errors import Conflict, PayloadTooLarge
 from browserfleet.core.firewall.cdp import UPLOADS_PATH
 from browserfleet.core.multipart import file_part, file_part_body
 from browserfleet.core.sessions import SessionStatus
-from browserfleet.node.session.files import DOWNLOADS_BLOB, zip_files
+from browserfleet.core.sessions.history import DOWNLOADS_BLOB
+from browserfleet.node.session.files import zip_files
 from browserfleet.node.session.routes.deps import ProjectDep, ServicesDep
 
 router = APIRouter(tags=["sessions"])  # mounted under /v1 by node/session/routes/__init__.py

@@ -7,7 +7,6 @@ A session that asked for neither (``logSession``/``recordSession`` false) answer
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any
 
@@ -16,8 +15,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.json_schema import SkipJsonSchema
 
+from browserfleet.core.sessions.history import LOG_BLOB, RECORDING_BLOB, stored_records
 from browserfleet.core.sessions.wire import omitted
-from browserfleet.node.session.history import LOG_BLOB, RECORDING_BLOB
 from browserfleet.node.session.live import LiveSession
 from browserfleet.node.session.log import SessionLog as LiveLog
 from browserfleet.node.session.recording import SessionRecording as LiveRecording
@@ -105,15 +104,7 @@ async def _history(
     """A live session's records from its node's memory; an ended one's from its blob."""
     view = await services.sessions.get(project, session_id)
     if view.job.state.terminal:
-        return JSONResponse(await _stored(services, session_id, blob))
+        return JSONResponse(await stored_records(services.blobs, session_id, blob))
     live = services.live_sessions.get(session_id)
     history = part(live) if live is not None else None
     return JSONResponse(history.snapshot() if history is not None else [])
-
-
-async def _stored(services: SessionServices, session_id: str, name: str) -> list[Any]:
-    data = await services.blobs.get(session_id, name)
-    if data is None:  # not asked for, or purged by retention
-        return []
-    records = json.loads(data)
-    return records if isinstance(records, list) else []

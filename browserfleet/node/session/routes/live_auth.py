@@ -23,7 +23,6 @@ The carriers are declared as security schemes (:data:`LIVE_CREDENTIAL`, for a ro
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import time
 from typing import Annotated, Any
@@ -35,6 +34,7 @@ from starlette.requests import HTTPConnection
 from starlette.websockets import WebSocket
 
 from browserfleet.core.errors import NotFound, Unauthenticated
+from browserfleet.core.sessions.live_tokens import token_signature
 from browserfleet.node.session.live import LiveSession, LiveSessions
 from browserfleet.node.session.routes.deps import services_of
 
@@ -80,11 +80,6 @@ async def _documented_credential(
 LIVE_CREDENTIAL: list[DependsParam] = [Depends(_documented_credential)]
 
 
-def mint_token(signing_key: str, session_id: str, expires_in_s: int, *, now: float | None = None) -> str:
-    expires = int(now if now is not None else time.time()) + expires_in_s
-    return f"{expires}.{_signature(signing_key, session_id, expires)}"
-
-
 def credential_ok(live: LiveSession, credential: str | None, *, now: float | None = None) -> bool:
     """The signing key itself, or an unexpired token derived from it."""
     if credential is None:
@@ -94,13 +89,8 @@ def credential_ok(live: LiveSession, credential: str | None, *, now: float | Non
     expires, _, signature = credential.partition(".")
     if not expires.isdigit() or int(expires) < (now if now is not None else time.time()):
         return False
-    expected = _signature(live.signing_key, live.session_id, int(expires))
+    expected = token_signature(live.signing_key, live.session_id, int(expires))
     return hmac.compare_digest(signature.encode(), expected.encode())
-
-
-def _signature(signing_key: str, session_id: str, expires: int) -> str:
-    message = f"live:{session_id}:{expires}".encode()
-    return hmac.new(signing_key.encode(), message, hashlib.sha256).hexdigest()
 
 
 def credential_of(connection: HTTPConnection) -> str | None:

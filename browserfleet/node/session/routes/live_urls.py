@@ -29,10 +29,10 @@ from starlette.requests import HTTPConnection
 from browserfleet.core.errors import Conflict, Unavailable
 from browserfleet.core.public_base import client_base
 from browserfleet.core.sessions import SessionStatus
+from browserfleet.core.sessions.live_tokens import mint_token
 from browserfleet.node.session.live import LiveSession
 from browserfleet.node.session.live_view import PageInfo, list_pages
 from browserfleet.node.session.routes.deps import ProjectDep, ServicesDep
-from browserfleet.node.session.routes.live_auth import mint_token
 
 router = APIRouter(tags=["sessions"])  # mounted under /v1 by node/session/routes/__init__.py
 MAX_EXPIRES_IN_S = 21600
