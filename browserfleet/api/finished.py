@@ -204,9 +204,8 @@ class ServeFinished:
         if not key:
             return False
         digest = hash_key(key)
-        accounts = scope["app"].state.fleet.accounts
-        try:
-            project = accounts.cached_project(digest) or await accounts.authenticate(key)
+        try:  # the authentication cache first, the store only when it has no answer
+            project = await scope["app"].state.fleet.accounts.authenticate_digest(digest)
         except BrowserfleetError:
             return False  # the route's dependencies answer it, in the family's envelope
         entry = self.cache.get(cache_key(scope, project.id))

@@ -23,6 +23,7 @@ from itsdangerous import BadData, URLSafeTimedSerializer
 
 from browserfleet.core.accounts import Accounts, hash_key, is_admin_key
 from browserfleet.core.errors import BrowserfleetError, Forbidden
+from browserfleet.core.keys import same_secret
 from browserfleet.store.records import ProjectRecord
 
 SESSION_COOKIE = "bf_console"
@@ -61,11 +62,6 @@ class CookieSigner:
         return hmac.new(self._key, f"{purpose}:{value}".encode(), hashlib.sha256).hexdigest()
 
 
-def _same(given: str, expected: str) -> bool:
-    """Constant-time comparison of any two strings (non-ASCII ones are no error, just different)."""
-    return hmac.compare_digest(given.encode(), expected.encode())
-
-
 class ConsoleAuth:
     def __init__(
         self, accounts: Accounts, signer: CookieSigner, *, admin_key: str | None, ttl_s: int
@@ -91,7 +87,7 @@ class ConsoleAuth:
             return None
         if "a" in data:
             current = hash_key(self.admin_key) if self.admin_key else ""
-            return Viewer(None, admin=True) if _same(str(data["a"]), current) else None
+            return Viewer(None, admin=True) if same_secret(str(data["a"]), current) else None
         try:
             return Viewer(await self.accounts.authenticate_digest(str(data.get("d", ""))))
         except BrowserfleetError:
@@ -106,7 +102,7 @@ class ConsoleAuth:
         return self.signer.token("csrf", nonce)
 
     def check_csrf(self, nonce: str | None, given: str | None) -> None:
-        if not nonce or not given or not _same(given, self.csrf_token(nonce)):
+        if not nonce or not given or not same_secret(given, self.csrf_token(nonce)):
             raise CsrfRefused("The form is missing its CSRF token, or it is not this browser's")
 
 

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import hmac
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from browserfleet.core.errors import InvalidRequest, MissingApiKey, NotFound, Unauthenticated
-from browserfleet.core.keys import KEY_PREFIX, api_key_of, hash_key, new_id, new_key
+from browserfleet.core.keys import KEY_PREFIX, api_key_of, hash_key, new_id, new_key, same_secret
 from browserfleet.store.records import ApiKeyRecord, ProjectRecord
 from browserfleet.store.repo import LEDGER_KINDS, Store
 
@@ -39,7 +38,7 @@ def is_admin_key(expected: str | None, given: str | None) -> bool:
     """Whether ``given`` is the admin key (the ``admin_key`` setting; none set: nothing is)."""
     if not expected or not given:
         return False
-    return hmac.compare_digest(given.encode(), expected.encode())
+    return same_secret(given, expected)
 
 
 @dataclass(frozen=True)

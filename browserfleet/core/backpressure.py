@@ -22,7 +22,7 @@ from browserfleet.core.errors import RateLimited, Unavailable
 from browserfleet.core.jobs import Route
 from browserfleet.dispatch.base import Dispatcher, NodeInfo
 
-__all__ = ["MAX_QUEUED_PER_SLOT", "Backpressure", "max_queued"]
+__all__ = ["MAX_QUEUED_PER_SLOT", "Backpressure", "max_queued", "sessions_full"]
 
 MAX_QUEUED_PER_SLOT: Final = 50
 QUEUE_RETRY_AFTER_S: Final = 2
@@ -33,6 +33,21 @@ SLOTS_CACHE_S: Final = 1.0  # the fleet's slots change with its nodes, not with 
 def max_queued(slots: int, setting: int | None) -> int:
     """The fleet's queue bound: the setting, else ``MAX_QUEUED_PER_SLOT`` per CPU slot."""
     return setting if setting is not None else max(1, slots) * MAX_QUEUED_PER_SLOT
+
+
+def sessions_full(runners: list[NodeInfo] | None = None) -> RateLimited:
+    """The 429 of a fleet whose nodes (``runners``, when known) have no room for one more live
+    session."""
+    loads = [n.load for n in runners or [] if n.load is not None]
+    live = sum(load.sessions for load in loads)
+    reason = next((load.session_reason for load in loads if load.session_reason), None)
+    detail = f" ({reason})" if reason else ""
+    return RateLimited(
+        f"No browser node has room for another live session now{detail}: retry shortly",
+        limit=live,
+        in_use=live,
+        retry_after_s=SESSION_RETRY_AFTER_S,
+    )
 
 
 class Backpressure:
@@ -61,20 +76,7 @@ class Backpressure:
             raise Unavailable("No browser node that runs live sessions is up: try again later")
         if any(n.load is None or n.load.session_room > 0 for n in runners):
             return
-        raise self.sessions_full(runners)
-
-    def sessions_full(self, runners: list[NodeInfo] | None = None) -> RateLimited:
-        """The 429 of a fleet whose nodes have no room for one more live session."""
-        loads = [n.load for n in runners or [] if n.load is not None]
-        live = sum(load.sessions for load in loads)
-        reason = next((load.session_reason for load in loads if load.session_reason), None)
-        detail = f" ({reason})" if reason else ""
-        return RateLimited(
-            f"No browser node has room for another live session now{detail}: retry shortly",
-            limit=live,
-            in_use=live,
-            retry_after_s=SESSION_RETRY_AFTER_S,
-        )
+        raise sessions_full(runners)
 
     async def _fleet_slots(self) -> int:
         read_at, slots = self._slots

@@ -5,6 +5,7 @@ keys), so the command line can make a key without loading the engine."""
 from __future__ import annotations
 
 import hashlib
+import hmac
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -25,6 +26,14 @@ def api_key_of(headers: Mapping[str, str]) -> str | None:
 
 def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
+
+
+def same_secret(given: str, expected: str) -> bool:
+    """Whether a secret a client sent is ``expected``, compared in constant time and as UTF-8
+    bytes: any string a client can send (non-ASCII, lone surrogates) is a plain no, never the
+    TypeError ``hmac.compare_digest`` raises for a non-ASCII ``str``."""
+    encoded = given.encode("utf-8", "surrogatepass")
+    return hmac.compare_digest(encoded, expected.encode("utf-8", "surrogatepass"))
 
 
 def new_id(prefix: str) -> str:

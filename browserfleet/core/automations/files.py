@@ -21,6 +21,8 @@ import hmac
 import time
 from urllib.parse import quote
 
+from browserfleet.core.keys import same_secret
+
 FILES_PATH = "/v1/automations/files"
 
 
@@ -56,9 +58,7 @@ class FileSigner:
             return False
         if expires is not None and expires < time.time():
             return False
-        # as bytes: compare_digest refuses a str with non-ASCII characters (a TypeError, not a no)
-        given = signature.encode("utf-8", "surrogatepass")
-        return hmac.compare_digest(self.signature(run_uid, name, expires).encode(), given)
+        return same_secret(signature, self.signature(run_uid, name, expires))
 
     def url(self, base_url: str, run_uid: str, name: str, expires: int | None = None) -> str:
         if expires is None and self.ttl_s is not None:

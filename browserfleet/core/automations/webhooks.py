@@ -47,6 +47,7 @@ import structlog
 from browserfleet.core.automations.wire import FileUrl, run_object, timestamp
 from browserfleet.core.http import outbound_client
 from browserfleet.core.jobs import utcnow
+from browserfleet.core.keys import same_secret
 from browserfleet.core.vault import Vault
 from browserfleet.store.records import TaskRunRecord, WebhookDeliveryRecord
 from browserfleet.store.repo import Store
@@ -107,7 +108,7 @@ def verify(
         return False
     if abs(time.time() - unix_time) > tolerance_s:
         return False
-    return hmac.compare_digest(sign(secret, unix_time, body), signature)
+    return same_secret(signature, sign(secret, unix_time, body))
 
 
 # --- policy and outcome ----------------------------------------------------------------------------

@@ -34,7 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from browserfleet.core.accounts import new_id
 from browserfleet.core.admission import Admission
-from browserfleet.core.backpressure import Backpressure
+from browserfleet.core.backpressure import Backpressure, sessions_full
 from browserfleet.core.errors import ErrorCode, InvalidRequest, NotFound
 from browserfleet.core.exits import ExitDirectory
 from browserfleet.core.jobs import JobKind, JobState, Route, RouteKind
@@ -307,7 +307,7 @@ class Sessions:
             if await self._started(subscription, job.id) is _Start.QUEUED:
                 if await self.dispatcher.withdraw(job.id):
                     await self.store.discard_job(job.id)  # refused: no trace of it is kept
-                    raise (self.backpressure or Backpressure(self.dispatcher)).sessions_full()
+                    raise sessions_full()
                 # a node took it in the last instant (its events may still be on their way)
                 await self._until(subscription, job.id, self.policy.start_timeout_s, ready=True)
         finally:

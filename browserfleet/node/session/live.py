@@ -10,13 +10,13 @@ The dispatcher's ready and release events reach the registry through node/sessio
 from __future__ import annotations
 
 import asyncio
-import hmac
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from browserfleet.core.firewall import CdpPolicy
+from browserfleet.core.keys import same_secret
 from browserfleet.node.session.files import SessionFiles
 from browserfleet.node.session.log import SessionLog
 from browserfleet.node.session.recording import SessionRecording
@@ -53,7 +53,7 @@ class LiveSession:
     on_clients: list[Callable[[int], None]] = field(default_factory=list)
 
     def check_key(self, key: str | None) -> bool:
-        return key is not None and hmac.compare_digest(key.encode(), self.signing_key.encode())
+        return key is not None and same_secret(key, self.signing_key)
 
 
 class LiveSessions:

@@ -10,7 +10,7 @@ A credential is either:
   HMAC-SHA256 of ``live:{session id}:{EXPIRES}`` under the signing key. It opens the same
   endpoints, and nothing once ``EXPIRES`` has passed.
 
-Both compare in constant time (``hmac.compare_digest``). A request carries it in the query
+Both compare in constant time (core/keys.py ``same_secret``). A request carries it in the query
 (``?signingKey=KEY``, ``?signing_key=KEY`` or ``?token=TOKEN``), else as ``Authorization: Bearer
 KEY`` or ``x-bb-signing-key: KEY`` (:func:`credential_of`); the DevTools frontend in its path,
 because its files load each other by relative URLs that drop the query. A session that is not
@@ -23,7 +23,6 @@ The carriers are declared as security schemes (:data:`LIVE_CREDENTIAL`, for a ro
 
 from __future__ import annotations
 
-import hmac
 import time
 from typing import Annotated, Any
 
@@ -34,6 +33,7 @@ from starlette.requests import HTTPConnection
 from starlette.websockets import WebSocket
 
 from browserfleet.core.errors import NotFound, Unauthenticated
+from browserfleet.core.keys import same_secret
 from browserfleet.core.sessions.live_tokens import token_signature
 from browserfleet.node.session.live import LiveSession, LiveSessions
 from browserfleet.node.session.routes.deps import services_of
@@ -90,7 +90,7 @@ def credential_ok(live: LiveSession, credential: str | None, *, now: float | Non
     if not expires.isdigit() or int(expires) < (now if now is not None else time.time()):
         return False
     expected = token_signature(live.signing_key, live.session_id, int(expires))
-    return hmac.compare_digest(signature.encode(), expected.encode())
+    return same_secret(signature, expected)
 
 
 def credential_of(connection: HTTPConnection) -> str | None:
