@@ -19,7 +19,7 @@ from typing import Final
 
 import cssselect
 
-__all__ = ["check_selector"]
+__all__ = ["check_selector", "native_css"]
 
 _ENGINE: Final = re.compile(r"[a-zA-Z_0-9\-+:*]+")  # Playwright's engine names (``*`` captures)
 _XPATH: Final = re.compile(r"\(*//")
@@ -28,6 +28,10 @@ _PSEUDO_NAME: Final = re.compile(r"::?-?[a-zA-Z_][\w-]*$")
 _QUOTES: Final = "\"'`"
 _DASHED: Final = re.compile(r"(?<![\w-])--")
 _LEADING_COMBINATOR: Final = re.compile(r"(^|,)\s*[>+~]")  # each selector of a list may start so
+# pseudo-classes of Playwright's own CSS engine, which a browser's querySelector does not know
+_PLAYWRIGHT_PSEUDO: Final = re.compile(
+    r":(has-text|text|text-is|text-matches|visible|nth-match|left-of|right-of|above|below|near|light)\b"
+)
 
 
 def check_selector(selector: str) -> str:
@@ -42,6 +46,13 @@ def check_selector(selector: str) -> str:
         except cssselect.SelectorError as exc:
             raise ValueError(f"not a valid CSS selector: {part.strip()!r} ({exc})") from None
     return selector
+
+
+def native_css(selector: str) -> bool:
+    """Is ``selector`` plain CSS, which a browser's ``querySelector`` takes as Playwright's CSS
+    engine does (one part, no engine name, no pseudo-class of Playwright's own)?"""
+    parts = _chain(selector)
+    return len(parts) == 1 and _css_parts(selector) == parts and not _PLAYWRIGHT_PSEUDO.search(parts[0])
 
 
 def _css_parts(selector: str) -> list[str]:

@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import itertools
 import json
+import socket
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -52,8 +53,9 @@ class CDPConnection:
         self._reader = asyncio.create_task(self._read(), name="cdp-reader")
 
     @classmethod
-    async def connect(cls, ws_url: str) -> CDPConnection:
-        ws = await websockets.connect(ws_url, max_size=None, ping_interval=None, compression=None)
+    async def connect(cls, ws_url: str, *, sock: socket.socket | None = None) -> CDPConnection:
+        """``sock``: an already connected socket to use (one made inside a browser's sandbox)."""
+        ws = await websockets.connect(ws_url, max_size=None, ping_interval=None, compression=None, sock=sock)
         return cls(ws)
 
     @property

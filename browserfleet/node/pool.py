@@ -7,6 +7,8 @@
   :class:`~browserfleet.core.errors.BrowserCrashed` and the node retries it.
 - With containment (node/sandbox/), each browser runs in a sandbox of its own (:class:`PoolJail`)
   and a context opened with ``egress=channel`` gets that job's channel served inside it.
+- Each browser also has a DevTools line of the node's own (:attr:`PooledBrowser.line`,
+  node/browser_line.py): renders drive their pages over it without Playwright (node/cdp_page.py).
 - A context made ahead of its job (node/warm.py) is opened with :meth:`BrowserPool.open` on a
   browser of :meth:`BrowserPool.pick`, and counted from the moment a job takes it
   (:meth:`BrowserPool.lease`) until :meth:`BrowserPool.release` (or ``release_later``) closed it.
@@ -29,6 +31,9 @@ from playwright.async_api import Browser, BrowserContext, Playwright, async_play
 from playwright.async_api import Error as PlaywrightError
 
 from browserfleet.core.errors import BrowserCrashed
+from browserfleet.node.browser_line import DEBUG_PORT_FLAG, BrowserLine, open_line
+from browserfleet.node.cdp import CDPClosed, CDPError
+from browserfleet.node.cdp_page import CDPPage, PageGone, PageOptions
 from browserfleet.node.egress import EgressChannel
 from browserfleet.node.sandbox import Containment, PoolJail
 from browserfleet.node.sandbox.pool_jail import sweep_stale_jails
@@ -48,6 +53,7 @@ class PooledBrowser:
     closed: asyncio.Event = field(default_factory=asyncio.Event)
     jail: PoolJail | None = None  # contained: its sandbox (node/sandbox/pool_jail.py)
     exposed: weakref.WeakSet[EgressChannel] = field(default_factory=weakref.WeakSet)
+    line: BrowserLine | None = None  # the node's own DevTools line (node/browser_line.py)
 
     @property
     def alive(self) -> bool:
@@ -135,6 +141,18 @@ class BrowserPool:
         except PlaywrightError as exc:
             raise self._translate(pooled, exc) from exc
 
+    async def open_page(
+        self, pooled: PooledBrowser, options: PageOptions, *, egress: EgressChannel | None = None
+    ) -> CDPPage:
+        """A page in a new isolated context on ``pooled``'s line (not counted: see :meth:`lease`)."""
+        if pooled.line is None or pooled.line.closed:
+            raise BrowserCrashed("the browser's DevTools line is gone")
+        try:
+            await _expose(pooled, egress)
+            return await CDPPage.open(pooled.line, options)
+        except (PageGone, CDPError, CDPClosed) as exc:
+            raise self._translate(pooled, exc) from exc
+
     def lease(self, pooled: PooledBrowser) -> None:
         """Count one more context of a job on ``pooled`` (until :meth:`release`)."""
         pooled.contexts += 1
@@ -143,13 +161,16 @@ class BrowserPool:
     async def release(
         self,
         pooled: PooledBrowser,
-        ctx: BrowserContext | None,
+        ctx: BrowserContext | CDPPage | None,
         then: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
-        """Close a leased ``ctx`` (with a time limit), run ``then`` (e.g. close the job's egress
-        channel), stop counting it; the browser is recycled if that was its last context due."""
+        """Close a leased ``ctx`` (a Playwright context, or the context of a page on the browser's
+        line; with a time limit), run ``then`` (e.g. close the job's egress channel), stop counting
+        it; the browser is recycled if that was its last context due."""
         try:
-            if ctx is not None:
+            if isinstance(ctx, CDPPage):
+                await ctx.close()
+            elif ctx is not None:
                 await close_context(ctx)
             if then is not None:
                 await then()
@@ -160,7 +181,7 @@ class BrowserPool:
     def release_later(
         self,
         pooled: PooledBrowser,
-        ctx: BrowserContext | None,
+        ctx: BrowserContext | CDPPage | None,
         then: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         """:meth:`release` in the background, so a job's answer does not wait for the close; the
@@ -217,15 +238,16 @@ class BrowserPool:
         marker = f"--browserfleet-browser={os.getpid()}-{next(_ids)}"
         if self.containment is None:
             browser = await self._playwright.chromium.launch(
-                executable_path=str(self.executable), args=[*self.flags, marker], headless=True
+                executable_path=str(self.executable),
+                args=[*self.flags, DEBUG_PORT_FLAG, marker],
+                headless=True,
             )
-            self.launches += 1
-            return PooledBrowser(browser=browser, marker=marker)
+            return await self._launched(PooledBrowser(browser=browser, marker=marker))
         jail = await asyncio.to_thread(PoolJail, self.containment, self.executable)
         try:
             browser = await self._playwright.chromium.launch(
                 executable_path=str(jail.script),
-                args=[*self.containment.chromium_flags(self.flags), marker],
+                args=[*self.containment.chromium_flags(self.flags), DEBUG_PORT_FLAG, marker],
                 headless=True,
                 chromium_sandbox=self.containment.chromium_sandbox,
                 downloads_path=jail.downloads,
@@ -234,8 +256,20 @@ class BrowserPool:
         except BaseException:
             await asyncio.to_thread(jail.close)
             raise
+        return await self._launched(PooledBrowser(browser=browser, marker=marker, jail=jail))
+
+    async def _launched(self, pooled: PooledBrowser) -> PooledBrowser:
+        """Open the browser's line of the node's own; a browser without one is closed again."""
+        try:
+            pid = await asyncio.to_thread(pooled.pid)
+            if pid is None:
+                raise RuntimeError(f"no process found for {pooled.marker}")
+            pooled.line = await open_line(pid, pooled.jail.netns if pooled.jail else None)
+        except BaseException:
+            await _close(pooled)
+            raise
         self.launches += 1
-        return PooledBrowser(browser=browser, marker=marker, jail=jail)
+        return pooled
 
 
 async def _expose(pooled: PooledBrowser, egress: EgressChannel | None) -> None:
@@ -259,7 +293,9 @@ async def close_context(ctx: BrowserContext) -> None:
 
 
 async def _close(pooled: PooledBrowser) -> None:
-    """Close the browser (with a time limit), then its jail."""
+    """Close the browser (with a time limit), its line, then its jail."""
+    if pooled.line is not None:
+        await pooled.line.close()
     with contextlib.suppress(PlaywrightError, TimeoutError):
         await asyncio.wait_for(pooled.browser.close(), _CLOSE_TIMEOUT_S)
     if pooled.jail is not None:

@@ -6,13 +6,22 @@ custom waits), captcha (detection and solving), waitActions (the translated ``wa
 htmlCapture.
 
 Every render has a context of its own, used by it alone and closed after it (in the background:
-the answer does not wait for the close). Most renders have the *warm shape*: the node's own place
-(timezone, locale, geolocation, Accept-Language), images blocked, no exit proxy. Contexts of that
-shape are made before their renders arrive (node/warm.py, ``render_warm_contexts`` per browser), so
-such a render starts at the navigation (browserInit ≈ 0). A render of any other shape (a place of
-its own or an exit proxy, images shown) makes its context when it starts: the options of a context
-(proxy, emulation) are fixed when it is created. Every render context gets the in-page request
-counter (js/pending_requests.js), whatever its load strategy, so that both kinds share one shape.
+the answer does not wait for the close). Two lanes:
+
+- **The page lane** (most renders): no captcha handling, screenshot or fetches, and waits that are
+  delays, text, plain CSS selectors or scripts (node/cdp_waits.py ``runs_on_cdp``). Its page is
+  driven over the browser's DevTools line without Playwright (node/cdp_page.py): a fraction of
+  the commands and no driver process in between. Renders of the *warm shape* — the node's own
+  place (timezone, locale, geolocation, Accept-Language), images blocked, no exit proxy — take a
+  page made before they arrived (node/warm.py, ``render_warm_contexts`` per browser), so they start
+  at the navigation (browserInit ≈ 0); a render of another shape makes its page when it starts (a
+  context's proxy is fixed when it is made).
+- **The Playwright lane**: every other render, on a Playwright context made when it starts, its
+  actions run by the step runner (node/steps.py).
+
+Both give a context the same shape (``context_options`` / ``PageOptions``) and the in-page request
+counter (js/pending_requests.js), whatever the load strategy, and run the same phases
+(:class:`_RenderRun`); only the page operations differ.
 """
 
 from __future__ import annotations
@@ -27,7 +36,7 @@ from importlib import resources
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from playwright.async_api import BrowserContext, Page, Response
+from playwright.async_api import BrowserContext, Page
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import TimeoutError as PlaywrightTimeout
 
@@ -37,7 +46,10 @@ from browserfleet.core.geo import City, catalogue
 from browserfleet.core.jobs import JobKind
 from browserfleet.core.renders.spec import RenderSpec
 from browserfleet.node import captcha
-from browserfleet.node.egress import EgressChannel, EgressProxy
+from browserfleet.node.cdp import CDPClosed, CDPError
+from browserfleet.node.cdp_page import CDPPage, NavigationFailed, PageGone, PageOptions, ScriptError
+from browserfleet.node.cdp_waits import CDPWaits, runs_on_cdp
+from browserfleet.node.egress import EGRESS_HEADER, EgressChannel, EgressProxy
 from browserfleet.node.executor import Execution, Executor
 from browserfleet.node.page_setup import setup_page
 from browserfleet.node.pool import BrowserPool, PooledBrowser, close_context
@@ -59,8 +71,15 @@ _PENDING_SCRIPT = (resources.files("browserfleet.node") / "js" / "pending_reques
 _SETTLE = f"window.__bfSettle ? window.__bfSettle({SETTLE_QUIET_MS}, {SETTLE_CAP_MS}) : 0"
 _CAPTURE = f"window.__bfCapture ? window.__bfCapture({SETTLE_QUIET_MS}, {SETTLE_CAP_MS}) : null"
 _SERIALIZE = "window.__bfSerialize ? window.__bfSerialize() : null"
+# the same as __bfSerialize where the helper is missing (a document the init script did not reach)
+_SERIALIZE_HERE = """(() => {
+  const doctype = document.doctype ? new XMLSerializer().serializeToString(document.doctype) : '';
+  const root = document.documentElement ? document.documentElement.outerHTML : '';
+  return { html: doctype + root, title: document.title, url: location.href };
+})()"""
 GZIP_OFF_LOOP_BYTES = 256 * 1024  # a larger HTML is compressed on a worker thread
 VIEWPORT = {"width": 1366, "height": 768}
+LANE_ERRORS = (PlaywrightError, CDPError, CDPClosed, PageGone, ScriptError)  # a page operation failed
 
 
 class Timings:
@@ -138,24 +157,42 @@ class RenderExecutor(Executor):
         timings = Timings()
         upstream = self._exit(job, spec, asked)  # a place of the node's own: no exit proxy
         with timings.phase("browserInit"):
-            ready = await self._context_for(job.id, spec, city, upstream)
-        render = _RenderRun(
-            spec, city, ready.channel, ready.page, timings, self.navigation_timeout_ms, self.captcha_solver
-        )
+            pooled, ctx, render = await self._start(job.id, spec, city, upstream, timings)
         try:
             execution = await render.run()
-        except PlaywrightError as exc:
-            raise self._translate(ready.pooled, exc) from exc
+        except LANE_ERRORS as exc:
+            raise self._translate(pooled, exc) from exc
         finally:
-            self.pool.release_later(ready.pooled, ready.context, ready.channel.close)
+            self.pool.release_later(pooled, ctx, render.channel.close)
         execution.result["geoExit"] = geo_exit(asked, upstream)
         return execution
 
-    async def _context_for(
+    async def _start(
+        self,
+        job_id: str,
+        spec: RenderSpec,
+        city: City | None,
+        upstream: ProxyUpstream | None,
+        timings: Timings,
+    ) -> tuple[PooledBrowser, BrowserContext | CDPPage, _RenderRun]:
+        """The render's browser, its context (leased: the caller releases it) and its run."""
+        limit_ms = self.navigation_timeout_ms
+        if page_lane(spec):
+            ready = await self._page_for(job_id, spec, city, upstream)
+            return (
+                ready.pooled,
+                ready.page,
+                _PageRun(spec, city, ready.channel, timings, limit_ms, ready.page),
+            )
+        pooled, context, page, channel = await self._context_for(job_id, spec, city, upstream)
+        run = _PlaywrightRun(spec, city, channel, timings, limit_ms, page, self.captcha_solver)
+        return pooled, context, run
+
+    async def _page_for(
         self, job_id: str, spec: RenderSpec, city: City | None, upstream: ProxyUpstream | None
     ) -> Ready:
-        """A warm context when the render has the warm shape, else a new one; leased either way
-        (the caller releases it)."""
+        """A ready page when the render has the warm shape, else a new one; leased either way (the
+        caller releases it)."""
         warm = upstream is None and spec.block_images and city == self.warm_place
         ready = await self.warm.take() if warm else None
         if ready is not None:
@@ -167,9 +204,34 @@ class RenderExecutor(Executor):
             return await self._make(pooled, job_id, city, upstream, block_images=spec.block_images)
         except BaseException as exc:
             self.pool.release_later(pooled, None)
-            if isinstance(exc, PlaywrightError):
+            if isinstance(exc, LANE_ERRORS):
                 raise self._translate(pooled, exc) from exc
             raise
+
+    async def _context_for(
+        self, job_id: str, spec: RenderSpec, city: City | None, upstream: ProxyUpstream | None
+    ) -> tuple[PooledBrowser, BrowserContext, Page, EgressChannel]:
+        """A new Playwright context, leased (the caller releases it), with its page and channel."""
+        pooled = await self.pool.pick()
+        self.pool.lease(pooled)
+        try:
+            channel = await self.egress.open_channel(job_id, upstream=upstream)
+            try:
+                context = await self.pool.open(pooled, egress=channel, **context_options(city, channel))
+                try:
+                    page = await _render_page(context, city, block_images=spec.block_images)
+                except BaseException:
+                    await close_context(context)
+                    raise
+            except BaseException:
+                await channel.close()
+                raise
+        except BaseException as exc:
+            self.pool.release_later(pooled, None)
+            if isinstance(exc, LANE_ERRORS):
+                raise self._translate(pooled, exc) from exc
+            raise
+        return pooled, context, page, channel
 
     async def _make_warm(self, pooled: PooledBrowser) -> Ready:
         return await self._make(pooled, "", self.warm_place)  # bound to its job when taken
@@ -183,22 +245,25 @@ class RenderExecutor(Executor):
         *,
         block_images: bool = True,
     ) -> Ready:
-        """A new context on ``pooled`` with its egress channel and its page, set up for a render."""
+        """A new page in a context of its own on ``pooled``'s line, with its egress channel."""
         channel = await self.egress.open_channel(job_id, upstream=upstream)
         try:
-            context = await self.pool.open(pooled, egress=channel, **context_options(city, channel))
-            try:
-                page = await _render_page(context, city, block_images=block_images)
-            except BaseException:
-                await close_context(context)
-                raise
+            options = PageOptions(
+                proxy_server=channel.server_url,
+                viewport=(VIEWPORT["width"], VIEWPORT["height"]),
+                place=city,
+                block_images=block_images,
+                init_script=_PENDING_SCRIPT,
+            )
+            page = await self.pool.open_page(pooled, options, egress=channel)
         except BaseException:
             await channel.close()
             raise
-        return Ready(pooled, context, page, channel)
+        return Ready(pooled, page, channel)
 
-    def _translate(self, pooled: PooledBrowser, exc: PlaywrightError) -> Exception:
-        return BrowserCrashed(str(exc)) if not pooled.alive else _unexpected(exc)
+    def _translate(self, pooled: PooledBrowser, exc: Exception) -> Exception:
+        dead = not pooled.alive or (pooled.line is not None and pooled.line.closed)
+        return BrowserCrashed(str(exc)) if dead else _unexpected(exc)
 
     def _node_place(self, node_id: str | None) -> City:
         """Where the node that runs the job browses from (this process's own node when unknown)."""
@@ -253,34 +318,63 @@ def context_options(city: City | None, channel: EgressChannel) -> dict[str, Any]
     return options
 
 
-def _unexpected(exc: PlaywrightError) -> Exception:
+def page_lane(spec: RenderSpec) -> bool:
+    """Does the render run on the page lane (module doc)?"""
+    return (
+        spec.captcha == "disabled"
+        and spec.screenshot is None
+        and not spec.fetch_urls
+        and all(runs_on_cdp(action) for action in spec.wait_for)
+    )
+
+
+def _unexpected(exc: Exception) -> Exception:
     return JobFailure(ErrorCode.INTERNAL_ERROR, f"browser error: {str(exc).splitlines()[0]}")
 
 
 class _RenderRun:
-    """One render, phase by phase (kept apart from the executor so each phase stays small)."""
+    """One render, phase by phase (kept apart from the executor so each phase stays small); the
+    page operations are its lane's (:class:`_PlaywrightRun`, :class:`_PageRun`)."""
 
     def __init__(
         self,
         spec: RenderSpec,
         city: City | None,
         channel: EgressChannel,
-        page: Page,
         timings: Timings,
         navigation_timeout_ms: float,
-        captcha_solver: captcha.CaptchaSolver | None = None,
     ) -> None:
         self.spec = spec
         self.city = city
         self.channel = channel
-        self.page = page
         self.timings = timings
         self.navigation_timeout_ms = navigation_timeout_ms
-        self.captcha_solver = captcha_solver
-        self.runner = StepRunner(page, captcha_solver=captcha_solver)
         self.blobs: dict[str, bytes] = {}
         self.title = ""  # the page's <title>, as text (the console's lists show it)
+        self.final_url = ""
         self.settled = spec.load_strategy == "custom"  # custom waits replace the settle step
+
+    # the lane's page operations
+
+    async def _goto(self) -> str | None:
+        """Load the URL until ``load``; the egress proxy's own answer for the document, if it
+        made one. Raises NavigationFailed (a network error), TimeoutError (no ``load`` in time)."""
+        raise NotImplementedError
+
+    async def _evaluate(self, expression: str) -> Any:
+        raise NotImplementedError
+
+    async def _act(self, action: a.Action) -> Any:
+        raise NotImplementedError
+
+    async def _serialize_here(self) -> dict[str, Any]:
+        """The document, its title and URL without the in-page helper."""
+        raise NotImplementedError
+
+    async def _handle_captcha(self) -> captcha.CaptchaOutcome:
+        return captcha.CaptchaOutcome(None)
+
+    # the phases
 
     async def run(self) -> Execution:
         await self._navigate()
@@ -295,27 +389,27 @@ class _RenderRun:
     async def _navigate(self) -> None:
         host = urlsplit(self.spec.url).hostname or ""
         with self.timings.phase("navigation"):
-            response = await self._goto(host)
-        egress = response.headers.get("x-browserfleet-egress") if response is not None else None
+            egress = await self._navigation(host)
         if egress == "blocked":
             self._raise_if_blocked(host, force=True)
         if egress == "upstream-error":  # the proxy could not reach the site: no page to render
             raise self._unreachable(host, "connection failed")
 
-    async def _goto(self, host: str) -> Response | None:
+    async def _navigation(self, host: str) -> str | None:
         try:
-            return await self.page.goto(self.spec.url, wait_until="load", timeout=self.navigation_timeout_ms)
-        except PlaywrightTimeout as exc:
+            return await self._goto()
+        except TimeoutError as exc:
             if await self._document_parsed():
                 return None  # the document is there but `load` never came: render it as it stands
             seconds = self.navigation_timeout_ms / 1000
             message = f"Navigation to {self.spec.url} timed out after {seconds:g}s"
             raise JobFailure(ErrorCode.NAVIGATION_FAILED, message) from exc
-        except PlaywrightError as exc:
+        except NavigationFailed as exc:
             self._raise_if_blocked(host)
-            if "net::ERR_" not in str(exc):
-                raise
-            raise self._unreachable(host, str(exc).split("net::", 1)[1].split()[0]) from exc
+            raise self._unreachable(host, exc.reason) from exc
+        except LANE_ERRORS:
+            self._raise_if_blocked(host)
+            raise
 
     def _unreachable(self, host: str, fallback: str) -> JobFailure:
         detail = self.channel.stats.upstream_failures.get(host)
@@ -331,8 +425,8 @@ class _RenderRun:
 
     async def _document_parsed(self) -> bool:
         try:
-            return bool(await self.page.evaluate("document.readyState !== 'loading'"))
-        except PlaywrightError:
+            return bool(await self._evaluate("document.readyState !== 'loading'"))
+        except LANE_ERRORS:
             return False
 
     async def _load(self) -> None:
@@ -342,23 +436,13 @@ class _RenderRun:
         if self.settled or not (spec.captcha != "disabled" or spec.screenshot or spec.fetch_urls):
             return
         with self.timings.phase("loadStrategy"):
-            await self.page.evaluate(_SETTLE)
+            await self._evaluate(_SETTLE)
         self.settled = True
-
-    async def _handle_captcha(self) -> captcha.CaptchaOutcome:
-        """Detect, and in a solving mode with a solver configured solve and inject (node/captcha/)."""
-        if self.spec.captcha == "disabled":
-            return captcha.CaptchaOutcome(None)
-        # leave the render time to finish (5 s) so a slow solver ends as CAPTCHA_TIMEOUT (not billed),
-        # not as the billable RENDER_TIMEOUT
-        budget_s = max(1.0, self.spec.timeout_s - sum(self.timings.ms.values()) / 1000 - 5.0)
-        with self.timings.phase("captcha"):
-            return await captcha.handle(self.page, self.spec.captcha, self.captcha_solver, timeout_s=budget_s)
 
     async def _wait_actions(self) -> None:
         with self.timings.phase("waitActions"):
             for action in self.spec.wait_for:
-                await self.runner.run(action)
+                await self._act(action)
 
     async def _screenshot(self) -> None:
         shot = self.spec.screenshot
@@ -366,28 +450,27 @@ class _RenderRun:
             return
         with self.timings.phase("screenshot"):
             act = a.Screenshot(format=shot.format, quality=shot.quality, full_page=shot.full_page)
-            self.blobs["screenshot"] = await self.runner.run(act)
+            self.blobs["screenshot"] = await self._act(act)
 
     async def _fetch_urls(self) -> int:
         if not self.spec.fetch_urls:
             return 0
-        fetches = (self.runner.run(a.Fetch(url=url, timeout_ms=30_000)) for url in self.spec.fetch_urls)
+        fetches = (self._act(a.Fetch(url=url, timeout_ms=30_000)) for url in self.spec.fetch_urls)
         results = await asyncio.gather(*fetches)
         self.blobs["fetch.json.gz"] = gzip.compress(json.dumps(results).encode(), compresslevel=6)
         return len(results)
 
     async def _capture_html(self) -> None:
-        """The document and its title in one round trip (settling first unless already settled);
-        Playwright's ``content()``/``title()`` only where the in-page helper is missing."""
+        """The document, its title and URL in one round trip (settling first unless already
+        settled); without the in-page helper, the lane's own way."""
         started = time.perf_counter()
-        captured = await self.page.evaluate(_SERIALIZE if self.settled else _CAPTURE)
+        captured = await self._evaluate(_SERIALIZE if self.settled else _CAPTURE)
         if captured is None:
-            html, self.title = await self.page.content(), await self.page.title()
-        else:
-            html, self.title = captured["html"], captured["title"]
-            if "settleMs" in captured:
-                self.timings.ms["loadStrategy"] = int(captured["settleMs"])
-                started += captured["settleMs"] / 1000
+            captured = await self._serialize_here()
+        elif "settleMs" in captured:
+            self.timings.ms["loadStrategy"] = int(captured["settleMs"])
+            started += captured["settleMs"] / 1000
+        html, self.title, self.final_url = captured["html"], captured["title"], captured["url"]
         self.timings.add("htmlCapture", started)
         self.blobs["html.gz"] = await _gzip(html.encode("utf-8"))
 
@@ -406,9 +489,95 @@ class _RenderRun:
             "timingBreakdown": self.timings.breakdown(),
             "screenshotFormat": self.spec.screenshot.format if self.spec.screenshot else None,
             "fetchCount": fetched,
-            "finalUrl": self.page.url,
+            "finalUrl": self.final_url,
             "title": self.title,
         }
+
+
+class _PlaywrightRun(_RenderRun):
+    """The Playwright lane: a Playwright page, its actions run by the step runner."""
+
+    def __init__(
+        self,
+        spec: RenderSpec,
+        city: City | None,
+        channel: EgressChannel,
+        timings: Timings,
+        navigation_timeout_ms: float,
+        page: Page,
+        captcha_solver: captcha.CaptchaSolver | None = None,
+    ) -> None:
+        super().__init__(spec, city, channel, timings, navigation_timeout_ms)
+        self.page = page
+        self.captcha_solver = captcha_solver
+        self.runner = StepRunner(page, captcha_solver=captcha_solver)
+
+    async def _goto(self) -> str | None:
+        try:
+            response = await self.page.goto(
+                self.spec.url, wait_until="load", timeout=self.navigation_timeout_ms
+            )
+        except PlaywrightTimeout as exc:
+            raise TimeoutError(str(exc)) from exc
+        except PlaywrightError as exc:
+            if "net::ERR_" not in str(exc):
+                raise
+            raise NavigationFailed(str(exc).split("net::", 1)[1].split()[0]) from exc
+        return response.headers.get(EGRESS_HEADER.lower()) if response is not None else None
+
+    async def _evaluate(self, expression: str) -> Any:
+        return await self.page.evaluate(expression)
+
+    async def _act(self, action: a.Action) -> Any:
+        return await self.runner.run(action)
+
+    async def _serialize_here(self) -> dict[str, Any]:
+        return {"html": await self.page.content(), "title": await self.page.title(), "url": self.page.url}
+
+    async def _capture_html(self) -> None:
+        await super()._capture_html()
+        self.final_url = self.page.url  # Playwright's own record of the main frame's URL
+
+    async def _handle_captcha(self) -> captcha.CaptchaOutcome:
+        """Detect, and in a solving mode with a solver configured solve and inject (node/captcha/)."""
+        if self.spec.captcha == "disabled":
+            return captcha.CaptchaOutcome(None)
+        # leave the render time to finish (5 s) so a slow solver ends as CAPTCHA_TIMEOUT (not billed),
+        # not as the billable RENDER_TIMEOUT
+        budget_s = max(1.0, self.spec.timeout_s - sum(self.timings.ms.values()) / 1000 - 5.0)
+        with self.timings.phase("captcha"):
+            return await captcha.handle(self.page, self.spec.captcha, self.captcha_solver, timeout_s=budget_s)
+
+
+class _PageRun(_RenderRun):
+    """The page lane: a page on the browser's DevTools line (node/cdp_page.py)."""
+
+    def __init__(
+        self,
+        spec: RenderSpec,
+        city: City | None,
+        channel: EgressChannel,
+        timings: Timings,
+        navigation_timeout_ms: float,
+        page: CDPPage,
+    ) -> None:
+        super().__init__(spec, city, channel, timings, navigation_timeout_ms)
+        self.page = page
+        self.waits = CDPWaits(page)
+
+    async def _goto(self) -> str | None:
+        await self.page.navigate(self.spec.url, self.navigation_timeout_ms / 1000)
+        return self.page.egress_answer
+
+    async def _evaluate(self, expression: str) -> Any:
+        return await self.page.evaluate(expression)
+
+    async def _act(self, action: a.Action) -> Any:
+        return await self.waits.run(action)
+
+    async def _serialize_here(self) -> dict[str, Any]:
+        captured: dict[str, Any] = await self.page.evaluate(_SERIALIZE_HERE)
+        return captured
 
 
 async def _gzip(data: bytes) -> bytes:

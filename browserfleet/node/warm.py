@@ -2,8 +2,9 @@
 
 Someone driving Playwright themselves pays ``new_context`` + ``new_page`` on every render; a node
 can pay it while it waits for work. So each browser of the pool keeps a few *ready* contexts of
-one shape (what the maker makes; for renders, node/render.py says which), each with its page still
-on ``about:blank`` and the egress channel it was opened with, not yet bound to a job.
+one shape (what the maker makes; for renders, node/render.py says which), each with its page
+(node/cdp_page.py) still on ``about:blank`` and the egress channel it was opened with, not yet
+bound to a job.
 
 - **One job each.** A job takes a ready context (:meth:`WarmContexts.take`), uses it alone, and it
   is closed after that job like a context made on demand: the next job gets another one, made just
@@ -29,10 +30,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 import structlog
-from playwright.async_api import BrowserContext, Page
 
+from browserfleet.node.cdp_page import CDPPage
 from browserfleet.node.egress import EgressChannel
-from browserfleet.node.pool import BrowserPool, PooledBrowser, close_context, log_failure
+from browserfleet.node.pool import BrowserPool, PooledBrowser, log_failure
 
 __all__ = ["FILL_AT_ONCE", "Ready", "WarmContexts"]
 
@@ -44,11 +45,10 @@ WAIT_MADE_S = 5.0  # at most this long a job waits for a context under way befor
 
 @dataclass(eq=False)
 class Ready:
-    """One isolated context with its page and egress channel, on ``pooled``."""
+    """One isolated context's page and egress channel, on ``pooled``."""
 
     pooled: PooledBrowser
-    context: BrowserContext
-    page: Page
+    page: CDPPage
     channel: EgressChannel
     made_at: float = field(default_factory=time.monotonic)
 
@@ -56,11 +56,11 @@ class Ready:
         """Its browser is still the pool's and alive, and its page is still open."""
         pooled = self.pooled
         current = any(b is pooled for b in pool.browsers)
-        return current and pooled.alive and not pooled.retiring and not self.page.is_closed()
+        return current and pooled.alive and not pooled.retiring and not self.page.gone
 
     async def discard(self) -> None:
         """Close the context (time-limited) and its channel; it was never a job's."""
-        await close_context(self.context)
+        await self.page.close()
         await self.channel.close()
 
 

@@ -41,6 +41,7 @@ STATIC_PAGES: dict[str, str] = {
     "/click": "click.html",
     "/text-later": "text-later.html",
     "/hidden-later": "hidden-later.html",
+    "/visibility": "visibility.html",
     "/geo": "geo.html",
     "/bench": "bench.html",
     "/bench-late": "bench-late.html",

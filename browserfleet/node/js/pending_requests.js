@@ -3,7 +3,8 @@
 // init script. window.__bfSettle(quietMs, capMs) resolves with the milliseconds it waited once no
 // request is pending and none ended in the last quietMs (at once when none was ever pending);
 // window.__bfCapture(quietMs, capMs) does the same and then returns the serialized document and its
-// title; window.__bfSerialize() returns them at once (one round trip, no helper script injected).
+// title (and the document's URL); window.__bfSerialize() returns them at once (one round trip, no
+// helper script injected).
 (() => {
   if (window.__bfSettle) return;
   let pending = 0;
@@ -23,7 +24,7 @@
   hidden('__bfSerialize', () => {
     const doctype = document.doctype ? new XMLSerializer().serializeToString(document.doctype) : '';
     const root = document.documentElement ? document.documentElement.outerHTML : '';
-    return { html: doctype + root, title: document.title };
+    return { html: doctype + root, title: document.title, url: location.href };
   });
   hidden('__bfCapture', async (quietMs, capMs) => {
     const settleMs = await window.__bfSettle(quietMs, capMs);

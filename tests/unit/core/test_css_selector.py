@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from browserfleet.core.css_selector import check_selector
+from browserfleet.core.css_selector import check_selector, native_css
 
 REFUSED = [
     "0",
@@ -76,3 +76,36 @@ def test_what_cannot_be_css_is_refused(selector: str) -> None:
 @pytest.mark.parametrize("selector", ACCEPTED)
 def test_playwright_and_browser_selectors_pass(selector: str) -> None:
     assert check_selector(selector) == selector
+
+
+# plain CSS: a browser's querySelector takes it as Playwright's CSS engine does (the render's page lane)
+NATIVE = [
+    "#late-ready",
+    "div.a > span",
+    "a[href]",
+    'input[name="q=1"]',
+    "button:not(.x, .y)",
+    "ul li:nth-child(2n)",
+]
+# Playwright's own: engines, chains, text, XPath, its pseudo-classes
+NOT_NATIVE = [
+    "css=div",
+    "text=Buy",
+    '"Buy"',
+    "//div",
+    "div >> span",
+    "li:has-text('x')",
+    "li:visible",
+    "button:text-is('Go')",
+    "a:right-of(#b)",
+]
+
+
+@pytest.mark.parametrize("selector", NATIVE)
+def test_plain_css_is_native(selector: str) -> None:
+    assert native_css(selector)
+
+
+@pytest.mark.parametrize("selector", NOT_NATIVE)
+def test_playwright_selectors_are_not_native(selector: str) -> None:
+    assert not native_css(selector)

@@ -1,13 +1,13 @@
-"""Renders on contexts made before they arrive (node/warm.py): nothing of one render is seen by
-the next — cookies, storage, HTTP cache, service workers, permissions — and each probe is shown
-to catch the leak it looks for when a context is reused."""
+"""Renders on contexts made before they arrive (node/warm.py), pages on the browser's DevTools
+line (node/cdp_page.py): nothing of one render is seen by the next — cookies, storage, HTTP
+cache, service workers, permissions — and each probe is shown to catch the leak it looks for when
+a context is reused."""
 
 from __future__ import annotations
 
 import asyncio
 import gzip
 import html
-import ipaddress
 import itertools
 import json
 import re
@@ -21,7 +21,8 @@ import pytest
 from playwright.async_api import Page
 
 from browserfleet.core.jobs import JobKind, JobState, Route
-from browserfleet.node.egress import EgressPolicy, EgressProxy
+from browserfleet.node.cdp_page import CDPPage
+from browserfleet.node.egress import EgressProxy
 from browserfleet.node.pool import BrowserPool
 from browserfleet.node.render import RenderExecutor
 from browserfleet.node.warm import Ready
@@ -137,21 +138,6 @@ def cache_hits(site_url: str, tag: str) -> int:
 
 
 @pytest.fixture
-async def pool() -> AsyncIterator[BrowserPool]:
-    started = BrowserPool(Settings().headless_shell_path, CHROMIUM_FLAGS, size=1, recycle_after=1000)
-    await started.start()
-    yield started
-    await started.close()
-
-
-@pytest.fixture
-async def egress() -> AsyncIterator[EgressProxy]:
-    proxy = EgressProxy(EgressPolicy(allow=(ipaddress.ip_network("127.0.0.1/32"),)))
-    yield proxy
-    await proxy.close()
-
-
-@pytest.fixture
 async def renders(pool: BrowserPool, egress: EgressProxy) -> AsyncIterator[RenderExecutor]:
     executor = RenderExecutor(pool, egress, 30, warm_contexts=2, warm_idle_s=60)
     executor.warm.start()
@@ -165,17 +151,24 @@ async def render_html(renders: RenderExecutor, url: str, expression: str | None 
     return gzip.decompress(done.blobs["html.gz"]).decode()
 
 
-async def dirty(page: Page, site_url: str, tag: str) -> bool:
-    await page.goto(f"{site_url}/set-cookie")
-    registered: bool = await page.evaluate(DIRTY, tag)
-    await page.context.grant_permissions(["notifications"], origin=site_url)  # over CDP
+async def dirty(page: CDPPage, site_url: str, tag: str) -> bool:
+    await page.navigate(f"{site_url}/set-cookie", 30)
+    registered: bool = await page.evaluate(call(DIRTY, tag))
+    grant = {"permissions": ["notifications"], "origin": site_url, "browserContextId": page.context_id}
+    await page.line.cdp.send("Browser.grantPermissions", grant)
     return registered
 
 
-async def probe(page: Page, site_url: str, tag: str) -> dict[str, Any]:
-    await page.goto(f"{site_url}/")
-    seen: dict[str, Any] = await page.evaluate(PROBE, tag)
+async def probe(page: CDPPage, site_url: str, tag: str) -> dict[str, Any]:
+    await page.navigate(f"{site_url}/", 30)
+    seen: dict[str, Any] = await page.evaluate(call(PROBE, tag))
     return seen
+
+
+async def dirty_playwright(page: Page, site_url: str, tag: str) -> bool:
+    await page.goto(f"{site_url}/set-cookie")
+    registered: bool = await page.evaluate(DIRTY, tag)
+    return registered
 
 
 async def test_a_render_of_the_default_shape_takes_a_ready_context(
@@ -208,8 +201,8 @@ async def test_permissions_granted_over_cdp_do_not_carry_over(
     assert ready is not None
     await dirty(ready.page, site_url, tag_of("cdp"))
     granted = "async () => (await navigator.permissions.query({name: 'notifications'})).state"
-    assert await ready.page.evaluate(granted) == "granted"
-    await pool.release(ready.pooled, ready.context, ready.channel.close)
+    assert await ready.page.evaluate(f"({granted})()") == "granted"
+    await pool.release(ready.pooled, ready.page, ready.channel.close)
     seen = probe_of(await render_html(renders, f"{site_url}/", call(PROBE, tag_of("cdp-next"))))
     assert renders.warm.taken == 2
     assert seen["notifications"] != "granted"
@@ -227,7 +220,7 @@ async def test_reusing_a_context_would_leak_what_the_probes_look_for(
         assert await dirty(ready.page, site_url, tag) is False  # no worker in a render context
         seen = await probe(ready.page, site_url, tag)
     finally:
-        await pool.release(ready.pooled, ready.context, ready.channel.close)
+        await pool.release(ready.pooled, ready.page, ready.channel.close)
     assert "js=left" in seen["cookie"] and "session=abc" in seen["serverCookie"]
     assert (seen["local"], seen["session"], seen["stores"]) == ("left", "left", 1)
     assert seen["notifications"] == "granted"
@@ -235,8 +228,9 @@ async def test_reusing_a_context_would_leak_what_the_probes_look_for(
     async with pool.context() as plain:  # where workers may register, the probe sees one
         page = await plain.new_page()
         tag = tag_of("workers")
-        assert await dirty(page, site_url, tag) is True
-        assert (await probe(page, site_url, tag))["workers"] == 1
+        assert await dirty_playwright(page, site_url, tag) is True
+        await page.goto(f"{site_url}/")
+        assert (await page.evaluate(PROBE, tag))["workers"] == 1
 
 
 async def test_xhr_pages_render_with_the_request_counter(renders: RenderExecutor, site_url: str) -> None:
