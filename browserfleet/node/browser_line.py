@@ -27,7 +27,12 @@ __all__ = ["DEBUG_PORT_FLAG", "BrowserLine", "LinePage", "open_line"]
 DEBUG_PORT_FLAG = "--remote-debugging-port=0"  # a free port, written to DevToolsActivePort
 PORT_FILE_TIMEOUT_S = 10.0
 # the session-scoped events a page listens to
-PAGE_EVENTS = ("Page.loadEventFired", "Fetch.requestPaused", "Inspector.targetCrashed")
+PAGE_EVENTS = (
+    "Page.loadEventFired",
+    "Page.javascriptDialogOpening",
+    "Fetch.requestPaused",
+    "Inspector.targetCrashed",
+)
 
 
 class LinePage(Protocol):

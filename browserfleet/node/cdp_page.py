@@ -13,7 +13,9 @@ cache and permissions of its own, disposed with the page) with the job's egress 
 proxy (``<-loopback>``: loopback goes through it too); the viewport; the place's timezone, locale,
 geolocation (permission granted) and Accept-Language; the init scripts (service-worker registration
 disabled, as Playwright's ``service_workers: "block"`` does, and the render's own); image requests
-failed as ``BlockedByClient``; focus emulation. The main document's response is looked at (a
+failed as ``BlockedByClient``; focus emulation. Dialogs (``alert``, ``confirm``, ``prompt``) are
+dismissed as Playwright does when nobody handles them, so a page that opens one still loads;
+downloads are refused. The main document's response is looked at (a
 ``Fetch`` pause at the response stage of documents only) for the egress proxy's own answers
 (``X-Browserfleet-Egress``).
 """
@@ -155,6 +157,8 @@ class CDPPage:
                 self._loaded.set_result(None)
         elif method == "Fetch.requestPaused":
             self._paused(params)
+        elif method == "Page.javascriptDialogOpening":
+            self._fire("Page.handleJavaScriptDialog", {"accept": params.get("type") == "beforeunload"})
         elif method == "Inspector.targetCrashed":
             self.on_gone("the page crashed")
 

@@ -42,6 +42,7 @@ STATIC_PAGES: dict[str, str] = {
     "/text-later": "text-later.html",
     "/hidden-later": "hidden-later.html",
     "/visibility": "visibility.html",
+    "/dialogs": "dialogs.html",
     "/geo": "geo.html",
     "/bench": "bench.html",
     "/bench-late": "bench-late.html",

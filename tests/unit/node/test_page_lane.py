@@ -80,6 +80,16 @@ async def test_both_lanes_give_the_same_result(renders: RenderExecutor, site_url
     assert page.result["title"] == "Visibility" and page.result["finalUrl"] == url
 
 
+async def test_a_page_that_opens_dialogs_still_renders(renders: RenderExecutor, site_url: str) -> None:
+    """Dialogs nobody handles are dismissed, as Playwright does: the page goes on loading."""
+    url = f"{site_url}/dialogs"
+    page = await renders.run(job(url, None, wait_for=[wait("#after")]))
+    playwright = await renders.run(job(url, None, wait_for=[wait("css=#after")]))
+    html = gzip.decompress(page.blobs["html.gz"]).decode()
+    assert 'data-confirmed="false"' in html and 'data-prompted="null"' in html
+    assert html == gzip.decompress(playwright.blobs["html.gz"]).decode()
+
+
 async def test_a_text_wait_and_a_script_run_on_the_page_lane(renders: RenderExecutor, site_url: str) -> None:
     text = {"action": "wait_for_text", "text": "In Stock", "timeout_ms": 5000}
     script = {"action": "evaluate", "expression": "document.body.dataset.seen = document.title"}
