@@ -28,6 +28,7 @@ DEBUG_PORT_FLAG = "--remote-debugging-port=0"  # a free port, written to DevTool
 PORT_FILE_TIMEOUT_S = 10.0
 # the session-scoped events a page listens to
 PAGE_EVENTS = (
+    "Page.frameNavigated",
     "Page.loadEventFired",
     "Page.javascriptDialogOpening",
     "Fetch.requestPaused",

@@ -78,6 +78,7 @@ class CDPPage:
         self.session_id = session_id
         self.egress_answer: str | None = None  # X-Browserfleet-Egress of the main document
         self._loaded: asyncio.Future[None] | None = None
+        self._committed = False  # the main frame has a document of the navigation under way
         self._gone: str | None = None
         self._closed = False
 
@@ -152,8 +153,14 @@ class CDPPage:
     # --- what the line tells ---------------------------------------------------------------------
 
     def on_event(self, method: str, params: dict[str, Any]) -> None:
-        if method == "Page.loadEventFired":
-            if self._loaded is not None and not self._loaded.done():
+        if method == "Page.frameNavigated":
+            frame = params.get("frame", {})
+            self._committed = self._committed or (
+                frame.get("id") == self.target_id and frame.get("url") != "about:blank"
+            )
+        elif method == "Page.loadEventFired":
+            # only the load of a document the navigation committed (not the first about:blank's)
+            if self._committed and self._loaded is not None and not self._loaded.done():
                 self._loaded.set_result(None)
         elif method == "Fetch.requestPaused":
             self._paused(params)
@@ -191,6 +198,7 @@ class CDPPage:
         """Load ``url`` until its ``load`` event; NavigationFailed for a network error, TimeoutError
         when ``load`` does not come in time (the document may be there all the same)."""
         self.egress_answer = None
+        self._committed = False
         self._loaded = asyncio.get_running_loop().create_future()
         async with asyncio.timeout(timeout_s):
             answer = await self._send("Page.navigate", {"url": url})
