@@ -27,6 +27,7 @@ from browserfleet.dispatch.base import Dispatcher
 from browserfleet.dispatch.local import LocalDispatcher
 from browserfleet.settings import Settings
 from browserfleet.store.blobs import BlobStore, FileBlobStore
+from browserfleet.store.recent_blobs import RecentBlobs
 from browserfleet.store.repo import Store
 
 QUOTA_LOCKS = "quota"  # Redis lock namespace of the automations' monthly quota check
@@ -47,14 +48,16 @@ def build_dispatcher(s: Settings) -> Dispatcher:
 
 
 def build_blob_store(s: Settings, store: Store) -> BlobStore:
+    """The configured blob store, behind a short memory of what this process just wrote (a
+    render's HTML is read back at once by its waiter: store/recent_blobs.py)."""
     backend = s.blob_backend
     if backend == "auto":
         backend = "database" if s.distributed else "files"
     if backend == "files":
-        return FileBlobStore(s.blob_dir)
+        return RecentBlobs(FileBlobStore(s.blob_dir))
     from browserfleet.store.db_blobs import DatabaseBlobStore
 
-    return DatabaseBlobStore(store)
+    return RecentBlobs(DatabaseBlobStore(store))
 
 
 def project_locks(dispatcher: Dispatcher, namespace: str | None = None) -> ProjectLocks | None:

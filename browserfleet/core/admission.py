@@ -17,7 +17,6 @@ from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import TYPE_CHECKING
 
-from browserfleet.core.billing import balance
 from browserfleet.core.errors import PaymentRequired, RateLimited
 from browserfleet.core.jobs import JobKind
 from browserfleet.store.records import ProjectRecord
@@ -72,8 +71,8 @@ class Admission:
         if self.backpressure is not None and kind in QUEUED_KINDS:
             await self.backpressure.check_queue()
         async with self.locks.hold(project.id):
-            active = await self.store.count_active(project.id, kind)
-            if billable and (await balance(self.store, project.id)).total <= active:
+            active, balance_cents = await self.store.admission_counts(project.id, kind)
+            if billable and balance_cents <= active:
                 raise PaymentRequired("Insufficient balance: add credit to keep rendering")
             if active >= project.concurrency_limit:
                 raise RateLimited(

@@ -44,9 +44,9 @@ async def settle(store: Store, dispatcher: Dispatcher, job: JobRecord, outcome: 
     won, cancelled = await store.finish_winner(job.id, job.attempts, outcome, attempt_ids(job), LOST)
     if won is None:  # a sibling won first (and cancelled this one), or it was requeued
         return await store.get_job(job.id) or job
-    await dispatcher.publish(JobEvent(won.id, won.project_id, won.state))
+    await dispatcher.publish(JobEvent(won.id, won.project_id, won.state, record=won))
     for loser in cancelled:
         await dispatcher.withdraw(loser.id)
-        await dispatcher.publish(JobEvent(loser.id, loser.project_id, loser.state))
+        await dispatcher.publish(JobEvent(loser.id, loser.project_id, loser.state, record=loser))
         await dispatcher.publish(JobEvent(loser.id, loser.project_id, kind=CANCEL_EVENT))
     return won

@@ -36,7 +36,7 @@ async def finish(
                 raise IllegalTransition(f"job {job_id} does not exist")
             return current
         finished = fenced
-    await dispatcher.publish(JobEvent(finished.id, finished.project_id, finished.state))
+    await dispatcher.publish(JobEvent(finished.id, finished.project_id, finished.state, record=finished))
     return finished
 
 
@@ -53,14 +53,28 @@ async def wait_for_any(
     subscription: Subscription, job_ids: AbstractSet[str], timeout_s: float, *, event_kind: str | None = None
 ) -> bool:
     """:func:`wait_for` one of ``job_ids`` (the attempts of a fanned-out task)."""
+    return await wait_for_event(subscription, job_ids, timeout_s, event_kind=event_kind) is not None
+
+
+async def wait_for_event(
+    subscription: Subscription, job_ids: AbstractSet[str], timeout_s: float, *, event_kind: str | None = None
+) -> JobEvent | None:
+    """:func:`wait_for_any`, answering the event seen (its ``record`` spares the waiter a read of
+    the store when the job ended in this process), or None after ``timeout_s``."""
     with contextlib.suppress(TimeoutError):
         async with asyncio.timeout(timeout_s):
             async for event in subscription:
                 if event.job_id not in job_ids:
                     continue
                 if (event_kind and event.kind == event_kind) or (event.state and event.state.terminal):
-                    return True
-    return False
+                    return event
+    return None
+
+
+def finished_record(event: JobEvent | None) -> JobRecord | None:
+    """The finished job an event carries (published in this process by :func:`finish`), if any."""
+    record = event.record if event is not None else None
+    return record if isinstance(record, JobRecord) and record.state.terminal else None
 
 
 async def mark_running(store: Store, dispatcher: Dispatcher, job_id: str) -> bool:
@@ -70,5 +84,5 @@ async def mark_running(store: Store, dispatcher: Dispatcher, job_id: str) -> boo
         job = await store.move_job(job_id, JobState.RUNNING, started_at=utcnow())
     except IllegalTransition:
         return False
-    await dispatcher.publish(JobEvent(job.id, job.project_id, job.state))
+    await dispatcher.publish(JobEvent(job.id, job.project_id, job.state, record=job))
     return True

@@ -12,7 +12,7 @@ requeues ``assigned``/``running`` jobs whose node is gone), so nothing accepted 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -32,14 +32,23 @@ class Ticket:
     receipt: str = field(default="", compare=False)
 
 
+STATE_EVENT = "state"  # the kind of a job's state change (the others: cancel, ready, release)
+
+
 @dataclass(frozen=True)
 class JobEvent:
-    """Published by a node whenever a job changes state; ``kind="cancel"`` asks nodes to stop it."""
+    """Published by a node whenever a job changes state; ``kind="cancel"`` asks nodes to stop it.
+
+    ``record``: the job as it stands after the change (a ``store.records.JobRecord``), when the
+    publisher has it at hand — handed only to subscribers of the same process (an in-process
+    dispatcher); an event that crossed processes has None, and a waiter reads the store instead.
+    """
 
     job_id: str
     project_id: str
     state: JobState | None = None
-    kind: str = "state"
+    kind: str = STATE_EVENT
+    record: object = field(default=None, compare=False, repr=False)
 
 
 @dataclass
@@ -89,7 +98,8 @@ class Dispatcher(ABC):
     - ``claim`` blocks until a ticket matching the node's labels is available; a node calls it
       only while it has a free slot (nodes pull, the dispatcher never pushes).
     - ``withdraw`` removes a not-yet-claimed ticket (True if it was still queued).
-    - ``publish``/``subscribe`` carry job events to whoever waits (sync waits, SSE, webhooks).
+    - ``publish``/``subscribe`` carry job events to whoever waits (sync waits, SSE, webhooks);
+      a subscription names the jobs it waits for, so an event wakes only its own waiters.
 
     Optional capabilities (a dispatcher shared by several processes provides them, so limits hold
     across the fleet; an in-process one returns None and core uses its in-process versions):
@@ -127,7 +137,12 @@ class Dispatcher(ABC):
     async def publish(self, event: JobEvent) -> None: ...
 
     @abstractmethod
-    def subscribe(self) -> Subscription: ...
+    def subscribe(
+        self, job_ids: Iterable[str] | None = None, *, kinds: Iterable[str] | None = None
+    ) -> Subscription:
+        """The events published from now on, in order: of the jobs ``job_ids`` only (None: of
+        every job) and of the event ``kinds`` only (None: every kind). Subscribe *before*
+        reading a job's state, so an event published in between is not missed."""
 
     async def done(self, ticket: Ticket) -> None:  # noqa: B027 - optional hook
         """The node is through with a claimed ticket (the job ended, was requeued, or was no

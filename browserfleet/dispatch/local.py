@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from collections.abc import Iterable
 
 from browserfleet.core.jobs import JobKind, NodeLabels, utcnow
 from browserfleet.dispatch.base import Dispatcher, JobEvent, NodeInfo, NodeRegistry, Subscription, Ticket
@@ -63,5 +64,7 @@ class LocalDispatcher(Dispatcher):
     async def publish(self, event: JobEvent) -> None:
         self._subscribers.deliver(event)
 
-    def subscribe(self) -> Subscription:
-        return self._subscribers.subscribe()
+    def subscribe(
+        self, job_ids: Iterable[str] | None = None, *, kinds: Iterable[str] | None = None
+    ) -> Subscription:
+        return self._subscribers.subscribe(job_ids, kinds=kinds)

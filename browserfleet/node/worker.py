@@ -334,10 +334,10 @@ class Node:
 
     async def _watch_cancels(self) -> None:
         """Cancel requests (core/fanout.py) travel as dispatcher events; act on this node's jobs."""
-        subscription = self.dispatcher.subscribe()
+        subscription = self.dispatcher.subscribe(kinds={CANCEL_EVENT})
         try:
             async for event in subscription:
-                if event.kind == CANCEL_EVENT and event.job_id in self._claimed:
+                if event.job_id in self._claimed:
                     self._cancel_requested.add(event.job_id)
                     if (run := self._running.get(event.job_id)) is not None:
                         run.cancel()

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 
 from browserfleet.store.private import FILE_MODE, create_private_file, make_private
+from browserfleet.store.sqlite_driver import OneHopConnection, connect_one_hop
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 PING_IDLE_S = 10.0  # a pooled PostgreSQL connection idle this long is pinged before it is used
@@ -33,7 +34,7 @@ def create_engine(url: str) -> AsyncEngine:
             create_private_file(database)
             for suffix in ("-wal", "-shm", "-journal"):
                 make_private(database.with_name(database.name + suffix), FILE_MODE)
-        engine = create_async_engine(url, connect_args={"timeout": 30})
+        engine: AsyncEngine = create_async_engine(url, async_creator=lambda: _open_sqlite(engine))
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     engine = create_async_engine(url, pool_size=10, max_overflow=20)
@@ -41,6 +42,13 @@ def create_engine(url: str) -> AsyncEngine:
     event.listen(engine.sync_engine, "checkin", _mark_idle)
     event.listen(engine.sync_engine, "checkout", _alive_check(engine.dialect))
     return engine
+
+
+async def _open_sqlite(engine: AsyncEngine) -> OneHopConnection:
+    """A connection to the engine's database as SQLAlchemy would open it, with a 30 s busy
+    timeout, on the one-hop driver (store/sqlite_driver.py)."""
+    args, kwargs = engine.dialect.create_connect_args(engine.url)
+    return await connect_one_hop(*args, **{**kwargs, "timeout": 30})
 
 
 def _mark_idle(_dbapi_connection: Any, record: ConnectionPoolEntry) -> None:

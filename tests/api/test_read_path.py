@@ -71,7 +71,8 @@ def test_a_finished_render_is_answered_from_memory_byte_for_byte(
     files.rename(hidden)
     try:
         assert api.get(render_id).content == first.content
-        cache_of(server).clear()  # ...which a fresh read no longer finds
+        cache_of(server).clear()  # ...which a fresh read no longer finds (once the memory of
+        server.forget_recent_blobs()  # and the memory of the blobs just written
         assert api.get(render_id).json()["html"] is None
     finally:
         shutil.rmtree(files, ignore_errors=True)

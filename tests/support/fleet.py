@@ -23,6 +23,7 @@ from browserfleet.app import create_app
 from browserfleet.fleet import Fleet, build_pool
 from browserfleet.node.pool import BrowserPool
 from browserfleet.settings import Settings
+from browserfleet.store.recent_blobs import RecentBlobs
 
 T = TypeVar("T")
 TEST_SITE_ALLOW = ["127.0.0.1/32"]
@@ -40,6 +41,13 @@ class RunningServer:
     def api(self) -> str:
         """Base URL for the browser7 SDK (includes /v1)."""
         return f"{self.url}/v1"
+
+    def forget_recent_blobs(self) -> None:
+        """Drop the memory of just-written blobs (store/recent_blobs.py): a test that removes a
+        blob file behind the store's back sees what a server sees once that memory expired."""
+        blobs = self.fleet.blobs
+        assert isinstance(blobs, RecentBlobs)
+        blobs.clear()
 
 
 class FleetHarness:

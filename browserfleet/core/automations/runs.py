@@ -28,8 +28,8 @@ from browserfleet.core.backpressure import Backpressure
 from browserfleet.core.errors import NotFound, PaymentRequired
 from browserfleet.core.jobs import JobKind, utcnow
 from browserfleet.core.lifecycle import wait_for
-from browserfleet.dispatch.base import Dispatcher, Ticket
-from browserfleet.store.records import ProjectRecord, TaskRunRecord
+from browserfleet.dispatch.base import STATE_EVENT, Dispatcher, Ticket
+from browserfleet.store.records import JobRecord, ProjectRecord, TaskRunRecord
 from browserfleet.store.repo import Store
 
 if TYPE_CHECKING:
@@ -139,7 +139,7 @@ class Runs:
         self, project: ProjectRecord, task_uid: str, run_uid: str, timeout_s: float
     ) -> TaskRunRecord:
         """Like :meth:`get`, but first waits up to ``timeout_s`` for the run to end."""
-        subscription = self.dispatcher.subscribe()
+        subscription = self.dispatcher.subscribe([run_uid])
         try:
             run = await self.get(project, task_uid, run_uid)
             if not run.job.state.terminal and timeout_s > 0:
@@ -166,11 +166,14 @@ class Runs:
 
     async def watch(self) -> None:
         """Relay terminal job events of runs to the hooks; runs until cancelled."""
-        subscription = self.dispatcher.subscribe()
+        subscription = self.dispatcher.subscribe(kinds={STATE_EVENT})
         try:
             async for event in subscription:
                 if event.state is None or not event.state.terminal or not self._hooks:
                     continue
+                known = event.record
+                if isinstance(known, JobRecord) and known.kind is not JobKind.STEPS:
+                    continue  # a job of this process that is no run: nothing to read
                 run = await self.store.get_task_run(event.job_id)
                 if run is not None:
                     await self._call_hooks(run)

@@ -168,9 +168,12 @@ class BrowsingTasks:
 
     async def wait(self, project: ProjectRecord, task_id: str, timeout_s: float) -> TaskView:
         """The task once finished, or as it stands after ``timeout_s``."""
-        subscription = self.dispatcher.subscribe()
+        view = await self.view(project, task_id)  # its attempts, whose events the wait wants
+        if view.finished or timeout_s <= 0:
+            return view
+        subscription = self.dispatcher.subscribe(_ids(view))
         try:
-            view = await self.view(project, task_id)
+            view = await self.view(project, task_id)  # again: nothing ended unseen before it
             deadline = time.monotonic() + timeout_s
             while not view.finished:
                 remaining = deadline - time.monotonic()

@@ -13,7 +13,7 @@ from browserfleet.core.errors import InvalidRequest, NotFound
 from browserfleet.core.exits import ExitDirectory
 from browserfleet.core.geo import City, catalogue
 from browserfleet.core.jobs import JobKind, Route, RouteKind, utcnow
-from browserfleet.core.lifecycle import wait_for
+from browserfleet.core.lifecycle import finished_record, wait_for_event
 from browserfleet.core.renders.spec import RenderSpec
 from browserfleet.dispatch.base import Dispatcher, Ticket
 from browserfleet.store.blobs import BlobStore
@@ -109,7 +109,9 @@ class Renders:
         return Route()
 
     async def get(self, project: ProjectRecord, render_id: str) -> RenderView:
-        job = await self._visible(project, render_id)
+        return await self._view(await self._visible(project, render_id))
+
+    async def _view(self, job: JobRecord) -> RenderView:
         if not job.state.terminal or job.result is None:
             return RenderView(job)
         names = set(job.result.get("blobs", ()))
@@ -131,12 +133,18 @@ class Renders:
         return await self.store.page_jobs(project.id, JobKind.RENDER, narrowed, offset=offset, limit=limit)
 
     async def wait(self, project: ProjectRecord, render_id: str, timeout_s: float) -> RenderView:
-        """Like :meth:`get`, but first waits up to ``timeout_s`` for the render to finish."""
-        subscription = self.dispatcher.subscribe()
+        """Like :meth:`get`, but first waits up to ``timeout_s`` for the render to finish. A
+        render that ended in this process is answered from its finish event, without reading it
+        back from the store."""
+        subscription = self.dispatcher.subscribe([render_id])
         try:
             job = await self._visible(project, render_id)
-            if not job.state.terminal and timeout_s > 0:
-                await wait_for(subscription, render_id, timeout_s)
+            if job.state.terminal:
+                return await self._view(job)
+            if timeout_s > 0:
+                finished = finished_record(await wait_for_event(subscription, {render_id}, timeout_s))
+                if finished is not None:
+                    return await self._view(finished)
         finally:
             await subscription.close()
         return await self.get(project, render_id)

@@ -148,11 +148,12 @@ class Fetches:
             max_bytes=self.policy.max_bytes,
             timeout_s=self.policy.timeout_s + WAIT_MARGIN_S / 2,
         )
-        subscription = self.dispatcher.subscribe()
+        job_id = new_id("fet")
+        subscription = self.dispatcher.subscribe([job_id])
         try:
             async with self.admission.admit(project, JobKind.FETCH, billable=False):
                 job = await self.store.insert_job(
-                    job_id=new_id("fet"),
+                    job_id=job_id,
                     project_id=project.id,
                     kind=JobKind.FETCH,
                     route=Route(),

@@ -290,7 +290,7 @@ class Sessions:
         route = await self._route(request.region)
         if self.backpressure is not None:
             await self.backpressure.check_sessions(route)
-        subscription = self.dispatcher.subscribe()
+        subscription = self.dispatcher.subscribe([session_id])
         try:
             async with self.admission.admit(project, JobKind.SESSION, billable=False):
                 if request.context_id is not None and request.context_persist and self.contexts is not None:
@@ -393,7 +393,7 @@ class Sessions:
         view = await self._view(project, session_id)
         if view.job.state.terminal:
             return view
-        subscription = self.dispatcher.subscribe()
+        subscription = self.dispatcher.subscribe([session_id])
         try:
             if view.job.state is JobState.QUEUED and await self.dispatcher.withdraw(session_id):
                 await self._cancel_queued(view.job)

@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
+from collections.abc import Iterable
 
 import structlog
 
@@ -200,8 +201,10 @@ class RedisDispatcher(Dispatcher):
     async def publish(self, event: JobEvent) -> None:
         await self.events.publish(event)
 
-    def subscribe(self) -> Subscription:
-        return self.events.subscribe()
+    def subscribe(
+        self, job_ids: Iterable[str] | None = None, *, kinds: Iterable[str] | None = None
+    ) -> Subscription:
+        return self.events.subscribe(job_ids, kinds=kinds)
 
     # --- keepalive --------------------------------------------------------------------------------
     async def _keep_alive(self) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 import structlog
 
@@ -60,8 +60,10 @@ class EventBus:
         except ERRORS as exc:
             log.warning("redis.publish_failed", job_id=event.job_id, error=type(exc).__name__)
 
-    def subscribe(self) -> Subscription:
-        return self.subscribers.subscribe()
+    def subscribe(
+        self, job_ids: Iterable[str] | None = None, *, kinds: Iterable[str] | None = None
+    ) -> Subscription:
+        return self.subscribers.subscribe(job_ids, kinds=kinds)
 
     async def _listen(self) -> None:
         backoff = Backoff()

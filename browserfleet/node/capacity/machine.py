@@ -14,6 +14,7 @@ import hashlib
 import os
 import resource
 import socket
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,8 +31,12 @@ class Memory:
     available: int  # bytes it can still get without swapping or an OOM kill
 
 
+MEMORY_FRESH_S = 0.2  # a memory reading this recent is answered again (every claim asks for one)
+
+
 class Machine:
-    """Readings of this machine; ``cores`` and ``id`` are read once, the rest on every call."""
+    """Readings of this machine; ``cores`` and ``id`` are read once, memory at most every
+    :data:`MEMORY_FRESH_S`, the CPU on every call."""
 
     def __init__(self, proc_cgroup: Path = Path("/proc/self/cgroup"), root: Path = CGROUP_ROOT) -> None:
         self._paths = _cgroup_paths(proc_cgroup)
@@ -40,8 +45,17 @@ class Machine:
         self.id = _machine_id(self._paths)
         self._last_cpu = psutil.cpu_times()
         self.cpu_percent = 0.0
+        self._memory: tuple[float, Memory] | None = None  # (until, reading)
 
     def memory(self) -> Memory:
+        now = time.monotonic()
+        if self._memory is not None and now < self._memory[0]:
+            return self._memory[1]
+        reading = self._read_memory()
+        self._memory = (now + MEMORY_FRESH_S, reading)
+        return reading
+
+    def _read_memory(self) -> Memory:
         vm = psutil.virtual_memory()
         total, available = int(vm.total), int(vm.available)
         limit = self._memory_limit()

@@ -46,10 +46,9 @@ class SessionEvents:
 
     async def _relay_releases(self) -> None:
         """Release requests travel as dispatcher events; hand them to this node's live sessions."""
-        subscription = self.dispatcher.subscribe()
+        subscription = self.dispatcher.subscribe(kinds={RELEASE_EVENT})
         try:
             async for event in subscription:
-                if event.kind == RELEASE_EVENT:
-                    self.registry.request_release(event.job_id)
+                self.registry.request_release(event.job_id)
         finally:
             await subscription.close()

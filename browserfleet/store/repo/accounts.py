@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import cast
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Table, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from browserfleet.core.errors import Conflict
 from browserfleet.core.jobs import utcnow
@@ -163,11 +164,30 @@ async def _post(
         row.cents += cents
 
 
-async def _charge(session: AsyncSession, project_id: str, job_id: str) -> int:
-    """Take one cent from the first kind with money left (free, then bonus, then paid)."""
-    rows = await _lock_balances(session, project_id)
-    kind = next((k for k in LEDGER_KINDS if k in rows and rows[k].cents > 0), None)
+async def _charge(conn: AsyncSession | AsyncConnection, project_id: str, job_id: str) -> int:
+    """Take one cent from the first kind with money left (free, then bonus, then paid): the
+    project's balance rows locked (PostgreSQL: concurrent charges take turns), a ledger entry and
+    the running balance moved — Core statements, on a job's finish."""
+    found = await conn.execute(_LOCKED_BALANCES, {"bal_project": project_id})
+    cents = {str(kind): int(amount) for kind, amount in found}
+    kind = next((k for k in LEDGER_KINDS if cents.get(k, 0) > 0), None)
     if kind is None:
         return 0
-    await _post(session, project_id, kind, -1, "render", job_id)
+    entry = {"project_id": project_id, "kind": kind, "cents": -1, "charge_job_id": job_id}
+    await conn.execute(_LEDGER_INSERT, {**entry, "reason": "render", "created_at": utcnow()})
+    await conn.execute(_BALANCE_DEBIT, {"bal_project": project_id, "bal_kind": kind})
     return 1
+
+
+_BALANCES = cast(Table, BalanceRow.__table__)
+_LOCKED_BALANCES = (
+    select(_BALANCES.c.kind, _BALANCES.c.cents)
+    .where(_BALANCES.c.project_id == bindparam("bal_project"))
+    .with_for_update()
+)
+_LEDGER_INSERT = insert(cast(Table, LedgerRow.__table__))
+_BALANCE_DEBIT = (
+    update(_BALANCES)
+    .where(_BALANCES.c.project_id == bindparam("bal_project"), _BALANCES.c.kind == bindparam("bal_kind"))
+    .values(cents=_BALANCES.c.cents - 1)
+)

@@ -13,12 +13,13 @@ from datetime import UTC, datetime
 from typing import Any, Self
 
 from sqlalchemy import Row
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from browserfleet.core.jobs import JobKind, JobState, Route
 from browserfleet.store.db import create_engine, migrate
 from browserfleet.store.models import JobRow
 from browserfleet.store.records import JobRecord
+from browserfleet.store.sqlite_driver import OneHopConnection
 
 
 class StoreBase:
@@ -51,6 +52,46 @@ class StoreBase:
         lock = self._write_lock if self._is_sqlite else contextlib.nullcontext()
         async with lock, self._sessions() as session, session.begin():
             yield session
+
+    # Core connections, for the statements on every job's path (no ORM unit of work to run)
+    @contextlib.asynccontextmanager
+    async def _reading(self) -> AsyncIterator[AsyncConnection]:
+        """A connection for one cheap read statement: on PostgreSQL in autocommit (no BEGIN and
+        ROLLBACK round trips); on SQLite inline, on the loop's thread (a read in WAL mode never
+        waits for a writer: store/sqlite_driver.py)."""
+        async with self.engine.connect() as conn:
+            if not self._is_sqlite:
+                await conn.execution_options(isolation_level="AUTOCOMMIT")
+                yield conn
+                return
+            driver = await _inline(conn)
+            try:
+                yield conn
+            finally:
+                _no_longer_inline(driver)
+
+    @contextlib.asynccontextmanager
+    async def _writing(self) -> AsyncIterator[AsyncConnection]:
+        """:meth:`_write` on a Core connection, for a few cheap statements: one transaction,
+        serialised on SQLite. Never inline: a write may wait for another process's lock (a CLI
+        command) and its commit may checkpoint the WAL, neither of which may stall the loop."""
+        lock = self._write_lock if self._is_sqlite else contextlib.nullcontext()
+        async with lock, self.engine.begin() as conn:
+            yield conn
+
+
+async def _inline(conn: AsyncConnection) -> OneHopConnection | None:
+    raw = await conn.get_raw_connection()
+    driver = raw.driver_connection
+    if not isinstance(driver, OneHopConnection):
+        return None
+    driver.inline = True
+    return driver
+
+
+def _no_longer_inline(driver: OneHopConnection | None) -> None:
+    if driver is not None:
+        driver.inline = False
 
 
 def _job(row: JobRow | Row[Any]) -> JobRecord:

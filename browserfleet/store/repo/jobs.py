@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
+from dataclasses import replace
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, delete, func, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Table, Update, bindparam, delete, func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from browserfleet.core.errors import IllegalTransition
 from browserfleet.core.jobs import ACTIVE_STATES, JobKind, JobState, Route, transition, utcnow
@@ -15,7 +17,7 @@ from browserfleet.store.records import (
     JobOutcome,
     JobRecord,
 )
-from browserfleet.store.repo.accounts import _charge
+from browserfleet.store.repo.accounts import _BALANCES, LEDGER_KINDS, _charge
 from browserfleet.store.repo.base import StoreBase, _job
 
 
@@ -31,29 +33,37 @@ class JobQueries(StoreBase):
         keep_blobs_days: float | None = None,
     ) -> JobRecord:
         now = utcnow()
-        row = JobRow(
+        record = JobRecord(
             id=job_id,
             project_id=project_id,
-            kind=kind.value,
-            state=JobState.QUEUED.value,
-            route=route.to_dict(),
+            kind=kind,
+            state=JobState.QUEUED,
+            route=route,
             spec=spec,
+            result=None,
+            error_code=None,
+            error_message=None,
             billable=False,
             charged_cents=0,
             attempts=0,
+            node_id=None,
             keep_blobs_days=keep_blobs_days,
-            blobs_purged=False,
             created_at=now,
             updated_at=now,
+            started_at=None,
+            finished_at=None,
+            blobs_purged=False,
         )
-        async with self._write() as session:
-            session.add(row)
-        return _job(row)
+        values = {column.key: getattr(record, column.key) for column in _JOBS.c}
+        values.update(kind=kind.value, state=JobState.QUEUED.value, route=route.to_dict())
+        async with self._writing() as conn:
+            await conn.execute(_INSERT, values)
+        return record
 
     async def get_job(self, job_id: str) -> JobRecord | None:
-        async with self._read() as session:
-            row = await session.get(JobRow, job_id)
-        return _job(row) if row else None
+        async with self._reading() as conn:
+            found = (await conn.execute(_GET, {"get_job": job_id})).one_or_none()
+        return _job(found) if found is not None else None
 
     async def get_jobs(self, job_ids: Iterable[str]) -> dict[str, JobRecord]:
         """The jobs found among ``job_ids``, read in one statement (one consistent snapshot: a
@@ -70,6 +80,14 @@ class JobQueries(StoreBase):
         )
         async with self._read() as session:
             return int(await session.scalar(query) or 0)
+
+    async def admission_counts(self, project_id: str, kind: JobKind) -> tuple[int, int]:
+        """``(active jobs of kind, balance in cents)`` of the project, read in one statement
+        (what admission weighs before it inserts a job: core/admission.py)."""
+        async with self._reading() as conn:
+            params = {"adm_project": project_id, "adm_kind": kind.value}
+            found = (await conn.execute(_ADMISSION, params)).one()
+        return int(found[0] or 0), int(found[1] or 0)
 
     async def project_jobs(
         self, project_id: str, kind: JobKind, states: Iterable[JobState] | None = None, limit: int = 1000
@@ -121,8 +139,8 @@ class JobQueries(StoreBase):
             "claim_at": utcnow(),
         }
         if self._is_sqlite:
-            async with self._write() as session:
-                found = (await session.execute(_CLAIM, params)).one_or_none()
+            async with self._writing() as conn:
+                found = (await conn.execute(_CLAIM, params)).one_or_none()
             return _job(found) if found is not None else None
         # one statement, atomic on its own: no BEGIN/COMMIT round trips
         async with self.engine.connect() as conn:
@@ -177,13 +195,31 @@ class JobQueries(StoreBase):
     async def finish_attempt(self, job_id: str, outcome: JobOutcome, attempt: int) -> JobRecord | None:
         """:meth:`finish_job` for whoever runs ``attempt`` of the job; None, and nothing changed
         or charged, when the job is already terminal or another attempt owns it now (its node was
-        presumed dead and the job was requeued): a second finish is a no-op."""
-        async with self._write() as session:
-            row = await _locked_job(session, job_id)
-            if JobState(row.state).terminal or row.attempts != attempt:
+        presumed dead and the job was requeued): a second finish is a no-op.
+
+        On every job's path, so Core statements: the conditional UPDATE … RETURNING that ends the
+        attempt (recording the cent a billable job is charged), then the charge itself; a balance
+        found empty sets the cent back to 0 — one transaction, nobody sees it in between."""
+        params = {
+            "fin_job": job_id,
+            "fin_attempt": attempt,
+            "fin_result": outcome.result,
+            "fin_code": outcome.error_code,
+            "fin_message": outcome.error_message,
+            "fin_billable": outcome.billable,
+            "fin_charged": 1 if outcome.billable else 0,
+            "fin_at": utcnow(),
+        }
+        async with self._writing() as conn:
+            found = (await conn.execute(_finish_statement(outcome.state), params)).one_or_none()
+            if found is None:
+                await _explain_no_finish(conn, job_id, attempt, outcome.state)
                 return None
-            await _finish(session, row, outcome)
-        return _job(row)
+            record = _job(found)
+            if outcome.billable and not await _charge(conn, record.project_id, record.id):
+                await conn.execute(_CHARGED, {"chg_job": job_id, "chg_cents": 0})
+                record = replace(record, charged_cents=0)
+        return record
 
 
 # The claim is on every job's path (dispatch latency): one conditional UPDATE … RETURNING, built
@@ -202,6 +238,71 @@ _CLAIM = (
     )
     .returning(*_JOBS.c)
 )
+
+
+_INSERT = insert(_JOBS)
+_GET = select(*_JOBS.c).where(_JOBS.c.id == bindparam("get_job"))
+_ADMISSION = select(
+    select(func.count())
+    .where(
+        _JOBS.c.project_id == bindparam("adm_project"),
+        _JOBS.c.kind == bindparam("adm_kind"),
+        _JOBS.c.state.in_([s.value for s in ACTIVE_STATES]),
+    )
+    .scalar_subquery(),
+    select(func.coalesce(func.sum(_BALANCES.c.cents), 0))
+    .where(_BALANCES.c.project_id == bindparam("adm_project"), _BALANCES.c.kind.in_(LEDGER_KINDS))
+    .scalar_subquery(),
+)
+_FIN_AT = bindparam("fin_at", type_=UTCDateTime())
+_CHARGED = (
+    update(_JOBS).where(_JOBS.c.id == bindparam("chg_job")).values(charged_cents=bindparam("chg_cents"))
+)
+
+
+@functools.cache
+def _finish_statement(target: JobState) -> Update:
+    """The conditional UPDATE … RETURNING that ends the attempt it names with ``target``: only
+    from a state the machine allows (core.jobs.transition), and only that attempt."""
+    sources = [state.value for state in JobState if _allows(state, target)]
+    return (
+        update(_JOBS)
+        .where(
+            _JOBS.c.id == bindparam("fin_job"),
+            _JOBS.c.attempts == bindparam("fin_attempt"),
+            _JOBS.c.state.in_(sources),
+        )
+        .values(
+            state=target.value,
+            result=bindparam("fin_result", type_=_JOBS.c.result.type),
+            error_code=bindparam("fin_code"),
+            error_message=bindparam("fin_message"),
+            billable=bindparam("fin_billable"),
+            charged_cents=bindparam("fin_charged"),
+            finished_at=_FIN_AT,
+            updated_at=_FIN_AT,
+        )
+        .returning(*_JOBS.c)
+    )
+
+
+def _allows(current: JobState, target: JobState) -> bool:
+    try:
+        transition(current, target)
+    except IllegalTransition:
+        return False
+    return True
+
+
+async def _explain_no_finish(conn: AsyncConnection, job_id: str, attempt: int, target: JobState) -> None:
+    """Why :func:`_finish_statement` changed nothing: a missing job or a move the machine forbids
+    raise IllegalTransition; a job already terminal, or another attempt's, is a quiet no-op."""
+    found = (await conn.execute(_GET, {"get_job": job_id})).one_or_none()
+    if found is None:
+        raise IllegalTransition(f"job {job_id} does not exist")
+    state = JobState(found.state)
+    if not state.terminal and found.attempts == attempt:
+        transition(state, target)
 
 
 async def _finish(session: AsyncSession, row: JobRow, outcome: JobOutcome) -> None:

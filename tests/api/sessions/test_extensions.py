@@ -249,6 +249,7 @@ def test_extension_whose_zip_is_gone_fails_the_create(
     client = sdk(sserver, key)
     extension = client.extensions.create(file=("gone.zip", zip_of(marker_extension("gone"))))
     (sserver.settings.blob_dir / extension.id[-2:] / extension.id / "extension.zip").unlink()
+    sserver.forget_recent_blobs()
     with pytest.raises(BadRequestError, match="missing from the blob store"):
         client.sessions.create(extension_id=extension.id)
     (ended,) = client.sessions.list()

@@ -202,6 +202,37 @@ async def test_events_reach_every_subscriber(pair: Pair) -> None:
         await subscription.close()
 
 
+async def test_a_subscription_gets_only_the_jobs_and_kinds_it_names(pair: Pair) -> None:
+    submitter, claimer = pair
+    one_job = submitter.subscribe(["job_1"])
+    two_jobs = claimer.subscribe(["job_1", "job_2"])
+    cancels = claimer.subscribe(kinds={"cancel"})
+    everything = submitter.subscribe()
+    streams = [aiter(s) for s in (one_job, two_jobs, cancels, everything)]
+    await asyncio.sleep(0.1)  # a subscription across processes is live once it is listening
+    sent = [
+        JobEvent("job_2", "prj_1", JobState.RUNNING),
+        JobEvent("job_3", "prj_1", JobState.RUNNING),
+        JobEvent("job_1", "prj_1", JobState.COMPLETED),
+        JobEvent("job_3", "prj_1", kind="cancel"),
+        JobEvent("job_2", "prj_1", JobState.CANCELLED),
+    ]
+    for event in sent:
+        await claimer.publish(event)
+    wanted = [
+        [sent[2]],
+        [sent[0], sent[2], sent[4]],
+        [sent[3]],
+        sent,
+    ]
+    for events, expected in zip(streams, wanted, strict=True):
+        assert [await _next(events) for _ in expected] == expected
+        with pytest.raises(TimeoutError):
+            await _next(events, NOT_YET)  # nothing else: another job's events never reach it
+    for subscription in (one_job, two_jobs, cancels, everything):
+        await subscription.close()
+
+
 async def test_the_registry_knows_live_nodes(pair: Pair) -> None:
     submitter, claimer = pair
     load = NodeLoad(

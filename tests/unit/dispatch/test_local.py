@@ -11,6 +11,7 @@ import pytest
 from browserfleet.core.jobs import JobKind, JobState, NodeLabels, Route, RouteKind
 from browserfleet.dispatch.base import JobEvent, Ticket
 from browserfleet.dispatch.local import LocalDispatcher
+from browserfleet.dispatch.subscribers import Subscribers
 
 ANYWHERE = NodeLabels(node_id="node-any")
 DE_NODE = NodeLabels(node_id="node-de", region="eu-central", country="DE")
@@ -50,6 +51,24 @@ async def test_duplicate_submit_is_ignored_until_claimed() -> None:
 
 async def _next(events: AsyncIterator[JobEvent], within: float = 2.0) -> JobEvent:
     return await asyncio.wait_for(anext(events), within)
+
+
+async def test_a_job_subscription_is_filed_under_its_jobs_until_it_closes() -> None:
+    subscribers = Subscribers()
+    first = subscribers.subscribe(["job_1", "job_2"])
+    second = subscribers.subscribe(["job_2"])
+    watcher = subscribers.subscribe(kinds={"cancel"})
+    assert len(subscribers) == 3
+    record = object()
+    event = JobEvent("job_2", "prj_1", JobState.COMPLETED, record=record)
+    subscribers.deliver(event)
+    got = await _next(aiter(first))
+    assert got is event and got.record is record  # in-process: the very event, its record with it
+    assert await _next(aiter(second)) is event
+    for subscription in (first, second, watcher):
+        await subscription.close()
+    assert len(subscribers) == 0
+    assert subscribers._by_job == {}  # nothing is left filed under a job nobody waits for
 
 
 async def test_publish_reaches_every_subscriber_until_it_closes() -> None:

@@ -12,6 +12,7 @@ import pytest
 from browserfleet.core.load import MB, NodeLoad
 from browserfleet.core.pressure import Pressure
 from browserfleet.node.capacity import BudgetConfig, Gate, Machine, NodeBudget
+from browserfleet.node.capacity import machine as machine_module
 from browserfleet.node.capacity.machine import Memory
 from browserfleet.node.capacity.memory import MemorySample
 
@@ -111,6 +112,24 @@ def test_machine_reads_cgroup_v2_limits(tmp_path: Path) -> None:
     memory = machine.memory()
     assert memory.total == 2 * GB
     assert memory.available == GB
+
+
+def test_a_memory_reading_is_reused_only_while_fresh(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    proc = tmp_path / "cgroup"
+    proc.write_text("0::/fleet\n")
+    folder = tmp_path / "root" / "fleet"
+    folder.mkdir(parents=True)
+    (folder / "memory.max").write_text(str(2 * GB))
+    (folder / "memory.current").write_text(str(GB))
+    machine = Machine(proc, tmp_path / "root")
+    now = [1000.0]
+    monkeypatch.setattr(machine_module.time, "monotonic", lambda: now[0])
+    assert machine.memory().available == GB
+    (folder / "memory.current").write_text(str(GB + 512 * MB))
+    now[0] += machine_module.MEMORY_FRESH_S / 2
+    assert machine.memory().available == GB  # every claim asks: one reading serves them a moment
+    now[0] += machine_module.MEMORY_FRESH_S
+    assert machine.memory().available == GB - 512 * MB
 
 
 def test_machine_reads_cgroup_v1_limits(tmp_path: Path) -> None:
