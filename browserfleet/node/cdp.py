@@ -78,24 +78,42 @@ class CDPConnection:
         session_id: str | None = None,
         timeout_s: float = COMMAND_TIMEOUT_S,
     ) -> dict[str, Any]:
+        (answer,) = await self.send_all([(method, params or {})], session_id=session_id, timeout_s=timeout_s)
+        return answer
+
+    async def send_all(
+        self,
+        commands: list[tuple[str, dict[str, Any]]],
+        *,
+        session_id: str | None = None,
+        timeout_s: float = COMMAND_TIMEOUT_S,
+    ) -> list[dict[str, Any]]:
+        """Send every command at once and await all their answers (in order); the first error
+        answer raises once every answer is in."""
         if self.closed:
             raise CDPClosed("the browser connection is closed")
-        message_id = next(self._ids)
-        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
-        self._pending[message_id] = (method, future)
-        message: dict[str, Any] = {"id": message_id, "method": method, "params": params or {}}
-        if session_id is not None:
-            message["sessionId"] = session_id
+        loop = asyncio.get_running_loop()
+        sent: list[tuple[int, asyncio.Future[dict[str, Any]]]] = []
         try:
-            await self._ws.send(json.dumps(message))
+            for method, params in commands:
+                message_id = next(self._ids)
+                future: asyncio.Future[dict[str, Any]] = loop.create_future()
+                self._pending[message_id] = (method, future)
+                sent.append((message_id, future))
+                message: dict[str, Any] = {"id": message_id, "method": method, "params": params}
+                if session_id is not None:
+                    message["sessionId"] = session_id
+                await self._ws.send(json.dumps(message))
             async with asyncio.timeout(timeout_s):
-                return await future
+                await asyncio.wait([future for _, future in sent])
+            return [future.result() for _, future in sent]
         except websockets.ConnectionClosed as exc:
             raise CDPClosed(str(exc)) from exc
         finally:
-            self._pending.pop(message_id, None)
-            if future.done() and not future.cancelled():
-                future.exception()  # answered as we were cancelled: nobody else will look at it
+            for message_id, future in sent:
+                self._pending.pop(message_id, None)
+                if future.done() and not future.cancelled():
+                    future.exception()  # answered as we were cancelled: nobody else will look at it
 
     async def close(self) -> None:
         with contextlib.suppress(Exception):

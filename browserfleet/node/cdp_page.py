@@ -91,64 +91,26 @@ class CDPPage:
         )
         context_id = made["browserContextId"]
         try:
-            target = await cdp.send(
-                "Target.createTarget", {"url": "about:blank", "browserContextId": context_id}
+            user_agent = await line.user_agent() if options.place is not None else ""
+            browser_level = [
+                ("Browser.setDownloadBehavior", {"behavior": "deny", "browserContextId": context_id})
+            ]
+            if options.place is not None:
+                grant = {"permissions": ["geolocation"], "browserContextId": context_id}
+                browser_level.append(("Browser.grantPermissions", grant))
+            browser_level.append(
+                ("Target.createTarget", {"url": "about:blank", "browserContextId": context_id})
             )
-            attached = await cdp.send(
-                "Target.attachToTarget", {"targetId": target["targetId"], "flatten": True}
-            )
-            page = cls(line, context_id, target["targetId"], attached["sessionId"])
+            target_id = (await cdp.send_all(browser_level))[-1]["targetId"]
+            attached = await cdp.send("Target.attachToTarget", {"targetId": target_id, "flatten": True})
+            page = cls(line, context_id, target_id, attached["sessionId"])
             line.register(page.session_id, page)
-            await page._set_up(options)
+            await page._send_all(_page_commands(options, user_agent))
         except BaseException:
             with contextlib.suppress(CDPError, CDPClosed, TimeoutError):
                 await cdp.send("Target.disposeBrowserContext", {"browserContextId": context_id}, timeout_s=5)
             raise
         return page
-
-    async def _set_up(self, options: PageOptions) -> None:
-        width, height = options.viewport
-        patterns = [_DOCUMENTS, _IMAGES] if options.block_images else [_DOCUMENTS]
-        scripts = "\n".join(s for s in (_NO_SERVICE_WORKERS, options.init_script) if s)
-        commands: list[tuple[str, dict[str, Any]]] = [
-            ("Inspector.enable", {}),
-            ("Page.enable", {}),
-            ("Page.addScriptToEvaluateOnNewDocument", {"source": scripts}),
-            ("Fetch.enable", {"patterns": patterns}),
-            ("Emulation.setFocusEmulationEnabled", {"enabled": True}),
-            (
-                "Emulation.setDeviceMetricsOverride",
-                {
-                    "width": width,
-                    "height": height,
-                    "screenWidth": width,
-                    "screenHeight": height,
-                    "deviceScaleFactor": 1,
-                    "mobile": False,
-                    "screenOrientation": {"angle": 0, "type": "landscapePrimary"},
-                },
-            ),
-        ]
-        if options.place is not None:
-            commands += await self._place_commands(options.place)
-        await asyncio.gather(*(self._send(method, params) for method, params in commands))
-
-    async def _place_commands(self, place: City) -> list[tuple[str, dict[str, Any]]]:
-        await self.line.cdp.send(
-            "Browser.grantPermissions", {"permissions": ["geolocation"], "browserContextId": self.context_id}
-        )
-        # Chromium adds the q-values itself (en-US,en → en-US,en;q=0.9): pass the bare list
-        languages = ",".join(part.split(";")[0].strip() for part in place.accept_language.split(","))
-        geolocation = {"latitude": place.latitude, "longitude": place.longitude, "accuracy": 50}
-        return [
-            ("Emulation.setTimezoneOverride", {"timezoneId": place.timezone}),
-            ("Emulation.setLocaleOverride", {"locale": place.locale}),
-            ("Emulation.setGeolocationOverride", geolocation),
-            (
-                "Network.setUserAgentOverride",
-                {"userAgent": await self.line.user_agent(), "acceptLanguage": languages},
-            ),
-        ]
 
     # --- what the line tells ---------------------------------------------------------------------
 
@@ -230,13 +192,56 @@ class CDPPage:
             )
 
     async def _send(self, method: str, params: dict[str, Any], *, timeout_s: float = 30.0) -> dict[str, Any]:
+        (answer,) = await self._send_all([(method, params)], timeout_s=timeout_s)
+        return answer
+
+    async def _send_all(
+        self, commands: list[tuple[str, dict[str, Any]]], *, timeout_s: float = 30.0
+    ) -> list[dict[str, Any]]:
         if self._gone is not None:
             raise PageGone(self._gone)
         try:
-            return await self.line.cdp.send(method, params, session_id=self.session_id, timeout_s=timeout_s)
+            return await self.line.cdp.send_all(commands, session_id=self.session_id, timeout_s=timeout_s)
         except CDPClosed as exc:
             raise PageGone(str(exc)) from exc
         except CDPError as exc:
             if self._gone is not None:
                 raise PageGone(self._gone) from exc
             raise
+
+
+def _page_commands(options: PageOptions, user_agent: str) -> list[tuple[str, dict[str, Any]]]:
+    """What sets a new page up (``user_agent``: the browser's, when the page has a place)."""
+    width, height = options.viewport
+    patterns = [_DOCUMENTS, _IMAGES] if options.block_images else [_DOCUMENTS]
+    scripts = "\n".join(s for s in (_NO_SERVICE_WORKERS, options.init_script) if s)
+    metrics = {
+        "width": width,
+        "height": height,
+        "screenWidth": width,
+        "screenHeight": height,
+        "deviceScaleFactor": 1,
+        "mobile": False,
+        "screenOrientation": {"angle": 0, "type": "landscapePrimary"},
+    }
+    commands: list[tuple[str, dict[str, Any]]] = [
+        ("Inspector.enable", {}),
+        ("Page.enable", {}),
+        ("Page.addScriptToEvaluateOnNewDocument", {"source": scripts}),
+        ("Fetch.enable", {"patterns": patterns}),
+        ("Emulation.setFocusEmulationEnabled", {"enabled": True}),
+        ("Emulation.setDeviceMetricsOverride", metrics),
+    ]
+    place = options.place
+    if place is None:
+        return commands
+    # Chromium adds the q-values itself (en-US,en → en-US,en;q=0.9): pass the bare list
+    languages = ",".join(part.split(";")[0].strip() for part in place.accept_language.split(","))
+    geolocation = {"latitude": place.latitude, "longitude": place.longitude, "accuracy": 50}
+    return [
+        *commands,
+        ("Emulation.setTimezoneOverride", {"timezoneId": place.timezone}),
+        ("Emulation.setLocaleOverride", {"locale": place.locale}),
+        ("Emulation.setGeolocationOverride", geolocation),
+        ("Network.setUserAgentOverride", {"userAgent": user_agent, "acceptLanguage": languages}),
+    ]
