@@ -32,6 +32,7 @@ import json
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -179,14 +180,11 @@ class RenderExecutor(Executor):
         limit_ms = self.navigation_timeout_ms
         if page_lane(spec):
             ready = await self._page_for(job_id, spec, city, upstream)
-            return (
-                ready.pooled,
-                ready.page,
-                _PageRun(spec, city, ready.channel, timings, limit_ms, ready.page),
-            )
+            setting = _Setting(spec, city, ready.channel, timings, limit_ms)
+            return ready.pooled, ready.page, _PageRun(setting, ready.page)
         pooled, context, page, channel = await self._context_for(job_id, spec, city, upstream)
-        run = _PlaywrightRun(spec, city, channel, timings, limit_ms, page, self.captcha_solver)
-        return pooled, context, run
+        setting = _Setting(spec, city, channel, timings, limit_ms)
+        return pooled, context, _PlaywrightRun(setting, page, self.captcha_solver)
 
     async def _page_for(
         self, job_id: str, spec: RenderSpec, city: City | None, upstream: ProxyUpstream | None
@@ -332,27 +330,31 @@ def _unexpected(exc: Exception) -> Exception:
     return JobFailure(ErrorCode.INTERNAL_ERROR, f"browser error: {str(exc).splitlines()[0]}")
 
 
+@dataclass(frozen=True)
+class _Setting:
+    """What a render's run works with, whatever its lane."""
+
+    spec: RenderSpec
+    city: City | None
+    channel: EgressChannel
+    timings: Timings
+    navigation_timeout_ms: float
+
+
 class _RenderRun:
     """One render, phase by phase (kept apart from the executor so each phase stays small); the
     page operations are its lane's (:class:`_PlaywrightRun`, :class:`_PageRun`)."""
 
-    def __init__(
-        self,
-        spec: RenderSpec,
-        city: City | None,
-        channel: EgressChannel,
-        timings: Timings,
-        navigation_timeout_ms: float,
-    ) -> None:
-        self.spec = spec
-        self.city = city
-        self.channel = channel
-        self.timings = timings
-        self.navigation_timeout_ms = navigation_timeout_ms
+    def __init__(self, setting: _Setting) -> None:
+        self.spec = setting.spec
+        self.city = setting.city
+        self.channel = setting.channel
+        self.timings = setting.timings
+        self.navigation_timeout_ms = setting.navigation_timeout_ms
         self.blobs: dict[str, bytes] = {}
         self.title = ""  # the page's <title>, as text (the console's lists show it)
         self.final_url = ""
-        self.settled = spec.load_strategy == "custom"  # custom waits replace the settle step
+        self.settled = setting.spec.load_strategy == "custom"  # custom waits replace the settle step
 
     # the lane's page operations
 
@@ -498,16 +500,9 @@ class _PlaywrightRun(_RenderRun):
     """The Playwright lane: a Playwright page, its actions run by the step runner."""
 
     def __init__(
-        self,
-        spec: RenderSpec,
-        city: City | None,
-        channel: EgressChannel,
-        timings: Timings,
-        navigation_timeout_ms: float,
-        page: Page,
-        captcha_solver: captcha.CaptchaSolver | None = None,
+        self, setting: _Setting, page: Page, captcha_solver: captcha.CaptchaSolver | None = None
     ) -> None:
-        super().__init__(spec, city, channel, timings, navigation_timeout_ms)
+        super().__init__(setting)
         self.page = page
         self.captcha_solver = captcha_solver
         self.runner = StepRunner(page, captcha_solver=captcha_solver)
@@ -552,16 +547,8 @@ class _PlaywrightRun(_RenderRun):
 class _PageRun(_RenderRun):
     """The page lane: a page on the browser's DevTools line (node/cdp_page.py)."""
 
-    def __init__(
-        self,
-        spec: RenderSpec,
-        city: City | None,
-        channel: EgressChannel,
-        timings: Timings,
-        navigation_timeout_ms: float,
-        page: CDPPage,
-    ) -> None:
-        super().__init__(spec, city, channel, timings, navigation_timeout_ms)
+    def __init__(self, setting: _Setting, page: CDPPage) -> None:
+        super().__init__(setting)
         self.page = page
         self.waits = CDPWaits(page)
 
