@@ -22,9 +22,9 @@ from typing import Any, Protocol
 from browserfleet.node.cdp import CDPConnection
 from browserfleet.node.sandbox.netns import NetNamespace
 
-__all__ = ["DEBUG_PORT_FLAG", "BrowserLine", "LinePage", "open_line"]
+__all__ = ["BrowserLine", "LinePage", "debug_port_flag", "open_line"]
 
-DEBUG_PORT_FLAG = "--remote-debugging-port=0"  # a free port, written to DevToolsActivePort
+EPHEMERAL_PORTS = Path("/proc/sys/net/ipv4/ip_local_port_range")
 PORT_FILE_TIMEOUT_S = 10.0
 # the session-scoped events a page listens to
 PAGE_EVENTS = (
@@ -100,9 +100,23 @@ class BrowserLine:
             page.on_gone(reason)
 
 
+def debug_port_flag(contained: bool) -> str:
+    """Where a pooled browser listens for DevTools (its port is written to DevToolsActivePort).
+
+    Uncontained: a free port of the host (``0``). Contained: a fixed port just below the host's
+    ephemeral range. The sandbox's loopback also carries the egress channels of the browser's jobs,
+    each on the port its host-side listener got from that range (node/sandbox/pool_jail.py), so a
+    DevTools port taken from the same range could be the very port a later channel needs there.
+    """
+    if not contained:
+        return "--remote-debugging-port=0"
+    low = int(EPHEMERAL_PORTS.read_text().split()[0])
+    return f"--remote-debugging-port={low - 1}"
+
+
 async def open_line(pid: int, netns: NetNamespace | None) -> BrowserLine:
     """Connect to the DevTools server of the browser process ``pid`` (launched with
-    :data:`DEBUG_PORT_FLAG`); ``netns``: its sandbox's network namespace when contained."""
+    :func:`debug_port_flag`); ``netns``: its sandbox's network namespace when contained."""
     port, path = await _devtools_port(_profile_of(pid))
     sock = await netns.connect(port) if netns is not None else None
     return BrowserLine(await CDPConnection.connect(f"ws://127.0.0.1:{port}{path}", sock=sock))

@@ -31,7 +31,7 @@ from playwright.async_api import Browser, BrowserContext, Playwright, async_play
 from playwright.async_api import Error as PlaywrightError
 
 from browserfleet.core.errors import BrowserCrashed
-from browserfleet.node.browser_line import DEBUG_PORT_FLAG, BrowserLine, open_line
+from browserfleet.node.browser_line import BrowserLine, debug_port_flag, open_line
 from browserfleet.node.cdp import CDPClosed, CDPError
 from browserfleet.node.cdp_page import CDPPage, PageGone, PageOptions
 from browserfleet.node.egress import EgressChannel
@@ -239,7 +239,7 @@ class BrowserPool:
         if self.containment is None:
             browser = await self._playwright.chromium.launch(
                 executable_path=str(self.executable),
-                args=[*self.flags, DEBUG_PORT_FLAG, marker],
+                args=[*self.flags, debug_port_flag(contained=False), marker],
                 headless=True,
             )
             return await self._launched(PooledBrowser(browser=browser, marker=marker))
@@ -247,7 +247,7 @@ class BrowserPool:
         try:
             browser = await self._playwright.chromium.launch(
                 executable_path=str(jail.script),
-                args=[*self.containment.chromium_flags(self.flags), DEBUG_PORT_FLAG, marker],
+                args=[*self.containment.chromium_flags(self.flags), debug_port_flag(contained=True), marker],
                 headless=True,
                 chromium_sandbox=self.containment.chromium_sandbox,
                 downloads_path=jail.downloads,

@@ -23,6 +23,7 @@ import contextlib
 import json
 import os
 import secrets
+import socket
 import time
 from pathlib import Path
 from typing import Any
@@ -310,3 +311,20 @@ def _renderers_of(browser_pid: int) -> list[int]:
             if b"--type=renderer" in Path(f"/proc/{proc.pid}/cmdline").read_bytes():
                 found.append(proc.pid)
     return found
+
+
+def test_a_pooled_browsers_devtools_line_lives_in_its_sandbox(harness: FleetHarness) -> None:
+    """The render lane's DevTools line (node/browser_line.py): the port is in the browser's own
+    network namespace, outside the ephemeral range its jobs' egress channels take their ports
+    from there, and nothing on the host's loopback answers on it."""
+    pooled = harness.pool.browsers[0]
+    assert pooled.jail is not None and pooled.line is not None and not pooled.line.closed
+    pid = pooled.pid()
+    assert pid is not None
+    argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    profile = next(a.decode().split("=", 1)[1] for a in argv if a.startswith(b"--user-data-dir="))
+    port = int((Path(profile) / "DevToolsActivePort").read_text().split()[0])
+    low, high = (int(p) for p in Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
+    assert not low <= port <= high
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", port), timeout=2).close()
