@@ -37,6 +37,7 @@ from importlib import resources
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+import structlog
 from playwright.async_api import BrowserContext, Page
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import TimeoutError as PlaywrightTimeout
@@ -64,6 +65,8 @@ if TYPE_CHECKING:
     from browserfleet.settings import Settings
 
 
+log = structlog.get_logger(__name__)
+
 # The default load strategy: after `load`, wait (in the page, no polling from here) until no
 # fetch/XHR is pending and none ended in the last SETTLE_QUIET_MS, at most SETTLE_CAP_MS.
 SETTLE_QUIET_MS = 50
@@ -80,6 +83,7 @@ _SERIALIZE_HERE = """(() => {
 })()"""
 GZIP_OFF_LOOP_BYTES = 256 * 1024  # a larger HTML is compressed on a worker thread
 VIEWPORT = {"width": 1366, "height": 768}
+CRASH_GRACE_S = 1.0
 LANE_ERRORS = (PlaywrightError, CDPError, CDPClosed, PageGone, ScriptError)  # a page operation failed
 
 
@@ -162,7 +166,7 @@ class RenderExecutor(Executor):
         try:
             execution = await render.run()
         except LANE_ERRORS as exc:
-            raise self._translate(pooled, exc) from exc
+            raise await self._translate(pooled, exc) from exc
         finally:
             self.pool.release_later(pooled, ctx, render.channel.close)
         execution.result["geoExit"] = geo_exit(asked, upstream)
@@ -203,7 +207,7 @@ class RenderExecutor(Executor):
         except BaseException as exc:
             self.pool.release_later(pooled, None)
             if isinstance(exc, LANE_ERRORS):
-                raise self._translate(pooled, exc) from exc
+                raise await self._translate(pooled, exc) from exc
             raise
 
     async def _context_for(
@@ -227,7 +231,7 @@ class RenderExecutor(Executor):
         except BaseException as exc:
             self.pool.release_later(pooled, None)
             if isinstance(exc, LANE_ERRORS):
-                raise self._translate(pooled, exc) from exc
+                raise await self._translate(pooled, exc) from exc
             raise
         return pooled, context, page, channel
 
@@ -259,9 +263,15 @@ class RenderExecutor(Executor):
             raise
         return Ready(pooled, page, channel)
 
-    def _translate(self, pooled: PooledBrowser, exc: Exception) -> Exception:
-        dead = not pooled.alive or (pooled.line is not None and pooled.line.closed)
-        return BrowserCrashed(str(exc)) if dead else _unexpected(exc)
+    async def _translate(self, pooled: PooledBrowser, exc: Exception) -> Exception:
+        """A failed page operation: the browser's crash (the node retries the job) when the
+        browser is gone or goes within :data:`CRASH_GRACE_S` — its two connections (Playwright's
+        pipe, the node's DevTools line) notice its death one after the other —, else an internal
+        error."""
+        if await _dies(pooled, CRASH_GRACE_S):
+            return BrowserCrashed(str(exc))
+        log.warning("render.browser_error", error=str(exc).splitlines()[0][:300])
+        return _unexpected(exc)
 
     def _node_place(self, node_id: str | None) -> City:
         """Where the node that runs the job browses from (this process's own node when unknown)."""
@@ -314,6 +324,16 @@ def context_options(city: City | None, channel: EgressChannel) -> dict[str, Any]
             "extra_http_headers": {"Accept-Language": city.accept_language},
         }
     return options
+
+
+async def _dies(pooled: PooledBrowser, within_s: float) -> bool:
+    """Is ``pooled`` gone, or gone within ``within_s``?"""
+    deadline = time.monotonic() + within_s
+    while pooled.alive and not (pooled.line is not None and pooled.line.closed):
+        if time.monotonic() >= deadline:
+            return False
+        await asyncio.sleep(0.05)
+    return True
 
 
 def page_lane(spec: RenderSpec) -> bool:
