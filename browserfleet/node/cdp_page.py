@@ -163,7 +163,7 @@ class CDPPage:
         self._committed = False
         self._loaded = asyncio.get_running_loop().create_future()
         async with asyncio.timeout(timeout_s):
-            answer = await self._send("Page.navigate", {"url": url})
+            answer = await self._send("Page.navigate", {"url": url}, timeout_s=timeout_s)
             if answer.get("errorText"):
                 raise NavigationFailed(str(answer["errorText"]).removeprefix("net::"))
             await self._loaded
