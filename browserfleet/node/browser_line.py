@@ -14,12 +14,11 @@ One :class:`BrowserLine` per browser routes the page events (flat sessions: each
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from pathlib import Path
 from typing import Any, Protocol
 
-from browserfleet.node.cdp import CDPConnection
+from browserfleet.node.cdp import CDPConnection, devtools_port
 from browserfleet.node.sandbox.netns import NetNamespace
 
 __all__ = ["BrowserLine", "LinePage", "debug_port_flag", "open_line"]
@@ -131,12 +130,9 @@ def _profile_of(pid: int) -> Path:
 
 
 async def _devtools_port(profile: Path) -> tuple[int, str]:
-    marker = profile / "DevToolsActivePort"
     deadline = time.monotonic() + PORT_FILE_TIMEOUT_S
     while time.monotonic() < deadline:
-        with contextlib.suppress(OSError, ValueError):
-            lines = marker.read_text().splitlines()
-            if len(lines) >= 2:
-                return int(lines[0]), lines[1].strip()
+        if (endpoint := devtools_port(profile)) is not None:
+            return endpoint
         await asyncio.sleep(0.02)
     raise RuntimeError(f"no DevTools port in {profile} after {PORT_FILE_TIMEOUT_S:g} s")

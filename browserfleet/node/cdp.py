@@ -18,6 +18,7 @@ import itertools
 import json
 import socket
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import structlog
@@ -27,6 +28,16 @@ from websockets.asyncio.client import ClientConnection
 log = structlog.get_logger(__name__)
 EventHandler = Callable[[dict[str, Any], str | None], Awaitable[None] | None]
 COMMAND_TIMEOUT_S = 15.0
+
+
+def devtools_port(user_data: Path) -> tuple[int, str] | None:
+    """Port and browser path from a profile's ``DevToolsActivePort`` (None until Chromium's
+    DevTools server listens and has written both lines)."""
+    with contextlib.suppress(FileNotFoundError, ValueError):
+        lines = (user_data / "DevToolsActivePort").read_text().splitlines()
+        if len(lines) >= 2:
+            return int(lines[0]), lines[1].strip()
+    return None
 
 
 class CDPError(Exception):

@@ -30,11 +30,11 @@ import asyncio
 import gzip
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import resources
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
 import structlog
@@ -66,6 +66,7 @@ if TYPE_CHECKING:
 
 
 log = structlog.get_logger(__name__)
+T = TypeVar("T")
 
 # The default load strategy: after `load`, wait (in the page, no polling from here) until no
 # fetch/XHR is pending and none ended in the last SETTLE_QUIET_MS, at most SETTLE_CAP_MS.
@@ -200,10 +201,17 @@ class RenderExecutor(Executor):
         if ready is not None:
             ready.channel.assign(job_id)
             return ready
+        return await self._on_leased(
+            lambda pooled: self._make(pooled, job_id, city, upstream, block_images=spec.block_images)
+        )
+
+    async def _on_leased(self, make: Callable[[PooledBrowser], Awaitable[T]]) -> T:
+        """``make`` on a browser leased for it; a failure releases the browser again (a page
+        operation's failure translated: :meth:`_translate`)."""
         pooled = await self.pool.pick()
         self.pool.lease(pooled)
         try:
-            return await self._make(pooled, job_id, city, upstream, block_images=spec.block_images)
+            return await make(pooled)
         except BaseException as exc:
             self.pool.release_later(pooled, None)
             if isinstance(exc, LANE_ERRORS):
@@ -214,9 +222,8 @@ class RenderExecutor(Executor):
         self, job_id: str, spec: RenderSpec, city: City | None, upstream: ProxyUpstream | None
     ) -> tuple[PooledBrowser, BrowserContext, Page, EgressChannel]:
         """A new Playwright context, leased (the caller releases it), with its page and channel."""
-        pooled = await self.pool.pick()
-        self.pool.lease(pooled)
-        try:
+
+        async def make(pooled: PooledBrowser) -> tuple[PooledBrowser, BrowserContext, Page, EgressChannel]:
             channel = await self.egress.open_channel(job_id, upstream=upstream)
             try:
                 context = await self.pool.open(pooled, egress=channel, **context_options(city, channel))
@@ -228,12 +235,9 @@ class RenderExecutor(Executor):
             except BaseException:
                 await channel.close()
                 raise
-        except BaseException as exc:
-            self.pool.release_later(pooled, None)
-            if isinstance(exc, LANE_ERRORS):
-                raise await self._translate(pooled, exc) from exc
-            raise
-        return pooled, context, page, channel
+            return pooled, context, page, channel
+
+        return await self._on_leased(make)
 
     async def _make_warm(self, pooled: PooledBrowser) -> Ready:
         return await self._make(pooled, "", self.warm_place)  # bound to its job when taken

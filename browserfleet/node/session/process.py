@@ -17,6 +17,7 @@ from pathlib import Path
 
 from browserfleet.core.errors import ErrorCode, JobFailure
 from browserfleet.core.sessions import SessionSpec
+from browserfleet.node.cdp import devtools_port
 from browserfleet.node.device_profiles import profile_for
 
 DEFAULT_VIEWPORT = (1280, 720)
@@ -48,15 +49,12 @@ def browser_args(flags: Sequence[str], spec: SessionSpec, version: str, user_dat
 
 async def devtools_endpoint(user_data: Path, process: asyncio.subprocess.Process) -> tuple[int, str]:
     """Port and browser path from ``DevToolsActivePort`` (written once the debug server listens)."""
-    marker = user_data / "DevToolsActivePort"
     deadline = time.monotonic() + LAUNCH_TIMEOUT_S
     while time.monotonic() < deadline:
         if process.returncode is not None:
             raise JobFailure(ErrorCode.BROWSER_CRASHED, "The session's browser exited during start-up")
-        with contextlib.suppress(FileNotFoundError, ValueError):
-            lines = marker.read_text().splitlines()
-            if len(lines) >= 2:
-                return int(lines[0]), lines[1].strip()
+        if (endpoint := devtools_port(user_data)) is not None:
+            return endpoint
         await asyncio.sleep(0.02)
     raise JobFailure(ErrorCode.BROWSER_CRASHED, "The session's browser did not start in time")
 
