@@ -100,6 +100,28 @@ async def test_a_text_wait_and_a_script_run_on_the_page_lane(renders: RenderExec
     assert await outcome(renders, f"{site_url}/text-later?ms=300", late) == ErrorCode.WAIT_TIMEOUT.value
 
 
+# what a client could send hoping the lane pastes it into the page's script: quotes, brackets, a
+# line separator JavaScript takes as a line end, a comment
+HOSTILE = '"]);document.body.dataset.pwned="yes";//\u2028\'"`${1}'
+
+
+async def test_a_clients_selector_and_text_reach_the_page_as_data_only(
+    renders: RenderExecutor, site_url: str
+) -> None:
+    url = f"{site_url}/visibility?ms=0"
+    quoted = HOSTILE.replace("\\", "\\\\").replace("'", "\\'")
+    selector = f"h1, [title='{quoted}']"
+    text = {"action": "wait_for_text", "text": "Visibility", "selector": selector, "timeout_ms": 3000}
+    seen = {
+        "action": "evaluate",
+        "expression": "document.body.dataset.seen = String(document.body.dataset.pwned)",
+    }
+    done = await renders.run(job(url, None, wait_for=[wait(selector, "attached"), text, seen]))
+    assert 'data-seen="undefined"' in gzip.decompress(done.blobs["html.gz"]).decode()
+    absent = {"action": "wait_for_text", "text": HOSTILE, "timeout_ms": 300}
+    assert await outcome(renders, url, absent) == ErrorCode.WAIT_TIMEOUT.value  # looked for, never run
+
+
 @pytest.mark.parametrize(
     ("spec", "lane"),
     [
