@@ -131,6 +131,7 @@ def serve(
 
     if not control:
         containment_of(settings)  # a host that cannot contain browsers: one line, before anything
+    listener = _bind(settings.host, settings.port)
     first = _run(settings, lambda fleet: fleet.accounts.bootstrap())
     if first:
         err().print(
@@ -140,22 +141,44 @@ def serve(
     from browserfleet.app import create_app
 
     err().print(f"browserfleet listening on http://{settings.host}:{settings.port}  (docs: /docs)")
-    import uvicorn
-
     asgi_app = create_app(settings, run_nodes=not control)
     _freeze_heap()
-    uvicorn.run(
+    _listen(asgi_app, listener)
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    """The server's address, taken before anything slow starts: a port in use fails at once, in
+    one line, not after the pool's browsers have started (and opened ports of their own)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise _fail(f"cannot listen on {host}:{port}: {exc.strerror} (is another server there?)") from exc
+    return sock
+
+
+def _listen(asgi_app: Any, listener: socket.socket, **options: Any) -> None:
+    """Serve ``asgi_app`` on the bound ``listener`` once its lifespan has started."""
+    import uvicorn
+
+    config = uvicorn.Config(
         asgi_app,
         # explicit, so a missing one fails instead of silently falling back: httptools costs
         # 55 us of CPU per cached read where h11 costs 140 (uvloop: 55 vs 61 on asyncio's loop)
         loop="uvloop",
         http="httptools",
-        host=settings.host,
-        port=settings.port,
         log_level="warning",
         access_log=False,
         ws_max_size=256 * 1024 * 1024,
+        **options,
     )
+    server = uvicorn.Server(config)
+    server.run(sockets=[listener])
+    if not server.started:  # the lifespan failed (its error is logged): uvicorn.run's exit code
+        raise typer.Exit(code=3)
 
 
 def _freeze_heap() -> None:
@@ -217,20 +240,15 @@ def node(
     from browserfleet.fleet import containment_of
 
     containment_of(settings)  # a host that cannot contain browsers: one line, before anything
+    listener = _bind(settings.host, settings.port)
     from browserfleet.node_app import create_node_app
 
     err().print(
         f"browserfleet node {settings.node_id} serving {settings.advertised_url} to the control plane"
     )
-    import uvicorn
-
-    uvicorn.run(
+    _listen(
         create_node_app(settings),
-        host=settings.host,
-        port=settings.port,
-        log_level="warning",
-        access_log=False,
-        ws_max_size=256 * 1024 * 1024,
+        listener,
         proxy_headers=True,
         forwarded_allow_ips="*",  # behind the node secret: only the control plane gets through
     )

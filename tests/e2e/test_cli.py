@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -23,6 +24,7 @@ from browserfleet.core.jobs import JobState
 from browserfleet.settings import Settings
 from browserfleet.store.records import ApiKeyRecord
 from browserfleet.store.repo import Store
+from tests.support.cluster import cluster_env
 from tests.support.e2e import TEST_SITE_EGRESS, RenderApi, cli_env, run_cli, wait_until
 from tests.support.fleet import FleetHarness, RunningServer
 
@@ -207,6 +209,26 @@ def test_bad_settings_are_one_clear_line_not_a_traceback(tmp_path: Path) -> None
         assert expected in _flat(failed.stderr)
         assert "Traceback" not in failed.stderr
         assert failed.stdout.strip() == ""  # no key was made
+
+
+def test_a_taken_port_is_one_clear_line_before_anything_starts(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        commands = (
+            ("serve", "--port", port, "--data-dir", str(data_dir)),
+            ("node", "--port", port, "--data-dir", str(data_dir)),
+        )
+        # a fleet's Redis and PostgreSQL that nothing answers: a node must fail before it needs them
+        unreachable = cluster_env("redis://127.0.0.1:9/0", "postgresql://fleet@127.0.0.1:9/fleet")
+        for command in commands:
+            failed = run_cli(*command, env=unreachable if command[0] == "node" else cli_env())
+            assert failed.returncode == 1, failed.stderr
+            assert f"cannot listen on 127.0.0.1:{port}: Address already in use" in _flat(failed.stderr)
+            assert "Traceback" not in failed.stderr
+            assert not (data_dir / "browserfleet.db").exists()  # it stopped before the store
 
 
 def cli_modules(tmp_path: Path, *args: str) -> tuple[subprocess.CompletedProcess[str], list[str]]:

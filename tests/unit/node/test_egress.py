@@ -30,6 +30,7 @@ from browserfleet.node.egress import (
     classify_address,
 )
 from browserfleet.settings import CHROMIUM_FLAGS
+from tests.support._ports import free_port
 
 BIG = bytes(range(256)) * 4096  # 1 MiB
 PAGE = b"""<!doctype html><html><head><title>egress</title>
@@ -293,13 +294,6 @@ class RecordingUpstream(Upstream):
     async def connect(self, host: str, ip: IPAddress, port: int) -> UpstreamStreams:
         self.calls.append((host, str(ip), port))
         return await DirectUpstream().connect(host, ip, port)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 async def _eventually(predicate: Callable[[], bool]) -> None:
