@@ -9,13 +9,14 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, Dialect, event, exc, text
+from sqlalchemy import URL, Connection, Dialect, event, exc, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 
 from browserfleet.store.private import FILE_MODE, create_private_file, make_private
 from browserfleet.store.sqlite_driver import OneHopConnection, connect_one_hop
+from browserfleet.store.sqlite_lane import SQLiteLane
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 PING_IDLE_S = 10.0  # a pooled PostgreSQL connection idle this long is pinged before it is used
@@ -75,6 +76,14 @@ def _alive_check(dialect: Dialect) -> Callable[[Any, ConnectionPoolEntry, PoolPr
             raise
 
     return check
+
+
+def sqlite_lane(url: URL) -> SQLiteLane | None:
+    """The job path's lane to the SQLite file at ``url`` (None in memory: a second connection
+    would be a second database)."""
+    if not url.database or url.database == ":memory:":
+        return None
+    return SQLiteLane(url, _sqlite_pragmas)
 
 
 def _sqlite_pragmas(dbapi_connection: object, _record: ConnectionPoolEntry) -> None:

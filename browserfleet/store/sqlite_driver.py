@@ -9,17 +9,13 @@ transaction is open (pysqlite begins one only before a write; reading ``in_trans
 loop's thread is what aiosqlite's own property does). What SQLite does is unchanged: the same
 statements, in the same transactions.
 
-*Inline* (:attr:`OneHopConnection.inline`, set by the store around the primary-key reads and
-admission's count on every job's path) runs the call on the event loop's thread itself: no hop at
-all. Only reads: in WAL mode a reader never waits for a writer, while a write may wait for another
-process's lock (a management command of the CLI) and its commit may checkpoint the WAL — those stay
-on the connection's thread, off the loop.
+The job path's statements do not come this way on SQLite: store/sqlite_lane.py.
 """
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from functools import partial
 from typing import Any, Self
 
@@ -37,15 +33,7 @@ async def connect_one_hop(database: str, **kwargs: Any) -> OneHopConnection:
 
 
 class OneHopConnection(aiosqlite.Connection):
-    """An :class:`aiosqlite.Connection` whose cursors cost one hop per statement (none while
-    :attr:`inline`)."""
-
-    inline = False
-
-    async def _execute(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        if self.inline and self._connection is not None:
-            return fn(*args, **kwargs)
-        return await super()._execute(fn, *args, **kwargs)  # type: ignore[no-untyped-call]
+    """An :class:`aiosqlite.Connection` whose cursors cost one hop per statement."""
 
     def cursor(self) -> _CursorContext:  # type: ignore[override]
         return _CursorContext(OneHopCursor(self))
@@ -60,7 +48,7 @@ class OneHopConnection(aiosqlite.Connection):
 
     async def run(self, sql: str, parameters: Any, *, many: bool = False) -> _Outcome:
         """Execute ``sql`` on the connection's thread; its description, counts and every row."""
-        return await self._execute(_run, self._conn, sql, parameters, many)  # type: ignore[no-any-return]
+        return await self._execute(_run, self._conn, sql, parameters, many)  # type: ignore[no-untyped-call,no-any-return]
 
 
 def _run(connection: sqlite3.Connection, sql: str, parameters: Any, many: bool) -> _Outcome:

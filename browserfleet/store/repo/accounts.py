@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import cast
 
-from sqlalchemy import Table, bindparam, func, insert, select, update
+from sqlalchemy import Connection, Table, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from browserfleet.core.errors import Conflict
 from browserfleet.core.jobs import utcnow
@@ -164,18 +165,18 @@ async def _post(
         row.cents += cents
 
 
-async def _charge(conn: AsyncSession | AsyncConnection, project_id: str, job_id: str) -> int:
+def _charge(conn: Connection | Session, project_id: str, job_id: str) -> int:
     """Take one cent from the first kind with money left (free, then bonus, then paid): the
     project's balance rows locked (PostgreSQL: concurrent charges take turns), a ledger entry and
     the running balance moved — Core statements, on a job's finish."""
-    found = await conn.execute(_LOCKED_BALANCES, {"bal_project": project_id})
+    found = conn.execute(_LOCKED_BALANCES, {"bal_project": project_id})
     cents = {str(kind): int(amount) for kind, amount in found}
     kind = next((k for k in LEDGER_KINDS if cents.get(k, 0) > 0), None)
     if kind is None:
         return 0
     entry = {"project_id": project_id, "kind": kind, "cents": -1, "charge_job_id": job_id}
-    await conn.execute(_LEDGER_INSERT, {**entry, "reason": "render", "created_at": utcnow()})
-    await conn.execute(_BALANCE_DEBIT, {"bal_project": project_id, "bal_kind": kind})
+    conn.execute(_LEDGER_INSERT, {**entry, "reason": "render", "created_at": utcnow()})
+    conn.execute(_BALANCE_DEBIT, {"bal_project": project_id, "bal_kind": kind})
     return 1
 
 

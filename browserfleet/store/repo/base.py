@@ -8,18 +8,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 
-from sqlalchemy import Row
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy import Connection, Row
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from browserfleet.core.jobs import JobKind, JobState, Route
-from browserfleet.store.db import create_engine, migrate
+from browserfleet.store.db import create_engine, migrate, sqlite_lane
 from browserfleet.store.models import JobRow
 from browserfleet.store.records import JobRecord
-from browserfleet.store.sqlite_driver import OneHopConnection
+
+T = TypeVar("T")
 
 
 class StoreBase:
@@ -28,6 +29,7 @@ class StoreBase:
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
         self._is_sqlite = engine.dialect.name == "sqlite"
         self._write_lock = asyncio.Lock()
+        self._lane = sqlite_lane(engine.url) if self._is_sqlite else None
 
     @classmethod
     async def open(cls, url: str) -> Self:
@@ -36,6 +38,8 @@ class StoreBase:
         return cls(engine)
 
     async def close(self) -> None:
+        if self._lane is not None:
+            self._lane.close()
         await self.engine.dispose()
 
     @property
@@ -53,45 +57,29 @@ class StoreBase:
         async with lock, self._sessions() as session, session.begin():
             yield session
 
-    # Core connections, for the statements on every job's path (no ORM unit of work to run)
-    @contextlib.asynccontextmanager
-    async def _reading(self) -> AsyncIterator[AsyncConnection]:
-        """A connection for one cheap read statement: on PostgreSQL in autocommit (no BEGIN and
-        ROLLBACK round trips); on SQLite inline, on the loop's thread (a read in WAL mode never
-        waits for a writer: store/sqlite_driver.py)."""
+    # The statements on every job's path: Core, as functions of a synchronous connection
+    async def _read_now(self, body: Callable[[Connection], T]) -> T:
+        """``body`` for one cheap read: on SQLite inline, on the loop's thread (store/sqlite_lane.py);
+        on PostgreSQL in autocommit (no BEGIN and ROLLBACK round trips)."""
+        if self._lane is not None:
+            return self._lane.read(body)
         async with self.engine.connect() as conn:
-            if not self._is_sqlite:
+            await conn.execution_options(isolation_level="AUTOCOMMIT")
+            return await conn.run_sync(body)
+
+    async def _write_now(self, body: Callable[[Connection], T], *, one_statement: bool = False) -> T:
+        """``body`` in one write transaction, serialised on SQLite, where it runs on the lane's
+        writer thread (one hop, its waits off the loop). ``one_statement``: atomic on its own, so
+        PostgreSQL runs it in autocommit."""
+        if self._lane is not None:
+            async with self._write_lock:
+                return await self._lane.write(body)
+        if one_statement:
+            async with self.engine.connect() as conn:
                 await conn.execution_options(isolation_level="AUTOCOMMIT")
-                yield conn
-                return
-            driver = await _inline(conn)
-            try:
-                yield conn
-            finally:
-                _no_longer_inline(driver)
-
-    @contextlib.asynccontextmanager
-    async def _writing(self) -> AsyncIterator[AsyncConnection]:
-        """:meth:`_write` on a Core connection, for a few cheap statements: one transaction,
-        serialised on SQLite. Never inline: a write may wait for another process's lock (a CLI
-        command) and its commit may checkpoint the WAL, neither of which may stall the loop."""
-        lock = self._write_lock if self._is_sqlite else contextlib.nullcontext()
-        async with lock, self.engine.begin() as conn:
-            yield conn
-
-
-async def _inline(conn: AsyncConnection) -> OneHopConnection | None:
-    raw = await conn.get_raw_connection()
-    driver = raw.driver_connection
-    if not isinstance(driver, OneHopConnection):
-        return None
-    driver.inline = True
-    return driver
-
-
-def _no_longer_inline(driver: OneHopConnection | None) -> None:
-    if driver is not None:
-        driver.inline = False
+                return await conn.run_sync(body)
+        async with self.engine.begin() as conn:
+            return await conn.run_sync(body)
 
 
 def _job(row: JobRow | Row[Any]) -> JobRecord:

@@ -7,8 +7,8 @@ from collections.abc import Iterable
 from dataclasses import replace
 from typing import Any, cast
 
-from sqlalchemy import Table, Update, bindparam, delete, func, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy import Connection, Table, Update, bindparam, delete, func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from browserfleet.core.errors import IllegalTransition
 from browserfleet.core.jobs import ACTIVE_STATES, JobKind, JobState, Route, transition, utcnow
@@ -56,13 +56,11 @@ class JobQueries(StoreBase):
         )
         values = {column.key: getattr(record, column.key) for column in _JOBS.c}
         values.update(kind=kind.value, state=JobState.QUEUED.value, route=route.to_dict())
-        async with self._writing() as conn:
-            await conn.execute(_INSERT, values)
+        await self._write_now(lambda conn: conn.execute(_INSERT, values), one_statement=True)
         return record
 
     async def get_job(self, job_id: str) -> JobRecord | None:
-        async with self._reading() as conn:
-            found = (await conn.execute(_GET, {"get_job": job_id})).one_or_none()
+        found = await self._read_now(lambda conn: conn.execute(_GET, {"get_job": job_id}).one_or_none())
         return _job(found) if found is not None else None
 
     async def get_jobs(self, job_ids: Iterable[str]) -> dict[str, JobRecord]:
@@ -84,9 +82,8 @@ class JobQueries(StoreBase):
     async def admission_counts(self, project_id: str, kind: JobKind) -> tuple[int, int]:
         """``(active jobs of kind, balance in cents)`` of the project, read in one statement
         (what admission weighs before it inserts a job: core/admission.py)."""
-        async with self._reading() as conn:
-            params = {"adm_project": project_id, "adm_kind": kind.value}
-            found = (await conn.execute(_ADMISSION, params)).one()
+        params = {"adm_project": project_id, "adm_kind": kind.value}
+        found = await self._read_now(lambda conn: conn.execute(_ADMISSION, params).one())
         return int(found[0] or 0), int(found[1] or 0)
 
     async def project_jobs(
@@ -138,14 +135,9 @@ class JobQueries(StoreBase):
             "claim_node": node_id,
             "claim_at": utcnow(),
         }
-        if self._is_sqlite:
-            async with self._writing() as conn:
-                found = (await conn.execute(_CLAIM, params)).one_or_none()
-            return _job(found) if found is not None else None
-        # one statement, atomic on its own: no BEGIN/COMMIT round trips
-        async with self.engine.connect() as conn:
-            await conn.execution_options(isolation_level="AUTOCOMMIT")
-            found = (await conn.execute(_CLAIM, params)).one_or_none()
+        found = await self._write_now(
+            lambda conn: conn.execute(_CLAIM, params).one_or_none(), one_statement=True
+        )
         return _job(found) if found is not None else None
 
     async def discard_job(self, job_id: str) -> bool:
@@ -210,16 +202,7 @@ class JobQueries(StoreBase):
             "fin_charged": 1 if outcome.billable else 0,
             "fin_at": utcnow(),
         }
-        async with self._writing() as conn:
-            found = (await conn.execute(_finish_statement(outcome.state), params)).one_or_none()
-            if found is None:
-                await _explain_no_finish(conn, job_id, attempt, outcome.state)
-                return None
-            record = _job(found)
-            if outcome.billable and not await _charge(conn, record.project_id, record.id):
-                await conn.execute(_CHARGED, {"chg_job": job_id, "chg_cents": 0})
-                record = replace(record, charged_cents=0)
-        return record
+        return await self._write_now(lambda conn: _finish_run(conn, outcome, params))
 
 
 # The claim is on every job's path (dispatch latency): one conditional UPDATE … RETURNING, built
@@ -294,10 +277,23 @@ def _allows(current: JobState, target: JobState) -> bool:
     return True
 
 
-async def _explain_no_finish(conn: AsyncConnection, job_id: str, attempt: int, target: JobState) -> None:
+def _finish_run(conn: Connection, outcome: JobOutcome, params: dict[str, Any]) -> JobRecord | None:
+    """:meth:`JobQueries.finish_attempt`'s transaction."""
+    found = conn.execute(_finish_statement(outcome.state), params).one_or_none()
+    if found is None:
+        _explain_no_finish(conn, params["fin_job"], params["fin_attempt"], outcome.state)
+        return None
+    record = _job(found)
+    if outcome.billable and not _charge(conn, record.project_id, record.id):
+        conn.execute(_CHARGED, {"chg_job": record.id, "chg_cents": 0})
+        record = replace(record, charged_cents=0)
+    return record
+
+
+def _explain_no_finish(conn: Connection, job_id: str, attempt: int, target: JobState) -> None:
     """Why :func:`_finish_statement` changed nothing: a missing job or a move the machine forbids
     raise IllegalTransition; a job already terminal, or another attempt's, is a quiet no-op."""
-    found = (await conn.execute(_GET, {"get_job": job_id})).one_or_none()
+    found = conn.execute(_GET, {"get_job": job_id}).one_or_none()
     if found is None:
         raise IllegalTransition(f"job {job_id} does not exist")
     state = JobState(found.state)
@@ -313,7 +309,7 @@ async def _finish(session: AsyncSession, row: JobRow, outcome: JobOutcome) -> No
     row.billable = outcome.billable
     row.finished_at = row.updated_at = utcnow()
     if outcome.billable:
-        row.charged_cents = await _charge(session, row.project_id, row.id)
+        row.charged_cents = await session.run_sync(_charge, row.project_id, row.id)
 
 
 async def _locked_job(session: AsyncSession, job_id: str) -> JobRow:

@@ -10,11 +10,9 @@ import aiosqlite
 import pytest
 from sqlalchemy import text
 
-from browserfleet.core.jobs import JobKind, JobState
 from browserfleet.store.db import create_engine
-from browserfleet.store.records import JobOutcome
 from browserfleet.store.repo import Store
-from tests.support.stores import new_job, new_project, sqlite_url
+from tests.support.stores import new_project, sqlite_url
 
 
 @pytest.fixture
@@ -43,31 +41,6 @@ async def test_a_statement_is_one_hop_and_a_read_needs_no_rollback(tmp_path: Pat
         await store.add_ledger_entry(project.id, "bonus", 2, "bonus credit")
         # the balances locked, the ledger entry, the bonus row looked up and added; the commit
         assert hops == ["_run", "_run", "_run", "_run", "commit"]
-    finally:
-        await store.close()
-
-
-async def test_a_job_s_reads_run_inline_and_its_writes_off_the_loop(tmp_path: Path, hops: list[str]) -> None:
-    store = await Store.open(sqlite_url(tmp_path))
-    try:
-        project = await new_project(store, credit={"paid": 3})
-        job = await new_job(store, project.id)
-        hops.clear()
-        assert await store.admission_counts(project.id, JobKind.RENDER) == (1, 3)
-        assert await store.get_job(job.id) == job
-        assert hops == []  # the job path's reads ran on the loop's thread
-
-        claimed = await store.claim_job(job.id, "node-a")
-        assert claimed is not None
-        outcome = JobOutcome(JobState.COMPLETED, result={"ok": True}, billable=True)
-        finished = await store.finish_attempt(job.id, outcome, claimed.attempts)
-        assert finished is not None and finished.charged_cents == 1
-        # its writes on the connection's thread (a lock wait or a checkpoint never stalls the loop)
-        assert hops and hops.count("commit") == 2
-
-        hops.clear()
-        assert await store.balance(project.id) == {"free": 0, "bonus": 0, "paid": 2}
-        assert hops == ["_run"]  # and the connections are no longer inline afterwards
     finally:
         await store.close()
 
