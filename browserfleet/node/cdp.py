@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Any
 
 import structlog
-import websockets
-from websockets.asyncio.client import ClientConnection
+
+from browserfleet.node.cdp_socket import CDPSocket, CDPSocketClosed
 
 log = structlog.get_logger(__name__)
 EventHandler = Callable[[dict[str, Any], str | None], Awaitable[None] | None]
@@ -56,26 +56,32 @@ class CDPClosed(ConnectionError):
 class CDPConnection:
     """One WebSocket to a browser endpoint; :meth:`send` awaits the answer, :meth:`on` subscribes."""
 
-    def __init__(self, ws: ClientConnection) -> None:
-        self._ws = ws
+    def __init__(self) -> None:
+        """Internal: use :meth:`connect`."""
         self._ids = itertools.count(1)
         self._pending: dict[int, tuple[str, asyncio.Future[dict[str, Any]]]] = {}
         self._handlers: dict[str, list[EventHandler]] = {}
-        self._reader = asyncio.create_task(self._read(), name="cdp-reader")
+        self._socket: CDPSocket | None = None
 
     @classmethod
     async def connect(cls, ws_url: str, *, sock: socket.socket | None = None) -> CDPConnection:
         """``sock``: an already connected socket to use (one made inside a browser's sandbox)."""
-        ws = await websockets.connect(ws_url, max_size=None, ping_interval=None, compression=None, sock=sock)
-        return cls(ws)
+        cdp = cls()
+        cdp._socket = await CDPSocket.open(ws_url, cdp._dispatch, cdp._fail_pending, sock=sock)
+        return cdp
+
+    @property
+    def _line(self) -> CDPSocket:
+        assert self._socket is not None, "made by CDPConnection.connect"
+        return self._socket
 
     @property
     def closed(self) -> bool:
-        return self._reader.done()
+        return self._line.closed
 
     async def wait_closed(self) -> None:
         """Return once the WebSocket to the browser is gone (the browser exited or we closed)."""
-        await asyncio.wait({self._reader})
+        await self._line.wait_closed()
 
     def on(self, event: str, handler: EventHandler) -> None:
         """Call ``handler(params, session_id)`` for every ``event`` (coroutines run as tasks)."""
@@ -99,12 +105,14 @@ class CDPConnection:
         session_id: str | None = None,
         timeout_s: float = COMMAND_TIMEOUT_S,
     ) -> list[dict[str, Any]]:
-        """Send every command at once and await all their answers (in order); the first error
-        answer raises once every answer is in."""
-        if self.closed:
+        """Send every command at once (one write) and await all their answers (in order); the
+        first error answer raises once every answer is in."""
+        line = self._line
+        if line.closed:
             raise CDPClosed("the browser connection is closed")
         loop = asyncio.get_running_loop()
         sent: list[tuple[int, asyncio.Future[dict[str, Any]]]] = []
+        messages: list[bytes] = []
         try:
             for method, params in commands:
                 message_id = next(self._ids)
@@ -114,11 +122,12 @@ class CDPConnection:
                 message: dict[str, Any] = {"id": message_id, "method": method, "params": params}
                 if session_id is not None:
                     message["sessionId"] = session_id
-                await self._ws.send(json.dumps(message))
+                messages.append(json.dumps(message).encode())
+            line.send(messages)
             async with asyncio.timeout(timeout_s):
                 await asyncio.wait([future for _, future in sent])
             return [future.result() for _, future in sent]
-        except websockets.ConnectionClosed as exc:
+        except CDPSocketClosed as exc:
             raise CDPClosed(str(exc)) from exc
         finally:
             for message_id, future in sent:
@@ -127,24 +136,15 @@ class CDPConnection:
                     future.exception()  # answered as we were cancelled: nobody else will look at it
 
     async def close(self) -> None:
-        with contextlib.suppress(Exception):
-            await self._ws.close()
-        self._reader.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await self._reader
+        await self._line.close()
 
-    async def _read(self) -> None:
-        try:
-            async for raw in self._ws:
-                self._dispatch(json.loads(raw))
-        except websockets.ConnectionClosed:
-            pass
-        finally:
-            for method, future in self._pending.values():
-                if not future.done():
-                    future.set_exception(CDPClosed(f"{method}: the browser connection closed"))
+    def _fail_pending(self) -> None:
+        for method, future in self._pending.values():
+            if not future.done():
+                future.set_exception(CDPClosed(f"{method}: the browser connection closed"))
 
-    def _dispatch(self, message: dict[str, Any]) -> None:
+    def _dispatch(self, raw: bytes) -> None:
+        message = json.loads(raw)
         if "id" in message:
             method, future = self._pending.get(message["id"], ("", None))
             if future is None or future.done():

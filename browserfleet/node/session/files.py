@@ -44,6 +44,7 @@ log = structlog.get_logger(__name__)
 _UNSAFE = re.compile(r'[\x00-\x1f\x7f/\\:*?"<>|]+')
 MAX_NAME = 180
 PARTIAL_SUFFIX = ".crdownload"  # Chromium's file while a download is still arriving
+SETTLE_TIMEOUT_S = 5.0  # the round trip that takes in the download events sent so far
 
 
 def safe_name(name: str | None, fallback: str = "download") -> str:
@@ -184,6 +185,16 @@ class SessionFiles:
         with contextlib.suppress(OSError):
             source.unlink(missing_ok=True)
             source.with_name(source.name + PARTIAL_SUFFIX).unlink(missing_ok=True)
+
+    async def settle(self) -> None:
+        """Take in every download event the browser has sent so far: a file appears in the folder
+        (named by its guid) only after ``Browser.downloadWillBegin`` was sent, and the browser
+        answers a command after the events it sent before it, so once one round trip is answered a
+        guid-named file not in :attr:`_active` is a finished download, not one whose start is
+        still on its way (it would otherwise be listed under its guid)."""
+        if self._cdp is not None and not self._cdp.closed:
+            with contextlib.suppress(CDPError, ConnectionError, TimeoutError):
+                await self._cdp.send("Browser.getVersion", timeout_s=SETTLE_TIMEOUT_S)
 
     def downloaded(self) -> list[Path]:
         """Finished downloads (files still arriving, or dropped, are left out), by name."""

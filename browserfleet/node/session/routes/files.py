@@ -68,6 +68,7 @@ async def session_downloads(session_id: str, project: ProjectDep, services: Serv
     if not view.job.state.terminal:
         live = services.live_sessions.get(session_id)
         if live is not None and live.files is not None:
+            await live.files.settle()
             return _zip(await asyncio.to_thread(live.files.zip_downloads), session_id)
         return _zip(zip_files([]), session_id)
     stored = await services.blobs.get(session_id, DOWNLOADS_BLOB)
@@ -85,6 +86,7 @@ async def delete_session_downloads(session_id: str, project: ProjectDep, service
     view = await services.sessions.get(project, session_id)
     live = services.live_sessions.get(session_id)
     if not view.job.state.terminal and live is not None and live.files is not None:
+        await live.files.settle()
         await asyncio.to_thread(live.files.clear_downloads)
     await services.blobs.delete(session_id, DOWNLOADS_BLOB)
     return Response(status_code=204)
