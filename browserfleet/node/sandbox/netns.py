@@ -1,9 +1,9 @@
 """A sandbox's network namespace, seen from the node: :class:`NetNamespace`.
 
 A socket belongs to the network namespace its creating thread was in when it was created, for
-good. So the node makes a socket for a sandbox on a short-lived thread that enters the sandbox's
-namespace (``setns``, which needs root) just for the ``socket()`` call, then uses it from its event
-loop like any other: a listener there serves the browser's egress channel in the node's process,
+good. So the node makes a sandbox's sockets on a thread of that namespace's own, which entered it
+once (``setns``, which needs root) and does nothing but ``socket()`` calls, then uses them from its
+event loop like any other: a listener there serves the browser's egress channel in the node's process,
 a connection from there reaches the browser's DevTools port. No process runs in the sandbox but
 the browser, and no host port is opened for it.
 """
@@ -14,7 +14,8 @@ import asyncio
 import ctypes
 import os
 import socket
-import threading
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures.thread import BrokenThreadPool
 
 __all__ = ["LOOPBACK", "NetNamespace"]
 
@@ -30,6 +31,7 @@ class NetNamespace:
     def __init__(self, fd: int) -> None:
         self._fd = fd
         self.ident = os.fstat(fd).st_ino  # the namespace's identity (its nsfs inode)
+        self._maker: ThreadPoolExecutor | None = None  # its socket thread, made on first use
 
     @classmethod
     def of_process(cls, pid: int) -> NetNamespace:
@@ -40,6 +42,9 @@ class NetNamespace:
         return self._fd < 0
 
     def close(self) -> None:
+        if self._maker is not None:
+            self._maker.shutdown(wait=False, cancel_futures=True)
+            self._maker = None
         if self._fd >= 0:
             os.close(self._fd)
             self._fd = -1
@@ -48,9 +53,16 @@ class NetNamespace:
         """A new non-blocking TCP/IPv4 socket in this namespace."""
         if self._fd < 0:
             raise OSError("the sandbox's network namespace is closed")
-        # the thread gets a descriptor of its own: closing the handle meanwhile must not leave it
-        # entering whatever the process opened next under the same number
-        sock = await _on_thread(os.dup(self._fd))
+        if self._maker is None:
+            # the thread gets a descriptor of its own: closing the handle meanwhile must not leave
+            # it entering whatever the process opened next under the same number
+            self._maker = ThreadPoolExecutor(
+                max_workers=1,
+                thread_name_prefix="netns-socket",
+                initializer=_enter,
+                initargs=(os.dup(self._fd),),
+            )
+        sock = await _on_thread(self._maker)
         sock.setblocking(False)
         return sock
 
@@ -83,51 +95,30 @@ def _setns(fd: int) -> None:
         raise OSError(errno, f"setns: {os.strerror(errno)}")
 
 
-def _socket_in(fd: int) -> socket.socket:
-    """On the calling thread: enter the namespace, make the socket, go back home. Takes ``fd``
-    over (closed when done)."""
-    try:
-        home = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
-    except BaseException:
-        os.close(fd)
-        raise
+def _enter(fd: int) -> None:
+    """A socket thread's start: into the namespace for good (it runs nothing else). Takes ``fd``
+    over."""
     try:
         _setns(fd)
-        try:
-            return socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        finally:
-            _setns(home)  # if this failed the thread ends anyway: it runs nothing else
     finally:
-        os.close(home)
         os.close(fd)
 
 
-async def _on_thread(fd: int) -> socket.socket:
-    """:func:`_socket_in` on a thread of its own, never one of a shared pool (it takes ``fd``
-    over)."""
-    loop = asyncio.get_running_loop()
-    future: asyncio.Future[socket.socket] = loop.create_future()
+async def _on_thread(maker: ThreadPoolExecutor) -> socket.socket:
+    """A new TCP/IPv4 socket, made on ``maker``'s thread (closed if nobody waits for it any more)."""
+    try:
+        made = maker.submit(socket.socket, socket.AF_INET, socket.SOCK_STREAM)
+    except RuntimeError as exc:  # shut down: the namespace was closed meanwhile
+        raise OSError(f"the sandbox's network namespace is closed: {exc}") from exc
+    try:
+        return await asyncio.wrap_future(made)
+    except BrokenThreadPool as exc:  # the thread could not enter the namespace
+        raise OSError(f"no socket in the sandbox's network namespace: {exc}") from exc
+    except asyncio.CancelledError:
+        made.add_done_callback(_close_unwanted)
+        raise
 
-    def deliver(sock: socket.socket) -> None:
-        if future.cancelled():
-            sock.close()
-        else:
-            future.set_result(sock)
 
-    def fail(error: BaseException) -> None:
-        if not future.cancelled():
-            future.set_exception(error)
-
-    def work() -> None:
-        try:
-            sock = _socket_in(fd)
-        except BaseException as exc:
-            loop.call_soon_threadsafe(fail, exc)
-            return
-        try:
-            loop.call_soon_threadsafe(deliver, sock)
-        except RuntimeError:  # the loop is gone
-            sock.close()
-
-    threading.Thread(target=work, name="netns-socket", daemon=True).start()
-    return await future
+def _close_unwanted(made: Future[socket.socket]) -> None:
+    if not made.cancelled() and made.exception() is None:
+        made.result().close()

@@ -9,6 +9,7 @@ import os
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -191,6 +192,28 @@ async def test_a_listener_in_a_sandbox_is_reachable_only_from_inside(namespace: 
     finally:
         server.close()
         await server.wait_closed()
+
+
+async def test_a_namespace_s_sockets_come_from_one_thread_of_its_own(namespace: NetNamespace) -> None:
+    before = set(threading.enumerate())
+    listeners = [await namespace.listen(0) for _ in range(5)]
+    try:
+        made = [t for t in set(threading.enumerate()) - before if t.name.startswith("netns-socket")]
+        assert len(made) == 1 and made[0].is_alive()  # one for the namespace, not one per socket
+        for listener in listeners:  # every one of them inside: not reachable from the host
+            with pytest.raises(ConnectionRefusedError):
+                await asyncio.open_connection("127.0.0.1", listener.getsockname()[1])
+        # the event loop's own thread never entered the namespace
+        own = socket.create_server(("127.0.0.1", 0))
+        with own:
+            _, writer = await asyncio.open_connection("127.0.0.1", own.getsockname()[1])
+            writer.close()
+    finally:
+        for listener in listeners:
+            listener.close()
+    namespace.close()
+    with pytest.raises(OSError, match="closed"):
+        await namespace.new_socket()
 
 
 # --- the contained pool -------------------------------------------------------------------------
