@@ -19,6 +19,7 @@ from browserfleet.store.sqlite_driver import OneHopConnection, connect_one_hop
 from browserfleet.store.sqlite_lane import SQLiteLane
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+BUSY_TIMEOUT_S = 30  # how long a SQLite statement waits for another connection's lock
 PING_IDLE_S = 10.0  # a pooled PostgreSQL connection idle this long is pinged before it is used
 _IDLE_SINCE = "browserfleet_idle_since"
 
@@ -46,10 +47,10 @@ def create_engine(url: str) -> AsyncEngine:
 
 
 async def _open_sqlite(engine: AsyncEngine) -> OneHopConnection:
-    """A connection to the engine's database as SQLAlchemy would open it, with a 30 s busy
-    timeout, on the one-hop driver (store/sqlite_driver.py)."""
+    """A connection to the engine's database as SQLAlchemy would open it, with the busy timeout,
+    on the one-hop driver (store/sqlite_driver.py)."""
     args, kwargs = engine.dialect.create_connect_args(engine.url)
-    return await connect_one_hop(*args, **{**kwargs, "timeout": 30})
+    return await connect_one_hop(*args, **{**kwargs, "timeout": BUSY_TIMEOUT_S})
 
 
 def _mark_idle(_dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
@@ -83,12 +84,17 @@ def sqlite_lane(url: URL) -> SQLiteLane | None:
     would be a second database)."""
     if not url.database or url.database == ":memory:":
         return None
-    return SQLiteLane(url, _sqlite_pragmas)
+    return SQLiteLane(url, _sqlite_pragmas, busy_timeout_s=BUSY_TIMEOUT_S)
 
 
 def _sqlite_pragmas(dbapi_connection: object, _record: ConnectionPoolEntry) -> None:
     cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]
-    for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "busy_timeout=30000", "foreign_keys=ON"):
+    for pragma in (
+        "journal_mode=WAL",
+        "synchronous=NORMAL",
+        f"busy_timeout={BUSY_TIMEOUT_S * 1000}",
+        "foreign_keys=ON",
+    ):
         cursor.execute(f"PRAGMA {pragma}")
     cursor.close()
 

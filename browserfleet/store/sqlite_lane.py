@@ -27,18 +27,18 @@ from sqlalchemy.pool import SingletonThreadPool
 __all__ = ["SQLiteLane"]
 
 T = TypeVar("T")
-BUSY_TIMEOUT_S = 30
 
 
 class SQLiteLane:
     """Synchronous Core work on one SQLite file: :meth:`read` inline, :meth:`write` off the loop."""
 
-    def __init__(self, url: URL, on_connect: Callable[[Any, Any], None]) -> None:
-        """``url``: the database (any SQLite driver name); ``on_connect``: the engine's pragmas."""
+    def __init__(self, url: URL, on_connect: Callable[[Any, Any], None], *, busy_timeout_s: float) -> None:
+        """``url``: the database (any SQLite driver name); ``on_connect``: the engine's pragmas;
+        ``busy_timeout_s``: how long a statement waits for another connection's lock."""
         self._engine = create_engine(
             url.set(drivername="sqlite"),
             poolclass=SingletonThreadPool,  # one connection per thread: the loop's, the writer's
-            connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_S},
+            connect_args={"check_same_thread": False, "timeout": busy_timeout_s},
         )
         event.listen(self._engine, "connect", on_connect)
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-lane")

@@ -3,10 +3,12 @@
 Every ``tick_s`` it reads the machine's CPU use; every ``sample_s`` the PSS of the browsers (in a
 thread: reading ``/proc`` blocks). A PSS round costs ~25 ms of CPU with two pooled browsers, so it
 comes every 30 s: it only sizes a session's cost and the budget, while the floor is guarded by the
-machine's available memory, read every tick. When memory falls below half the floor it ends the newest idle
-live session (no client connected), else the newest live session, one at a time and at most one
-every ``SHED_EVERY_S`` so the memory freed shows before the next (node/session/live.py,
-``MEMORY_PRESSURE``): a few sessions end, not the whole server under the kernel's OOM killer.
+machine's available memory, read every tick.
+
+When memory falls below half the floor it ends the newest idle live session (no client
+connected), else the newest live session, one at a time and at most one every ``SHED_EVERY_S`` so
+the memory freed shows before the next (node/session/live.py, ``MEMORY_PRESSURE``): a few sessions
+end, not the whole server under the kernel's OOM killer.
 """
 
 from __future__ import annotations
